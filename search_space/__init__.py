@@ -1,0 +1,65 @@
+"""What an architecture is: binary layers, blocks, ArchConfig, builder, presets, the search
+space and OPs counting. Imports neither ``proxies`` nor ``nas``."""
+
+from .arch import (
+    ACTIVATIONS,
+    EXPANSIONS,
+    KS,
+    NUM_STAGES,
+    PLACEMENTS,
+    SCOPES,
+    TOPOLOGIES,
+    ArchConfig,
+    StageConfig,
+    decode,
+    encode,
+)
+from .binary import BinaryActivation, BinaryConv2d, binarize_weight, sign
+from .blocks import Block, BlockOptions, block_cost
+from .builder import BuildOptions, MobileNetBNN, analytic_cost, build_model
+from .cli import resolve_arch
+from .cost import Cost, dw_groups
+from .ops import CONVENTIONS, OpsReport, count_model_ops, count_ops
+from .presets import PAPER_ROWS, PRESETS, Preset, get_preset, preset_for_paper_row
+from .skeleton import make_divisible, skeleton
+from .space import SearchSpace
+
+__all__ = [
+    "ACTIVATIONS",
+    "CONVENTIONS",
+    "EXPANSIONS",
+    "KS",
+    "NUM_STAGES",
+    "PAPER_ROWS",
+    "PLACEMENTS",
+    "PRESETS",
+    "SCOPES",
+    "TOPOLOGIES",
+    "ArchConfig",
+    "BinaryActivation",
+    "BinaryConv2d",
+    "Block",
+    "BlockOptions",
+    "BuildOptions",
+    "Cost",
+    "MobileNetBNN",
+    "OpsReport",
+    "Preset",
+    "SearchSpace",
+    "StageConfig",
+    "analytic_cost",
+    "binarize_weight",
+    "block_cost",
+    "build_model",
+    "count_model_ops",
+    "count_ops",
+    "decode",
+    "dw_groups",
+    "encode",
+    "get_preset",
+    "make_divisible",
+    "preset_for_paper_row",
+    "resolve_arch",
+    "sign",
+    "skeleton",
+]

@@ -1,0 +1,53 @@
+"""Shared command-line plumbing: resolve an ARCH argument, turn bad input into exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .arch import ArchConfig
+from .presets import PRESETS
+
+__all__ = ["resolve_arch", "run_cli"]
+
+
+def resolve_arch(text: str) -> tuple[ArchConfig, str]:
+    """``text`` is a preset name, an architecture string or a JSON file; returns the
+    architecture and the preset name (or "")."""
+    if text in PRESETS:
+        return PRESETS[text].arch, text
+    if text.endswith(".json") or Path(text).is_file():
+        path = Path(text)
+        if not path.is_file():
+            raise ValueError(f"architecture file: {text!r} does not exist or is not a file")
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"architecture file: cannot read {text!r} ({exc})") from None
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"architecture file: {text!r} is not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
+        return ArchConfig.from_dict(data), ""
+    if ":" not in text:
+        raise ValueError(
+            f"architecture: {text!r} is neither a preset name, an architecture string"
+            " nor a JSON file (python -m search_space.presets lists the presets)"
+        )
+    return ArchConfig.decode(text), ""
+
+
+def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run ``main``; a ``ValueError`` becomes one line on stderr and exit code 2."""
+    try:
+        return main(argv)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,195 @@
+"""The search space: which values each choice may take, and how to move in it.
+
+Choices are per stage (topology, placement, K, expansion, activation, binary scope) plus
+a global width and depth multiplier. The default space contains every preset, the seed
+papers' models included (a seed model is the point where all stages agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from .arch import (
+    ACTIVATIONS,
+    EXPANSIONS,
+    KS,
+    NUM_STAGES,
+    PLACEMENTS,
+    SCOPES,
+    TOPOLOGIES,
+    ArchConfig,
+    StageConfig,
+)
+from .skeleton import STAGES, make_divisible
+
+__all__ = ["STAGE_CHOICES", "SearchSpace"]
+
+STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Finite sets of values for every choice.
+
+    ``per_stage=False`` ties the five stages together (the seed papers' way), so the
+    space only holds uniform architectures.
+    """
+
+    topologies: tuple[str, ...] = TOPOLOGIES
+    placements: tuple[str, ...] = PLACEMENTS
+    ks: tuple[int, ...] = KS
+    expansions: tuple[str, ...] = EXPANSIONS
+    activations: tuple[str, ...] = ACTIVATIONS
+    binary_scopes: tuple[str, ...] = SCOPES
+    widths: tuple[float, ...] = (0.5, 0.7, 0.75, 1.0, 1.25, 1.5, 2.0)
+    depths: tuple[int, ...] = (1, 2, 3)
+    per_stage: bool = True
+
+    def __post_init__(self) -> None:
+        template = StageConfig()
+        for f in fields(self):
+            values = getattr(self, f.name)
+            if f.name == "per_stage":
+                continue
+            if not isinstance(values, tuple | list) or not values:
+                raise ValueError(f"{f.name}: expected a non-empty list of values, got {values!r}")
+            object.__setattr__(self, f.name, tuple(dict.fromkeys(values)))
+        # Validate each value through the dataclasses that own it.
+        for t in self.topologies:
+            replace(template, topology=t, expansion="copy")
+        for name, attr in (("placements", "placement"), ("ks", "k"),
+                           ("activations", "activation"), ("binary_scopes", "binary_scope")):
+            for v in getattr(self, name):
+                replace(template, **{attr: v})
+        for e in self.expansions:
+            StageConfig("parallel", expansion=e)
+        base = StageConfig("cascade")
+        for w in self.widths:
+            ArchConfig.uniform(base, width=w)
+        for d in self.depths:
+            ArchConfig.uniform(base, depth=d)
+        plans = {}
+        for w in self.widths:
+            plan = tuple(make_divisible(c * w) for c in [32] + [s[0][0] for s in STAGES])
+            if plan in plans:
+                raise ValueError(
+                    f"widths: {w} and {plans[plan]} give the same channels {plan}"
+                )
+            plans[plan] = w
+
+    # -- choices -------------------------------------------------------------------------
+    def _stage_values(self) -> dict[str, tuple]:
+        return {
+            "topology": self.topologies,
+            "placement": self.placements,
+            "k": self.ks,
+            "expansion": self.expansions,
+            "activation": self.activations,
+            "binary_scope": self.binary_scopes,
+        }
+
+    def choices(self) -> dict[str, tuple]:
+        """Every choice and its values, with stage choices named ``s<i>.<choice>``."""
+        out: dict[str, tuple] = {"width": self.widths, "depth": self.depths}
+        prefixes = [f"s{i}." for i in range(NUM_STAGES)] if self.per_stage else ["all."]
+        for p in prefixes:
+            out.update({p + name: values for name, values in self._stage_values().items()})
+        return out
+
+    def size(self) -> int:
+        """Number of distinct architectures (expansion counts only for non-cascade)."""
+        v = self._stage_values()
+        n_cascade = int("cascade" in self.topologies)
+        other = len(self.topologies) - n_cascade
+        per_stage = (
+            (n_cascade + other * len(self.expansions))
+            * prod(len(v[c]) for c in ("placement", "k", "activation", "binary_scope"))
+        )
+        stages = per_stage**NUM_STAGES if self.per_stage else per_stage
+        return len(self.widths) * len(self.depths) * stages
+
+    # -- moves ---------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> ArchConfig:
+        """A uniformly random architecture (each choice drawn independently)."""
+        values = list(self._stage_values().items())
+        n_stages = NUM_STAGES if self.per_stage else 1
+        sizes = [len(self.widths), len(self.depths)] + [len(v) for _, v in values] * n_stages
+        idx = rng.integers(0, sizes).tolist()
+        stages = []
+        for i in range(n_stages):
+            row = idx[2 + i * len(values): 2 + (i + 1) * len(values)]
+            stages.append(StageConfig(**{name: vals[j] for (name, vals), j in zip(values, row, strict=False)}))
+        if not self.per_stage:
+            stages *= NUM_STAGES
+        return ArchConfig(tuple(stages), self.widths[idx[0]], self.depths[idx[1]])
+
+    def contains(self, arch: ArchConfig) -> bool:
+        if arch.width not in self.widths or arch.depth not in self.depths:
+            return False
+        if not self.per_stage and not arch.is_uniform:
+            return False
+        values = self._stage_values()
+        for s in arch.stages:
+            for name in STAGE_CHOICES:
+                v = getattr(s, name)
+                if v is None and name == "expansion":
+                    continue
+                if v not in values[name]:
+                    return False
+        return True
+
+    def _alternatives(self, arch: ArchConfig) -> list[tuple[str, Any, tuple]]:
+        moves: list[tuple[str, Any, tuple]] = []
+        if len(self.widths) > 1:
+            moves.append(("width", None, tuple(w for w in self.widths if w != arch.width)))
+        if len(self.depths) > 1:
+            moves.append(("depth", None, tuple(d for d in self.depths if d != arch.depth)))
+        stage_ids = range(NUM_STAGES) if self.per_stage else [None]
+        for i in stage_ids:
+            s = arch.stages[0 if i is None else i]
+            for name, vals in self._stage_values().items():
+                if name == "expansion" and s.topology == "cascade":
+                    continue
+                others = tuple(v for v in vals if v != getattr(s, name))
+                if others:
+                    moves.append((name, i, others))
+        return moves
+
+    def mutate(self, arch: ArchConfig, rng: np.random.Generator) -> ArchConfig:
+        """Change exactly one choice of ``arch`` (distance 1), staying in the space."""
+        moves = self._alternatives(arch)
+        if not moves:
+            raise ValueError("search space: every choice has a single value, nothing to mutate")
+        name, stage, others = moves[rng.integers(len(moves))]
+        value = others[rng.integers(len(others))]
+        value = value.item() if isinstance(value, np.generic) else value
+        if name in ("width", "depth"):
+            return replace(arch, **{name: value})
+        changes: dict[str, Any] = {name: value}
+        targets = range(NUM_STAGES) if stage is None else [stage]
+        for i in targets:
+            s = arch.stages[i]
+            if name == "topology" and s.topology == "cascade" and value != "cascade":
+                changes["expansion"] = self.expansions[rng.integers(len(self.expansions))]
+            arch = arch.with_stage(i, **changes)
+        return arch
+
+    def distance(self, a: ArchConfig, b: ArchConfig) -> int:
+        """Number of differing choices. Expansion counts only where both stages have one
+        (a cascade block has none), so one :meth:`mutate` step is distance 1. In a space
+        with ``per_stage=False`` a stage choice counts once, not once per stage."""
+        d = int(a.width != b.width) + int(a.depth != b.depth)
+        pairs = list(zip(a.stages, b.stages, strict=True))
+        if not self.per_stage and a.is_uniform and b.is_uniform:
+            pairs = pairs[:1]
+        for sa, sb in pairs:
+            for name in STAGE_CHOICES:
+                va, vb = getattr(sa, name), getattr(sb, name)
+                if name == "expansion" and (va is None or vb is None):
+                    continue
+                d += int(va != vb)
+        return d
