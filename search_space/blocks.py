@@ -153,7 +153,7 @@ def _cost(plan: object, sign_bias: bool) -> Cost:
 
 
 # -- the modules --------------------------------------------------------------------------
-def _activation(name: str, channels: int) -> nn.Module:
+def activation_layer(name: str, channels: int) -> nn.Module:
     return nn.PReLU(channels, init=0.25) if name == "prelu" else nn.ReLU(inplace=True)
 
 
@@ -182,7 +182,7 @@ class Unit(nn.Module):
                 expand = torch.arange(cout) % (2 * cin if self.crelu else cin)
         self.register_buffer("tile", tile, persistent=False)
         self.register_buffer("expand", expand, persistent=False)
-        self.act = _activation(plan.activation, cout)
+        self.act = activation_layer(plan.activation, cout)
         self.bn = nn.BatchNorm2d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from .arch import ArchConfig
-from .blocks import Block, BlockOptions, _activation, block_cost
+from .blocks import Block, BlockOptions, activation_layer, block_cost
 from .cost import Cost
 from .skeleton import Skeleton, skeleton
 
@@ -28,12 +28,23 @@ class BuildOptions:
         stem_stride: 1 or 2; ``None`` picks 2 above 64x64 inputs and 1 below (see
             :mod:`search_space.skeleton`).
         dropout: dropout before the classifier.
+        order: unit order, ``"post"`` (conv -> act -> BN) or ``"pre"`` (conv -> BN -> act);
+            ``None`` picks ``post`` for networks with binary layers, ``pre`` otherwise.
+            ``pre`` in a binary network feeds binarizers a post-ReLU, all-positive input:
+            it is here for experiments and for the tests that catch it.
     """
 
     estimator: str = "approxsign"
     sign_bias: bool = False
     stem_stride: int | None = None
     dropout: float = 0.0
+    order: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.order not in (None, "pre", "post"):
+            raise ValueError(f"order: invalid value {self.order!r} (choose from pre, post)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: invalid value {self.dropout!r} (expected 0 <= p < 1)")
 
 
 class MobileNetBNN(nn.Module):
@@ -44,7 +55,7 @@ class MobileNetBNN(nn.Module):
     ) -> None:
         super().__init__()
         sk = skeleton(arch, input_size, options.stem_stride)
-        order = "post" if arch.is_binary else "pre"
+        order = options.order or ("post" if arch.is_binary else "pre")
         opts = BlockOptions(order, options.estimator, options.sign_bias)
         self.arch = arch
         self.skeleton = sk
@@ -52,7 +63,7 @@ class MobileNetBNN(nn.Module):
         c = sk.stem_channels
         self.stem_conv = nn.Conv2d(3, c, 3, sk.stem_stride, 1, bias=False)
         self.stem_bn = nn.BatchNorm2d(c)
-        self.stem_act = _activation(arch.stages[0].activation, c)
+        self.stem_act = activation_layer(arch.stages[0].activation, c)
         self.order = order
         self.blocks = nn.Sequential(*(Block(b, arch.stages[b.stage], opts) for b in sk.blocks))
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -24,7 +24,6 @@ from .arch import (
     ArchConfig,
     StageConfig,
 )
-from .skeleton import STAGES, make_divisible
 
 __all__ = ["STAGE_CHOICES", "SearchSpace"]
 
@@ -72,14 +71,6 @@ class SearchSpace:
             ArchConfig.uniform(base, width=w)
         for d in self.depths:
             ArchConfig.uniform(base, depth=d)
-        plans = {}
-        for w in self.widths:
-            plan = tuple(make_divisible(c * w) for c in [32] + [s[0][0] for s in STAGES])
-            if plan in plans:
-                raise ValueError(
-                    f"widths: {w} and {plans[plan]} give the same channels {plan}"
-                )
-            plans[plan] = w
 
     # -- choices -------------------------------------------------------------------------
     def _stage_values(self) -> dict[str, tuple]:
@@ -170,11 +161,10 @@ class SearchSpace:
         if name in ("width", "depth"):
             return replace(arch, **{name: value})
         changes: dict[str, Any] = {name: value}
-        targets = range(NUM_STAGES) if stage is None else [stage]
-        for i in targets:
-            s = arch.stages[i]
-            if name == "topology" and s.topology == "cascade" and value != "cascade":
-                changes["expansion"] = self.expansions[rng.integers(len(self.expansions))]
+        current = arch.stages[0 if stage is None else stage]
+        if name == "topology" and current.topology == "cascade":
+            changes["expansion"] = self.expansions[rng.integers(len(self.expansions))]
+        for i in range(NUM_STAGES) if stage is None else [stage]:
             arch = arch.with_stage(i, **changes)
         return arch
 

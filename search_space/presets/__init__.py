@@ -124,10 +124,11 @@ def _paper_rows() -> dict[str, str]:
         rows[f"bin_mobilenet_sp_{exp}"] = f"bin_mobilenet_sp_{exp}"
     for w, d in ((0.5, 1), (0.75, 1), (1.0, 1), (2.0, 1), (1.0, 2), (0.7, 2)):
         rows[f"bin_mobilenet_sp_w{w}_d{d}"] = f"bin_mobilenet_sp_w{w}_d{d}"
-    for k in KS:
+    for k in range(4):  # MoBiNet Tables 2 and 3 report K = 0..3
         rows[f"mid_k{k}_relu"] = f"mobinet_mid_k{k}_relu"
         for placement in ("pre", "mid", "post"):
             rows[f"{placement}_k{k}"] = f"mobinet_{placement}_k{k}_prelu"
+    rows["mid_k4"] = "mobinet_mid_k4_prelu"  # Table 4
     return rows
 
 
