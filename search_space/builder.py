@@ -6,14 +6,15 @@ The first conv (stem) and the classifier are always full precision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn as nn
 
-from .arch import ArchConfig
+from .arch import ArchConfig, StageConfig
 from .blocks import Block, BlockOptions, activation_layer, block_cost
 from .cost import Cost
-from .skeleton import Skeleton, skeleton
+from .skeleton import Skeleton, _skeleton, skeleton
 
 __all__ = ["BuildOptions", "MobileNetBNN", "analytic_cost", "build_model"]
 
@@ -131,6 +132,13 @@ def analytic_cost(
     options = options or BuildOptions()
     sk = skeleton(arch, input_size, options.stem_stride)
     total = _stem_classifier_cost(arch, sk, num_classes)
-    for b in sk.blocks:
-        total = total + block_cost(b, arch.stages[b.stage], options.sign_bias)
+    key = (arch.width, arch.depth, input_size, sk.stem_stride)
+    for index, stage in enumerate(arch.stages):
+        total = total + _stage_cost(key, index, stage, options.sign_bias)
     return total
+
+
+@lru_cache(maxsize=65536)
+def _stage_cost(key: tuple, index: int, stage: StageConfig, sign_bias: bool) -> Cost:
+    sk = _skeleton(*key)
+    return sum((block_cost(b, stage, sign_bias) for b in sk.blocks if b.stage == index), Cost())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 __all__ = ["Cost", "conv_out", "dw_groups"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cost:
     """Multiply-accumulates, BN flops and parameters of a piece of network.
 
@@ -24,7 +24,15 @@ class Cost:
     binary_scales: int = 0  # one float per output channel of every binary conv
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
+        return Cost(
+            self.fp_macs + other.fp_macs,
+            self.binary_macs + other.binary_macs,
+            self.bn_flops + other.bn_flops,
+            self.params_fp + other.params_fp,
+            self.params_binary + other.params_binary,
+            self.params_other + other.params_other,
+            self.binary_scales + other.binary_scales,
+        )
 
     def ops(self, with_bn: bool = False) -> float:
         """OPs = full-precision MACs + binary MACs / 64 (+ BN flops under ``with-bn``)."""

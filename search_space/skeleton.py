@@ -12,6 +12,7 @@ the four stride-2 stages leave a 2x2 last map instead of a 1x1 one (32 -> 32 -> 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .arch import ArchConfig
 from .cost import conv_out
@@ -66,14 +67,19 @@ def skeleton(arch: ArchConfig, input_size: int, stem_stride: int | None = None) 
         stem_stride = 1 if input_size <= SMALL_INPUT_MAX else 2
     if stem_stride not in (1, 2):
         raise ValueError(f"stem_stride: invalid value {stem_stride!r} (expected 1 or 2)")
-    cin = make_divisible(STEM_CHANNELS * arch.width)
+    return _skeleton(arch.width, arch.depth, input_size, stem_stride)
+
+
+@lru_cache(maxsize=4096)
+def _skeleton(width: float, depth: int, input_size: int, stem_stride: int) -> Skeleton:
+    cin = make_divisible(STEM_CHANNELS * width)
     size = conv_out(input_size, 3, stem_stride)
     stem = (cin, size)
     blocks = []
     for stage, layers in enumerate(STAGES):
         for base, stride in layers:
-            cout = make_divisible(base * arch.width)
-            for _ in range(1 if stride == 2 else arch.depth):
+            cout = make_divisible(base * width)
+            for _ in range(1 if stride == 2 else depth):
                 out = conv_out(size, 3, stride)
                 blocks.append(BlockSpec(stage, cin, cout, stride, size, out))
                 cin, size = cout, out

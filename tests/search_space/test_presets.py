@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from search_space import PAPER_ROWS, PRESETS, get_preset, preset_for_paper_row

@@ -1,0 +1,86 @@
+"""search_space.describe and search_space.presets command lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from search_space import PRESETS, describe
+from search_space.presets.__main__ import main as presets_main
+
+KEYS = {"arch", "ops", "fp_macs", "binary_macs", "params_fp", "params_binary", "size_bytes",
+        "convention", "layers"}
+
+
+def test_describe_json_for_mobilenet_v1(capsys):
+    assert describe.main(["mobilenet_v1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= KEYS
+    assert isinstance(data["ops"], float) and isinstance(data["fp_macs"], int)
+    assert data["fp_macs"] == pytest.approx(568.7e6, rel=0.002)
+    assert data["params_fp"] + data["params_binary"] == pytest.approx(4.21e6, rel=0.005)
+    assert data["macs_by_role"]["dw"] == pytest.approx(17.39e6, rel=0.001)
+    assert data["macs_by_role"]["pw"] == pytest.approx(539.49e6, rel=0.001)
+    assert data["convention"] == "bireal" and data["preset"] == "mobilenet_v1"
+    assert {"name", "role", "binary", "macs", "ops", "params"} <= set(data["layers"][0])
+
+
+def test_describe_string_and_json_file_and_options(tmp_path, capsys):
+    arch = PRESETS["mobinet_mid_k3_prelu"].arch
+    assert describe.main([arch.encode(), "--json", "--convention", "with-bn"]) == 0
+    from_string = json.loads(capsys.readouterr().out)
+    path = tmp_path / "a.json"
+    path.write_text(arch.to_json())
+    assert describe.main([str(path), "--json", "--convention", "with-bn"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert from_string["ops"] == from_file["ops"] and from_file["convention"] == "with-bn"
+    assert describe.main([str(path), "--resolution", "32", "--num-classes", "10", "--layers"]) == 0
+    text = capsys.readouterr().out
+    assert "32x32, 10 classes" in text and "MACs" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["no_such_preset"], "no_such_preset"),
+        (["w1.0-d1:L-none-k9-relu-pw"], "k"),
+        (["w1.0-d1:L-none-k0-relu-pw:oops"], "stage"),
+        (["missing_file.json"], "missing_file.json"),
+        (["mobilenet_v1", "--resolution", "2"], "--resolution"),
+        (["mobilenet_v1", "--num-classes", "0"], "--num-classes"),
+    ],
+)
+def test_describe_bad_input_is_one_line_exit_2(args, needle, capsys):
+    assert describe.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", '{"stages": [', "", '{"width": 1.0}'])
+def test_describe_bad_json_file(tmp_path, content, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert describe.main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert path.read_text() == content  # never touched
+
+
+def test_presets_lists_every_preset(capsys):
+    assert presets_main(["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(PRESETS)
+    v1 = next(r for r in rows if r["name"] == "mobilenet_v1")
+    assert v1["ops"] == pytest.approx(568.7e6, rel=0.002)
+    assert presets_main([]) == 0
+    assert "bin_mobilenet_sp" in capsys.readouterr().out
+
+
+def test_module_entry_point_exit_code():
+    proc = subprocess.run([sys.executable, "-m", "search_space.describe", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "nope" in proc.stderr
