@@ -29,7 +29,9 @@ __all__ = [
 
 def sign(x: torch.Tensor) -> torch.Tensor:
     """+1 where ``x >= 0``, -1 elsewhere, in ``x``'s dtype (no gradient)."""
-    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+    # (x >= 0) * 2 - 1, with the comparison written straight into a float tensor: exact,
+    # and several times faster on the CPU than torch.where or a bool -> float copy.
+    return torch.ge(x, 0, out=torch.empty_like(x)).mul_(2).sub_(1)
 
 
 class _SignApproxSign(torch.autograd.Function):
@@ -43,7 +45,7 @@ class _SignApproxSign(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * (2.0 - 2.0 * x.abs()).clamp_(min=0.0)
+        return x.abs().mul_(-2.0).add_(2.0).clamp_(min=0.0).mul_(grad)
 
 
 class _SignSTE(torch.autograd.Function):
@@ -57,7 +59,7 @@ class _SignSTE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1.0).to(grad.dtype)
+        return grad.masked_fill(x.abs() > 1.0, 0.0)
 
 
 ACT_ESTIMATORS: dict[str, type[torch.autograd.Function]] = {

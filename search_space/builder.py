@@ -133,12 +133,14 @@ def analytic_cost(
     sk = skeleton(arch, input_size, options.stem_stride)
     total = _stem_classifier_cost(arch, sk, num_classes)
     key = (arch.width, arch.depth, input_size, sk.stem_stride)
+    order = options.order or ("post" if arch.is_binary else "pre")
     for index, stage in enumerate(arch.stages):
-        total = total + _stage_cost(key, index, stage, options.sign_bias)
+        total = total + _stage_cost(key, index, stage, options.sign_bias, order)
     return total
 
 
 @lru_cache(maxsize=65536)
-def _stage_cost(key: tuple, index: int, stage: StageConfig, sign_bias: bool) -> Cost:
+def _stage_cost(key: tuple, index: int, stage: StageConfig, sign_bias: bool, order: str) -> Cost:
     sk = _skeleton(*key)
-    return sum((block_cost(b, stage, sign_bias) for b in sk.blocks if b.stage == index), Cost())
+    blocks = (block_cost(b, stage, sign_bias, order) for b in sk.blocks if b.stage == index)
+    return sum(blocks, Cost())

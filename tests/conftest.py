@@ -1,4 +1,5 @@
-"""Shared test fixtures: where ../shared is (env BINAS_SHARED overrides)."""
+"""Shared test fixtures: where ../shared is (env BINAS_SHARED overrides), an isolated
+cache, and small synthetic data sets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +25,64 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cifar_dir(shared) -> Path:
+    path = shared / "data" / "cifar10"
+    if not (path / "train").is_dir():
+        pytest.skip(f"CIFAR-10 not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def paper_tables(shared):
     import pandas as pd
 
     return pd.read_csv(shared / "benchmarks" / "paper_tables.csv")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """No test writes the user's cache or follows the user's NAS_DATA_DIR; the decoded real
+    CIFAR-10 cache is shared by the whole session."""
+    monkeypatch.setenv("BINAS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "binas-cache"))
+    monkeypatch.delenv("NAS_DATA_DIR", raising=False)
+
+
+def synthetic_images(n_per_class: int, classes: int = 10, size: int = 32, seed: int = 0):
+    """Learnable uint8 images: each class a colour and a stripe orientation, plus noise."""
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    # Class colours are fixed (the same for every split); only the noise follows ``seed``.
+    base = torch.rand(classes, 3, 1, 1, generator=torch.Generator().manual_seed(1234)) * 160 + 40
+    g = torch.Generator().manual_seed(seed)
+    stripes = (torch.arange(size) // 4 % 2).float() * 60
+    imgs = base[labels].expand(-1, -1, size, size).clone()
+    horizontal = (labels % 2 == 0).view(-1, 1, 1, 1)
+    imgs += torch.where(horizontal, stripes.view(1, 1, -1, 1), stripes.view(1, 1, 1, -1))
+    imgs += torch.randn(imgs.shape, generator=g) * 25
+    return imgs.clamp(0, 255).to(torch.uint8), labels
+
+
+@pytest.fixture
+def synthetic_data():
+    from proxies import ProxyData
+
+    x, y = synthetic_images(40, seed=1)
+    vx, vy = synthetic_images(10, seed=2)
+    return ProxyData(x, y, vx, vy, None, None, tuple(f"c{i}" for i in range(10)))
+
+
+def write_image_folder(root: Path, per_class: int = 20, classes: int = 10, splits=("train", "test")) -> Path:
+    from PIL import Image
+
+    for s, split in enumerate(splits):
+        x, y = synthetic_images(per_class, classes, seed=10 + s)
+        for i, (img, label) in enumerate(zip(x, y, strict=True)):
+            d = root / split / f"class{int(label)}"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(d / f"{i:05d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """A small CIFAR-shaped ImageFolder (10 classes, 32x32 PNG): 200 train, 100 test images."""
+    return write_image_folder(tmp_path_factory.mktemp("imgs") / "data", per_class=20)

@@ -1,0 +1,54 @@
+"""How much a short-training proxy spends on one architecture."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["FIDELITIES", "Fidelity", "get_fidelity"]
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Epochs, training images, input resolution and width scale of a proxy evaluation.
+
+    ``width_scale`` multiplies the architecture's width for the proxy only (a cheaper
+    stand-in network); ``resolution`` is the proxy input size (CIFAR-10: 32). Neither changes
+    the architecture's OPs, which are always stated at the deployment input.
+    """
+
+    epochs: int = 2
+    train_subset: int = 5000
+    resolution: int = 32
+    width_scale: float = 1.0
+    batch_size: int = 32
+    val_size: int = 2000
+
+    def __post_init__(self) -> None:
+        for name, lo in (("epochs", 1), ("train_subset", 10), ("resolution", 8),
+                         ("batch_size", 1), ("val_size", 10)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"{name}: invalid value {value!r} (expected an integer >= {lo})")
+        if not isinstance(self.width_scale, int | float) or not 0.1 <= self.width_scale <= 4:
+            raise ValueError(f"width_scale: invalid value {self.width_scale!r} (expected 0.1..4)")
+
+    def key(self) -> str:
+        """A short string naming this fidelity (part of the proxy cache key)."""
+        return (f"e{self.epochs}-n{self.train_subset}-r{self.resolution}-ws{self.width_scale:g}"
+                f"-b{self.batch_size}-v{self.val_size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+FIDELITIES: dict[str, Fidelity] = {
+    "smoke": Fidelity(epochs=1, train_subset=1000, val_size=500),
+    "default": Fidelity(epochs=2, train_subset=5000, val_size=2000),
+    "thorough": Fidelity(epochs=6, train_subset=20000, val_size=5000),
+}
+
+
+def get_fidelity(name: str) -> Fidelity:
+    if name not in FIDELITIES:
+        raise ValueError(f"fidelity: unknown name {name!r} (choose from {', '.join(FIDELITIES)})")
+    return FIDELITIES[name]
