@@ -20,7 +20,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,11 @@ from tqdm import tqdm
 from search_space import ArchConfig, SearchSpace, analytic_cost, preset_for_paper_row
 from search_space.cli import run_cli
 
-from .data import ProxyData, prepare_data
-from .evaluate import PROXIES, run_proxy
-from .fidelity import FIDELITIES, Fidelity, get_fidelity
-from .rank import kendall, spearman
+from .data import resolve_data_dir
+from .fidelity import Fidelity, get_fidelity
+from .loader import ProxyData, prepare_data
+from .rank import kendall, ranks, spearman
+from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
 from .train import set_threads
 
 __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
@@ -56,16 +56,28 @@ def read_paper_table(path: Path) -> pd.DataFrame:
     missing = PAPER_COLUMNS - set(table.columns)
     if missing:
         raise ValueError(f"--paper-csv: {str(path)!r} lacks the column {sorted(missing)[0]!r}")
+    top1 = pd.to_numeric(table["top1"], errors="coerce")
+    if top1.isna().any():
+        bad = table["top1"][top1.isna()].iloc[0]
+        raise ValueError(f"--paper-csv: {str(path)!r} has a top1 that is not a number: {bad!r}")
+    table["top1"] = top1
     return table
 
 
-def _load_cache(path: Path) -> pd.DataFrame:
-    if path.is_file() and path.stat().st_size > 0:
-        try:
-            return pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            raise ValueError(f"--out: {str(path)!r} exists but is not a calibration CSV") from None
-    return pd.DataFrame()
+KEY = ("proxy", "fidelity", "seed", "data", "arch")
+
+
+def _load_cache(path: Path, score_col: str) -> dict[tuple, dict]:
+    """Rows already scored in ``path``, by (proxy, fidelity, seed, data, arch)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return {}
+    try:
+        cache = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        cache = pd.DataFrame()
+    if not {*KEY, score_col, "seconds", "diverged"} <= set(cache.columns):
+        raise ValueError(f"--out: {str(path)!r} exists and is not a calibration CSV (not overwritten)")
+    return {tuple(str(r[k]) for k in KEY): r for r in cache.to_dict("records")}
 
 
 def _save(rows: list[dict], path: Path) -> None:
@@ -75,35 +87,32 @@ def _save(rows: list[dict], path: Path) -> None:
 
 
 def score_rows(jobs: list[dict], proxy: str, fidelity: Fidelity, data: ProxyData, seed: int,
-               out: Path, score_col: str = "score", progress: bool = True) -> list[dict]:
+               out: Path, data_key: str, score_col: str = "score", progress: bool = True) -> list[dict]:
     """Score every job's ``arch`` with ``proxy`` (each architecture once), saving ``out``
-    after every evaluation; jobs already scored in ``out`` are taken from it."""
-    cache = _load_cache(out)
-    done: dict[str, dict] = {}
-    key_cols = {"proxy", "fidelity", "seed", "arch", score_col}
-    if not cache.empty and key_cols <= set(cache.columns):
-        mine = cache[(cache["proxy"] == proxy) & (cache["fidelity"] == fidelity.key())
-                     & (cache["seed"] == seed)]
-        done = {r["arch"]: r for r in mine.to_dict("records")}
-    rows: list[dict] = []
-    archs = {job["arch"] for job in jobs}
+    after every evaluation; jobs already scored in ``out`` (same proxy, fidelity, seed and
+    data) are taken from it."""
+    tag = {"proxy": proxy, "fidelity": fidelity.key(), "seed": seed, "data": data_key}
+    cache = _load_cache(out, score_col)
+    done = {}
+    for arch in dict.fromkeys(job["arch"] for job in jobs):
+        hit = cache.get(tuple(str(v) for v in (*tag.values(), arch)))
+        if hit is not None:
+            done[arch] = {k: hit[k] for k in (score_col, "seconds", "diverged")}
+
+    def rows() -> list[dict]:
+        return [{**job, **tag, **done[job["arch"]]} for job in jobs if job["arch"] in done]
+
     todo = [a for a in dict.fromkeys(job["arch"] for job in jobs) if a not in done]
-    bar = tqdm(total=len(archs), initial=len(archs) - len(todo), desc=f"{proxy} {fidelity.key()}",
-               unit="arch", disable=not progress, file=sys.stderr)
-    for arch in todo:
-        result = run_proxy(ArchConfig.decode(arch), proxy, fidelity, data, seed)
-        done[arch] = {score_col: result["score"], "seconds": result["seconds"],
-                      "diverged": bool(result.get("diverged", False))}
-        rows = [{**job, "proxy": proxy, "fidelity": fidelity.key(), "seed": seed,
-                 **{k: done[job["arch"]][k] for k in (score_col, "seconds", "diverged")}}
-                for job in jobs if job["arch"] in done]
-        _save(rows, out)
-        bar.update(1)
-    bar.close()
-    rows = [{**job, "proxy": proxy, "fidelity": fidelity.key(), "seed": seed,
-             **{k: done[job["arch"]].get(k) for k in (score_col, "seconds", "diverged")}} for job in jobs]
-    _save(rows, out)
-    return rows
+    with tqdm(total=len(done) + len(todo), initial=len(done), desc=f"{proxy} {fidelity.key()}",
+              unit="arch", disable=not progress, file=sys.stderr) as bar:
+        for arch in todo:
+            result = run_proxy(ArchConfig.decode(arch), proxy, fidelity, data, seed)
+            done[arch] = {score_col: result["score"], "seconds": result["seconds"],
+                          "diverged": bool(result.get("diverged", False))}
+            _save(rows(), out)
+            bar.update(1)
+    _save(rows(), out)
+    return rows()
 
 
 def correlations(df: pd.DataFrame, truth: str, score: str, group: str) -> dict:
@@ -111,8 +120,9 @@ def correlations(df: pd.DataFrame, truth: str, score: str, group: str) -> dict:
     they are defined (at least 2 rows, neither side constant)."""
     groups, ws, wk, wn = [], 0.0, 0.0, 0
     for name, g in df.groupby(group, sort=False):
-        g = g[np.isfinite(g[score].astype(float)) & np.isfinite(g[truth].astype(float))]
-        a, b = g[truth].astype(float).tolist(), g[score].astype(float).tolist()
+        g = g[g[score].notna() & g[truth].notna()]  # -inf is a legitimate (worst) score
+        # Rank first: infinite scores then compare as the extremes they are.
+        a, b = ranks(g[truth].astype(float).tolist()), ranks(g[score].astype(float).tolist())
         rho, tau = spearman(a, b), kendall(a, b)
         entry = {"group": str(name), "rows": len(g), "archs": int(g["arch"].nunique()),
                  "spearman": rho, "kendall": tau}
@@ -155,10 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--against", choices=("paper", "reference"), default="paper")
     p.add_argument("--data-dir", help="CIFAR-10 root (default: $NAS_DATA_DIR, else a download)")
     p.add_argument("--proxy", default="train", help=f"one of: {', '.join(PROXIES)}")
-    p.add_argument("--fidelity", default="default", help=f"one of: {', '.join(FIDELITIES)}")
-    p.add_argument("--epochs", type=int, help="override the fidelity's epochs")
-    p.add_argument("--train-subset", type=int, help="override the fidelity's training images")
-    p.add_argument("--val-size", type=int, help="override the fidelity's validation images")
+    add_fidelity_args(p)
     p.add_argument("--reference-fidelity", default="thorough", help="--against reference: the truth")
     p.add_argument("--n", type=int, default=10, help="--against reference: architectures to sample")
     p.add_argument("--max-ops", type=float, help="--against reference: only sample up to these OPs")
@@ -171,15 +178,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    if args.proxy not in PROXIES:
-        raise ValueError(f"--proxy: unknown name {args.proxy!r} (choose from {', '.join(PROXIES)})")
-    fidelity = get_fidelity(args.fidelity)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("train_subset", args.train_subset),
-                                   ("val_size", args.val_size)) if v is not None}
-    fidelity = replace(fidelity, **overrides)
+    check_proxy(args.proxy, "--proxy")
+    check_seed(args.seed)
+    fidelity = fidelity_from_args(args)
     out = args.out or Path(f"calibration-{args.against}-{args.proxy}.csv")
     if out.exists() and not out.is_file():
         raise ValueError(f"--out: {str(out)!r} is not a file")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out: the folder {str(out.parent)!r} does not exist")
+    ref = get_fidelity(args.reference_fidelity) if args.against == "reference" else None
+    ref_out = out.with_name(out.stem + "-reference.csv")
+    _load_cache(out, "score")  # an unrelated file named by --out fails here, untouched
+    if ref is not None:
+        _load_cache(ref_out, "top1")
     if args.against == "paper":
         jobs = _paper_jobs(read_paper_table(args.paper_csv or default_paper_csv()))
     else:
@@ -188,16 +199,15 @@ def _main(argv: list[str] | None) -> int:
         jobs = _reference_jobs(args.n, args.seed, args.max_ops)
     set_threads()
     start = time.perf_counter()
-    ref = get_fidelity(args.reference_fidelity) if args.against == "reference" else None
+    data_key = str(resolve_data_dir(args.data_dir).resolve())
 
     def data_for(f: Fidelity) -> ProxyData:
         return prepare_data(args.data_dir, f.train_subset, f.val_size, args.seed, progress=not args.json)
 
-    rows = score_rows(jobs, args.proxy, fidelity, data_for(fidelity), args.seed, out)
+    rows = score_rows(jobs, args.proxy, fidelity, data_for(fidelity), args.seed, out, data_key)
     truth = "top1"
     if ref is not None:
-        ref_out = out.with_name(out.stem + "-reference.csv")
-        ref_rows = score_rows(jobs, "train", ref, data_for(ref), args.seed, ref_out, score_col="top1")
+        ref_rows = score_rows(jobs, "train", ref, data_for(ref), args.seed, ref_out, data_key, score_col="top1")
         for row, r in zip(rows, ref_rows, strict=True):
             row["top1"] = r["top1"]
         _save(rows, out)

@@ -31,6 +31,10 @@ class Fidelity:
                 raise ValueError(f"{name}: invalid value {value!r} (expected an integer >= {lo})")
         if not isinstance(self.width_scale, int | float) or not 0.1 <= self.width_scale <= 4:
             raise ValueError(f"width_scale: invalid value {self.width_scale!r} (expected 0.1..4)")
+        if self.train_subset < self.batch_size:
+            raise ValueError(
+                f"train_subset: {self.train_subset} images give no full batch of {self.batch_size}"
+            )
 
     def key(self) -> str:
         """A short string naming this fidelity (part of the proxy cache key)."""

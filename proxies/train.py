@@ -29,9 +29,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from search_space import ArchConfig, BinaryConv2d, BuildOptions, build_model
+from search_space.arch import WIDTH_RANGE
 
-from .data import ProxyData
 from .fidelity import Fidelity
+from .loader import ProxyData
 
 __all__ = ["ProxyResult", "TrainRecipe", "evaluate", "proxy_arch", "select_device", "set_threads"]
 
@@ -72,13 +73,18 @@ def select_device(device: str | None = None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device: invalid value {device!r}") from None
+        raise ValueError(f"--device: invalid value {device!r}") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"--device: {device!r} is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device: {device!r} is not supported (cpu or cuda)")
+    return dev
 
 
 def set_threads(threads: int | None = None) -> int:
-    """Use every core for intra-op work (one inter-op thread: there is one model)."""
+    """Use every core this process may run on for intra-op work (one model at a time)."""
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     n = max(1, int(threads or 1))
@@ -90,7 +96,12 @@ def proxy_arch(arch: ArchConfig, fidelity: Fidelity) -> ArchConfig:
     """The architecture trained by the proxy: ``arch`` with its width scaled."""
     if fidelity.width_scale == 1.0:
         return arch
-    width = min(4.0, max(0.25, round(arch.width * fidelity.width_scale, 2)))
+    width = round(arch.width * fidelity.width_scale, 2)
+    if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
+        raise ValueError(
+            f"width_scale: {fidelity.width_scale:g} turns width {arch.width:g} into {width:g}, outside"
+            f" {WIDTH_RANGE[0]}..{WIDTH_RANGE[1]}"
+        )
     return ArchConfig(arch.stages, width, arch.depth)
 
 
@@ -147,16 +158,16 @@ def evaluate(
     channels_last = dev.type == "cuda"
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    torch.manual_seed(seed)
-    trained = proxy_arch(arch, fidelity)
-    model = build_model(trained, data.num_classes, fidelity.resolution, options).to(dev)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
     if data.image_size != (fidelity.resolution, fidelity.resolution):
         raise ValueError(
             f"fidelity resolution {fidelity.resolution} does not match the data's images"
             f" {data.image_size[0]}x{data.image_size[1]}"
         )
+    torch.manual_seed(seed)
+    trained = proxy_arch(arch, fidelity)
+    model = build_model(trained, data.num_classes, fidelity.resolution, options).to(dev)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loader = data.train_loader(fidelity.batch_size, seed, device=dev, channels_last=channels_last,
                                pad=recipe.crop_pad)
     steps_per_epoch = len(loader)

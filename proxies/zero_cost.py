@@ -28,7 +28,9 @@ import torch.nn.functional as F
 
 from search_space import BinaryActivation, BinaryConv2d, MobileNetBNN, analytic_cost
 
-__all__ = ["ZERO_COST", "float_twin", "register_zero_cost", "zero_cost_score"]
+__all__ = ["BASELINES", "ZERO_COST", "float_twin", "register_zero_cost", "zero_cost_score"]
+
+BASELINES = ("params", "ops")  # describe the architecture, not a trained or scored network
 
 ZeroCostFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 ZERO_COST: dict[str, ZeroCostFn] = {}

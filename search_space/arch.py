@@ -2,7 +2,8 @@
 
 An :class:`ArchConfig` is validated and normalised when it is constructed (NASLib's
 ``model_spec`` style), so two configurations that build the same network compare equal and
-have the same canonical string. The string is the cache and dedup key::
+have the same canonical string: a cascade stage drops its expansion, and K is lowered to the
+largest value that still changes a depthwise conv of its stage. The string is the cache and dedup key::
 
     w1.0-d1:S-none-k0-2xdw-relu-pw                 # all five stages alike
     w0.75-d2:L-mid-k3-prelu-all:...:S-pre-k1-copy-relu-pw   # five stage tokens
@@ -16,6 +17,7 @@ MobileNet-Sp, ``LS`` both), MoBiNet placement (``none|pre|mid|post``), ``k<K>``,
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -69,10 +71,15 @@ class StageConfig:
     def __post_init__(self) -> None:
         _check_choice("topology", self.topology, TOPOLOGIES)
         _check_choice("placement", self.placement, PLACEMENTS)
+        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral):
+            raise ValueError(f"k: invalid value {self.k!r} (expected an integer {KS[0]}..{KS[-1]})")
+        object.__setattr__(self, "k", int(self.k))
         _check_choice("k", self.k, KS)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("binary_scope", self.binary_scope, SCOPES)
         if self.topology == "cascade":
+            if self.expansion is not None:
+                _check_choice("expansion", self.expansion, EXPANSIONS)
             # Normalise: a cascade block has no channel expansion of its own.
             object.__setattr__(self, "expansion", None)
         else:
@@ -135,11 +142,13 @@ class ArchConfig:
         for s in stages:
             if not isinstance(s, StageConfig):
                 raise ValueError(f"stages: expected StageConfig entries, got {s!r}")
-        object.__setattr__(self, "stages", stages)
-        if isinstance(self.width, bool) or not isinstance(self.width, int | float):
+        if isinstance(self.width, bool) or not isinstance(self.width, numbers.Real):
             raise ValueError(f"width: invalid value {self.width!r} (expected a number)")
-        width = round(float(self.width), 2)
-        if abs(width - self.width) > 1e-9 or not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
+        try:
+            width = round(float(self.width), 2)
+        except (OverflowError, ValueError):
+            width = float("nan")
+        if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1] or not abs(width - self.width) <= 1e-9:
             raise ValueError(
                 f"width: invalid value {self.width!r} (expected {WIDTH_RANGE[0]}..{WIDTH_RANGE[1]}"
                 " with at most two decimals)"
@@ -147,13 +156,23 @@ class ArchConfig:
         object.__setattr__(self, "width", width)
         if (
             isinstance(self.depth, bool)
-            or not isinstance(self.depth, int)
+            or not isinstance(self.depth, numbers.Integral)
             or not DEPTH_RANGE[0] <= self.depth <= DEPTH_RANGE[1]
         ):
             raise ValueError(
                 f"depth: invalid value {self.depth!r} (expected an integer"
                 f" {DEPTH_RANGE[0]}..{DEPTH_RANGE[1]})"
             )
+        object.__setattr__(self, "depth", int(self.depth))
+        # Normalise K: when no depthwise conv of a stage has a multiple of 2^K channels, the
+        # group size gcd(C, 2^K) stops growing, and K builds the same network as a smaller K.
+        from .skeleton import max_useful_k
+
+        stages = tuple(
+            replace(s, k=min(s.k, max_useful_k(i, s.topology, s.expansion, width, self.depth)))
+            for i, s in enumerate(stages)
+        )
+        object.__setattr__(self, "stages", stages)
 
     @classmethod
     def uniform(cls, stage: StageConfig, width: float = 1.0, depth: int = 1) -> ArchConfig:
@@ -252,6 +271,8 @@ class ArchConfig:
     def from_json(cls, text: str) -> ArchConfig:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ValueError("architecture JSON: nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"architecture JSON: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data)

@@ -28,7 +28,8 @@ Design choices where the papers are ambiguous (and why):
 * **Both (MobileNet-LS).** ``y = act(BN(PW(DW1(x))) + BN(expand(DW2(x))))``.
 * **MoBiNet extra block** ``E`` (binary 1x1, same channels in and out, with an identity
   skip): ``pre`` right after the block input, ``mid`` between DW and PW (in a parallel
-  block: on the DW branch, after expansion), ``post`` after the block output.
+  block: on the DW branch, after expansion, a residual step that keeps its own
+  activation), ``post`` after the block output.
   A block with an extra block also has a skip around every other step whose channels
   match (DW, and PW or the parallel sum when C_in = C_out): MoBiNet adds skips to keep
   information through binary depthwise layers. A skip that crosses a stride is average

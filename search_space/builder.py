@@ -47,6 +47,9 @@ class BuildOptions:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: invalid value {self.dropout!r} (expected 0 <= p < 1)")
 
+    def unit_order(self, arch: ArchConfig) -> str:
+        return self.order or ("post" if arch.is_binary else "pre")
+
 
 class MobileNetBNN(nn.Module):
     """MobileNet V1 skeleton with the blocks chosen by ``arch``."""
@@ -56,7 +59,7 @@ class MobileNetBNN(nn.Module):
     ) -> None:
         super().__init__()
         sk = skeleton(arch, input_size, options.stem_stride)
-        order = options.order or ("post" if arch.is_binary else "pre")
+        order = options.unit_order(arch)
         opts = BlockOptions(order, options.estimator, options.sign_bias)
         self.arch = arch
         self.skeleton = sk
@@ -133,7 +136,7 @@ def analytic_cost(
     sk = skeleton(arch, input_size, options.stem_stride)
     total = _stem_classifier_cost(arch, sk, num_classes)
     key = (arch.width, arch.depth, input_size, sk.stem_stride)
-    order = options.order or ("post" if arch.is_binary else "pre")
+    order = options.unit_order(arch)
     for index, stage in enumerate(arch.stages):
         total = total + _stage_cost(key, index, stage, options.sign_bias, order)
     return total

@@ -18,6 +18,13 @@ def resolve_arch(text: str) -> tuple[ArchConfig, str]:
     architecture and the preset name (or "")."""
     if text in PRESETS:
         return PRESETS[text].arch, text
+    try:
+        return _resolve(text)
+    except (OSError, RecursionError) as exc:  # e.g. a name too long for a path, absurd nesting
+        raise ValueError(f"architecture: cannot use {text[:80]!r} ({type(exc).__name__})") from None
+
+
+def _resolve(text: str) -> tuple[ArchConfig, str]:
     if text.endswith(".json") or Path(text).is_file():
         path = Path(text)
         if not path.is_file():

@@ -23,6 +23,7 @@ import torch.nn as nn
 from .arch import ArchConfig
 from .binary import BinaryConv2d
 from .builder import BuildOptions, build_model
+from .cost import Cost
 
 __all__ = ["CONVENTIONS", "LayerOps", "OpsReport", "count_ops", "count_model_ops"]
 
@@ -160,10 +161,9 @@ def count_model_ops(
         )
     num_classes = next(m.out_features for m in reversed(list(model.modules()))
                        if isinstance(m, nn.Linear))
-    ops = fp + binary / 64 + (bn if convention == "with-bn" else 0)
-    size = 4 * (params_fp + params_other + scales) + (params_bin + 7) // 8
-    return OpsReport(arch, convention, resolution, num_classes, ops, fp, binary, bn,
-                     params_fp, params_bin, params_other, scales, size, by_role, layers)
+    cost = Cost(fp, binary, bn, params_fp, params_bin, params_other, scales)
+    return OpsReport(arch, convention, resolution, num_classes, cost.ops(convention == "with-bn"), fp, binary,
+                     bn, params_fp, params_bin, params_other, scales, cost.size_bytes, by_role, layers)
 
 
 def count_ops(

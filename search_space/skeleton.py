@@ -17,7 +17,7 @@ from functools import lru_cache
 from .arch import ArchConfig
 from .cost import conv_out
 
-__all__ = ["BlockSpec", "Skeleton", "make_divisible", "skeleton"]
+__all__ = ["BlockSpec", "Skeleton", "make_divisible", "max_useful_k", "skeleton"]
 
 STEM_CHANNELS = 32
 # (base channels, stride) of MobileNet V1's 13 separable blocks, by stage.
@@ -84,3 +84,16 @@ def _skeleton(width: float, depth: int, input_size: int, stem_stride: int) -> Sk
                 blocks.append(BlockSpec(stage, cin, cout, stride, size, out))
                 cin, size = cout, out
     return Skeleton(stem[0], stem_stride, stem[1], tuple(blocks), cin, input_size)
+
+
+@lru_cache(maxsize=8192)
+def max_useful_k(stage: int, topology: str, expansion: str | None, width: float, depth: int) -> int:
+    """The largest K that still changes a depthwise conv of ``stage``: the most factors of 2 in
+    the channel count of any of its depthwise convs (their group size is gcd(C, 2^K))."""
+    channels = []
+    for b in _skeleton(width, depth, 224, 2).blocks:
+        if b.stage != stage:
+            continue
+        expanded = b.cout if expansion == "2xdw" and b.cout != b.cin else b.cin
+        channels += {"cascade": [b.cin], "parallel": [expanded], "both": [b.cin, expanded]}[topology]
+    return max((c & -c).bit_length() - 1 for c in channels)

@@ -118,13 +118,21 @@ class SearchSpace:
             stages *= NUM_STAGES
         return ArchConfig(tuple(stages), self.widths[idx[0]], self.depths[idx[1]])
 
+    @staticmethod
+    def _source(arch: ArchConfig) -> StageConfig:
+        """The stage a uniform architecture repeats (K may be lowered in narrow stages)."""
+        return max(arch.stages, key=lambda s: s.k)
+
+    def _uniform(self, arch: ArchConfig) -> bool:
+        return ArchConfig.uniform(self._source(arch), arch.width, arch.depth) == arch
+
     def contains(self, arch: ArchConfig) -> bool:
         if arch.width not in self.widths or arch.depth not in self.depths:
             return False
-        if not self.per_stage and not arch.is_uniform:
+        if not self.per_stage and not self._uniform(arch):
             return False
         values = self._stage_values()
-        for s in arch.stages:
+        for s in arch.stages if self.per_stage else [self._source(arch)]:
             for name in STAGE_CHOICES:
                 v = getattr(s, name)
                 if v is None and name == "expansion":
@@ -141,7 +149,7 @@ class SearchSpace:
             moves.append(("depth", None, tuple(d for d in self.depths if d != arch.depth)))
         stage_ids = range(NUM_STAGES) if self.per_stage else [None]
         for i in stage_ids:
-            s = arch.stages[0 if i is None else i]
+            s = self._source(arch) if i is None else arch.stages[i]
             for name, vals in self._stage_values().items():
                 if name == "expansion" and s.topology == "cascade":
                     continue
@@ -150,23 +158,37 @@ class SearchSpace:
                     moves.append((name, i, others))
         return moves
 
-    def mutate(self, arch: ArchConfig, rng: np.random.Generator) -> ArchConfig:
-        """Change exactly one choice of ``arch`` (distance 1), staying in the space."""
-        moves = self._alternatives(arch)
-        if not moves:
-            raise ValueError("search space: every choice has a single value, nothing to mutate")
+    def _move(self, arch: ArchConfig, rng: np.random.Generator, moves: list) -> ArchConfig:
         name, stage, others = moves[rng.integers(len(moves))]
         value = others[rng.integers(len(others))]
         value = value.item() if isinstance(value, np.generic) else value
         if name in ("width", "depth"):
             return replace(arch, **{name: value})
         changes: dict[str, Any] = {name: value}
-        current = arch.stages[0 if stage is None else stage]
+        current = self._source(arch) if stage is None else arch.stages[stage]
         if name == "topology" and current.topology == "cascade":
             changes["expansion"] = self.expansions[rng.integers(len(self.expansions))]
-        for i in range(NUM_STAGES) if stage is None else [stage]:
-            arch = arch.with_stage(i, **changes)
-        return arch
+        if stage is None:
+            return ArchConfig.uniform(replace(current, **changes), arch.width, arch.depth)
+        return arch.with_stage(stage, **changes)
+
+    def mutate(self, arch: ArchConfig, rng: np.random.Generator, attempts: int = 100) -> ArchConfig:
+        """Change exactly one choice of ``arch`` (distance 1), staying in the space.
+
+        A move that normalisation undoes (K above what a narrow stage can use) or that drags
+        a second choice with it (a width whose channels lower a stage's K) is drawn again.
+        """
+        moves = self._alternatives(arch)
+        if not moves:
+            raise ValueError("search space: every choice has a single value, nothing to mutate")
+        new = arch
+        for _ in range(attempts):
+            new = self._move(arch, rng, moves)
+            if new != arch and self.distance(arch, new) == 1:
+                return new
+        if new == arch:
+            raise ValueError(f"search space: found no change to {arch.encode()!r} in {attempts} draws")
+        return new
 
     def distance(self, a: ArchConfig, b: ArchConfig) -> int:
         """Number of differing choices. Expansion counts only where both stages have one
@@ -174,8 +196,8 @@ class SearchSpace:
         with ``per_stage=False`` a stage choice counts once, not once per stage."""
         d = int(a.width != b.width) + int(a.depth != b.depth)
         pairs = list(zip(a.stages, b.stages, strict=True))
-        if not self.per_stage and a.is_uniform and b.is_uniform:
-            pairs = pairs[:1]
+        if not self.per_stage and self._uniform(a) and self._uniform(b):
+            pairs = [(self._source(a), self._source(b))]
         for sa, sb in pairs:
             for name in STAGE_CHOICES:
                 va, vb = getattr(sa, name), getattr(sb, name)

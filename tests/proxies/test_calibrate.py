@@ -80,7 +80,7 @@ def test_reference_calibration(tmp_path, image_folder, capsys, monkeypatch):
     from proxies import fidelity as fid
 
     monkeypatch.setitem(fid.FIDELITIES, "tiny", fid.Fidelity(epochs=1, train_subset=100, val_size=50,
-                                                             batch_size=32, width_scale=0.25))
+                                                             batch_size=32, width_scale=0.5))
     out = tmp_path / "ref.csv"
     args = ["--against", "reference", "--data-dir", str(image_folder), "--proxy", "params", "--n", "3",
             "--fidelity", "tiny", "--reference-fidelity", "tiny", "--max-ops", "60e6", "--out", str(out), "--json"]

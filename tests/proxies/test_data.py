@@ -19,14 +19,12 @@ import proxies.data as data_mod
 from proxies.data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
-    BatchLoader,
-    ProxyData,
     load_dataset,
-    prepare_data,
     resolve_data_dir,
     stratified_subset,
     train_val_split,
 )
+from proxies.loader import BatchLoader, ProxyData, prepare_data
 
 CLASSES = ("cat", "dog", "frog")
 

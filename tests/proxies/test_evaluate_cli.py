@@ -57,3 +57,25 @@ def test_bad_input_one_line_exit_2(args, needle, image_folder, capsys):
 
 def test_proxy_names():
     assert PROXIES[0] == "train" and {"synflow", "snip", "grad_norm", "jacob_cov", "naswot"} <= set(PROXIES)
+
+
+@pytest.mark.parametrize("args", [["nope"], ["mobilenet_v1", "--device", "cuda:7"], ["mobilenet_v1", "--seed", "-1"]])
+def test_module_entry_point_one_line_exit_2(args, image_folder):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "proxies.evaluate", *args, "--data-dir", str(image_folder)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("error: ")
+
+
+def test_baselines_describe_the_architecture_not_the_scaled_network(synthetic_data):
+    from proxies import Fidelity, run_proxy
+    from search_space import PRESETS, analytic_cost
+
+    arch = PRESETS["bin_mobilenet_sp"].arch
+    f = Fidelity(epochs=1, train_subset=400, val_size=100, width_scale=0.5)
+    assert run_proxy(arch, "ops", f, synthetic_data)["score"] == analytic_cost(arch).ops()
+    assert run_proxy(arch, "params", f, synthetic_data)["score"] == analytic_cost(arch).params

@@ -7,7 +7,8 @@ import math
 import pytest
 
 import proxies.train as train_mod
-from proxies import Fidelity, ProxyData, TrainRecipe, evaluate, get_fidelity, prepare_data, proxy_arch
+from proxies import Fidelity, ProxyData, TrainRecipe, get_fidelity, prepare_data, proxy_arch
+from proxies.train import evaluate
 from search_space import PRESETS
 
 TINY = Fidelity(epochs=2, train_subset=400, val_size=100, batch_size=32, width_scale=0.25)
@@ -94,10 +95,3 @@ def test_binary_sp_learns_real_cifar10_subset(cifar_dir):
     r = evaluate(ARCH, f, data, seed=0, recipe=TrainRecipe())
     assert not r.diverged
     assert r.val_top1 >= 0.2, r.val_top1
-
-
-def test_package_name_evaluate_is_the_function():
-    import proxies
-    import proxies.evaluate  # noqa: F401  (the CLI module of the same name)
-
-    assert callable(proxies.evaluate) and proxies.evaluate is evaluate

@@ -171,3 +171,23 @@ def test_truncated_json_raises_value_error():
 def test_json_with_only_arch_string():
     arch = ArchConfig.uniform(StageConfig(placement="mid", k=3, activation="prelu", binary_scope="all"))
     assert ArchConfig.from_dict({"arch": arch.encode()}) == arch
+
+
+def test_integral_types_are_normalised_and_floats_rejected():
+    import numpy as np
+
+    a = ArchConfig.uniform(StageConfig(k=np.int64(2)), depth=np.int64(2))
+    assert a.stages[0].k == 2 and type(a.stages[0].k) is int and type(a.depth) is int
+    assert ArchConfig.from_json(a.to_json()) == a
+    with pytest.raises(ValueError, match="k"):
+        StageConfig(k=1.0)
+    with pytest.raises(ValueError, match="k"):
+        ArchConfig.from_dict({"stages": [{"k": 1.0}] * 5})
+    with pytest.raises(ValueError, match="width"):
+        ArchConfig.from_dict({"stages": [{}] * 5, "width": 10**400})
+    with pytest.raises(ValueError, match="expansion"):
+        StageConfig("cascade", expansion="bogus")
+
+
+def test_lenient_strings_decode_to_the_canonical_form():
+    assert decode("w1-d01:L-none-k0-relu-pw").encode() == "w1.0-d1:L-none-k0-relu-pw"

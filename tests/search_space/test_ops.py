@@ -57,11 +57,14 @@ def test_layers_breakdown_sums_to_totals():
     assert all(layer.binary == (layer.role in ("dw", "pw")) for layer in r.layers)
 
 
-def test_proxy_resolution_never_changes_deployment_ops():
+def test_counts_follow_the_resolution_and_classes_asked_for():
     arch = PRESETS["bin_mobilenet_sp"].arch
-    assert count_ops(arch).ops == count_ops(arch, resolution=224).ops
+    deploy = count_ops(arch)
+    assert (deploy.resolution, deploy.num_classes) == (224, 1000)
     small = count_model_ops(build_model(arch, 10, 32), 32)
-    assert small.ops < count_ops(arch).ops
+    assert (small.resolution, small.num_classes) == (32, 10)
+    # Stem stride 1 at 32x32: every map is (32 / 112)^2 of the 224x224 one.
+    assert small.binary_macs == pytest.approx(deploy.binary_macs * (32 / 112) ** 2)
 
 
 def test_unknown_convention_raises():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from search_space import PRESETS, ArchConfig, SearchSpace, StageConfig
+from search_space import PRESETS, ArchConfig, SearchSpace, StageConfig, decode
 
 
 def test_sampling_is_deterministic_under_a_seed():
@@ -47,7 +49,11 @@ def test_restricted_space_excludes_other_values():
 def test_uniform_space_holds_only_uniform_archs():
     space = SearchSpace(per_stage=False)
     rng = np.random.default_rng(0)
-    assert all(space.sample(rng).is_uniform for _ in range(50))
+    for _ in range(50):
+        arch = space.sample(rng)
+        assert space.contains(arch)
+        # Stages agree on everything but K, which narrow stages may use less of.
+        assert len({replace(s, k=0) for s in arch.stages}) == 1
     mixed = PRESETS["mobilenet_v1"].arch.with_stage(2, k=3)
     assert not space.contains(mixed)
 
@@ -70,7 +76,7 @@ def test_mutate_in_uniform_space_keeps_uniformity():
     arch = PRESETS["bin_mobilenet_l"].arch
     for _ in range(100):
         new = space.mutate(arch, rng)
-        assert new.is_uniform and space.distance(arch, new) == 1
+        assert space.contains(new) and space.distance(arch, new) == 1
         arch = new
 
 
@@ -121,3 +127,16 @@ def test_every_two_decimal_width_has_its_own_channels():
     plans = {tuple(make_divisible(c * i / 100) for c in [32] + [s[0][0] for s in STAGES])
              for i in range(25, 401)}
     assert len(plans) == 376  # so the canonical string (two decimals) never aliases a network
+
+
+def test_k_that_changes_nothing_is_normalised_away():
+    """At width 0.75 the first stage's depthwise conv has 24 channels: K=4 groups like K=3."""
+    space = SearchSpace()
+    base = PRESETS["mobinet_mid_k4_prelu"].arch
+    narrow = ArchConfig(base.stages, 0.75, 1)
+    assert narrow.stages[0].k == 3 and narrow.stages[1].k == 4
+    assert narrow == ArchConfig(narrow.with_stage(0, k=3).stages, 0.75, 1)
+    assert decode(narrow.encode()) == narrow
+    assert space.contains(narrow)
+    # Depth 2 adds a 48-channel depthwise conv to stage 0: K=4 matters again.
+    assert ArchConfig(base.stages, 0.75, 2).stages[0].k == 4

@@ -1,0 +1,92 @@
+"""One entry point for every proxy, and the command-line plumbing the proxy CLIs share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+
+import torch
+from tqdm import tqdm
+
+from search_space import ArchConfig, build_model
+
+from .fidelity import FIDELITIES, Fidelity, get_fidelity
+from .loader import ProxyData
+from .train import TrainRecipe, evaluate, proxy_arch
+from .zero_cost import BASELINES, ZERO_COST, zero_cost_score
+
+__all__ = ["PROXIES", "add_fidelity_args", "check_proxy", "check_seed", "fidelity_from_args", "run_proxy"]
+
+PROXIES = ("train", *ZERO_COST)
+
+
+def check_proxy(name: str, option: str = "proxy") -> str:
+    if name not in PROXIES:
+        raise ValueError(f"{option}: unknown name {name!r} (choose from {', '.join(PROXIES)})")
+    return name
+
+
+def check_seed(seed: int) -> int:
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"--seed: invalid value {seed} (expected 0 <= seed < 2**32)")
+    return seed
+
+
+def add_fidelity_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fidelity", default="default", help=f"base fidelity: {', '.join(FIDELITIES)}")
+    p.add_argument("--epochs", type=int, help="training epochs (overrides the fidelity)")
+    p.add_argument("--train-subset", type=int, help="training images (overrides the fidelity)")
+    p.add_argument("--val-size", type=int, help="validation images held out of the training set")
+    p.add_argument("--width-scale", type=float, help="proxy width multiplier (OPs are unchanged)")
+
+
+def fidelity_from_args(args: argparse.Namespace) -> Fidelity:
+    """The named ``--fidelity`` with any of ``--epochs``, ``--train-subset``, ``--val-size``,
+    ``--width-scale`` overriding it."""
+    overrides = {k: getattr(args, k) for k in ("epochs", "train_subset", "val_size", "width_scale")
+                 if getattr(args, k, None) is not None}
+    return replace(get_fidelity(args.fidelity), **overrides)
+
+
+def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData, seed: int = 0,
+              *, progress: bool = False, recipe: TrainRecipe | None = None,
+              device: str | None = None) -> dict:
+    """Score ``arch`` with ``proxy`` ("train" or a zero-cost name); higher is better.
+
+    Returns a dict with ``proxy``, ``score`` (validation top-1 for "train"), ``seconds`` and,
+    for "train", every field of :class:`ProxyResult`. The ``params`` and ``ops`` baselines
+    describe ``arch`` itself, never the width-scaled network a fidelity trains.
+    """
+    check_proxy(proxy)
+    if proxy == "train":
+        return _train(arch, fidelity, data, seed, progress, recipe, device)
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    net = arch if proxy in BASELINES else proxy_arch(arch, fidelity)
+    model = build_model(net, data.num_classes, fidelity.resolution)
+    x, y = next(iter(data.train_loader(min(64, len(data.train_y)), seed, augment=False, drop_last=False)))
+    score = zero_cost_score(proxy, model, x, y)
+    return {"proxy": proxy, "score": score, "arch": arch.encode(), "fidelity": fidelity.key(),
+            "seed": seed, "seconds": time.perf_counter() - start}
+
+
+def _train(arch, fidelity, data, seed, progress, recipe, device) -> dict:
+    bar = tqdm(total=fidelity.epochs * (len(data.train_y) // fidelity.batch_size), unit="step",
+               desc=arch.encode()[:40], disable=not progress, leave=False, file=sys.stderr)
+
+    def tick(step: int, total: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    def on_epoch(epoch: int, top1: float, loss: float) -> bool:
+        bar.write(f"epoch {epoch}: val top-1 {top1:.2%}, val loss {loss:.3f}", file=sys.stderr)
+        return False
+
+    try:
+        result = evaluate(arch, fidelity, data, seed, recipe=recipe, device=device,
+                          progress=tick if progress else None, on_epoch=on_epoch if progress else None)
+    finally:
+        bar.close()
+    return {"proxy": "train", "score": result.val_top1, **result.to_dict()}
