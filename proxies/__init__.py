@@ -19,7 +19,8 @@ from .data import (
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .loader import BatchLoader, ProxyData, prepare_data
 from .run import PROXIES, run_proxy
-from .train import ProxyResult, TrainRecipe, proxy_arch, select_device, set_threads
+from .runtime import keep_freed_memory, select_device, set_threads
+from .train import ProxyResult, TrainRecipe, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "register_zero_cost",
     "resolve_data_dir",
     "run_proxy",
+    "keep_freed_memory",
     "select_device",
     "set_threads",
     "stratified_subset",

@@ -34,7 +34,7 @@ from .fidelity import Fidelity, get_fidelity
 from .loader import ProxyData, prepare_data
 from .rank import kendall, ranks, spearman
 from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
-from .train import set_threads
+from .runtime import set_threads
 
 __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
 

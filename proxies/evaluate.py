@@ -17,7 +17,8 @@ from search_space.cli import resolve_arch, run_cli
 
 from .loader import prepare_data
 from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
-from .train import TrainRecipe, select_device, set_threads
+from .runtime import select_device, set_threads
+from .train import TrainRecipe
 
 __all__ = ["main"]
 

@@ -19,7 +19,6 @@ search survives it. A per-epoch callback receives the validation top-1 and may a
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,8 +32,9 @@ from search_space.arch import WIDTH_RANGE
 
 from .fidelity import Fidelity
 from .loader import ProxyData
+from .runtime import keep_freed_memory, select_device
 
-__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "proxy_arch", "select_device", "set_threads"]
+__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "proxy_arch"]
 
 EpochCallback = Callable[[int, float, float], bool]
 
@@ -66,30 +66,6 @@ class ProxyResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def select_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"--device: invalid value {device!r}") from None
-    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"--device: {device!r} is not available on this machine")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device: {device!r} is not supported (cpu or cuda)")
-    return dev
-
-
-def set_threads(threads: int | None = None) -> int:
-    """Use every core this process may run on for intra-op work (one model at a time)."""
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    n = max(1, int(threads or 1))
-    torch.set_num_threads(n)
-    return n
 
 
 def proxy_arch(arch: ArchConfig, fidelity: Fidelity) -> ArchConfig:
@@ -155,6 +131,8 @@ def evaluate(
     """
     recipe = recipe or TrainRecipe()
     dev = select_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()
     channels_last = dev.type == "cuda"
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -3,7 +3,7 @@
 Facts taken from the reference implementations (Bi-Real Net, ReActNet, XNOR-Net):
 
 * ``sign(x)`` is +1 for ``x >= 0`` and -1 otherwise (``torch.sign`` maps 0 to 0 and
-  is never used).
+  is never used). It is the IEEE sign bit: ``-0.0`` maps to -1, ``+0.0`` to +1.
 * Activations are binarized with the ApproxSign gradient of Bi-Real Net
   (d/dx = 2 - 2|x| on [-1, 1], 0 elsewhere), or with the plain clipped straight-through
   estimator (d/dx = 1 on [-1, 1], 0 elsewhere).
@@ -28,10 +28,13 @@ __all__ = [
 
 
 def sign(x: torch.Tensor) -> torch.Tensor:
-    """+1 where ``x >= 0``, -1 elsewhere, in ``x``'s dtype (no gradient)."""
-    # (x >= 0) * 2 - 1, with the comparison written straight into a float tensor: exact,
-    # and several times faster on the CPU than torch.where or a bool -> float copy.
-    return torch.ge(x, 0, out=torch.empty_like(x)).mul_(2).sub_(1)
+    """+1 where ``x >= 0``, -1 elsewhere, in ``x``'s dtype (no gradient).
+
+    Written as ``copysign(1, x)``: one pass over memory (a ``ge`` into a float tensor
+    then ``* 2 - 1`` took three, 3.2x the time on a 16 MB activation; ``torch.where`` is
+    slower still). The one difference from ``x >= 0`` is ``-0.0``, whose sign bit gives -1.
+    """
+    return torch.copysign(x.new_ones(()), x)
 
 
 class _SignApproxSign(torch.autograd.Function):
@@ -101,15 +104,31 @@ class BinaryActivation(nn.Module):
         return f"estimator={self.estimator}, learnable_bias={self.bias is not None}"
 
 
+class _BinarizeWeight(torch.autograd.Function):
+    """``alpha * sign(W)`` forward; clipped straight-through backward (1 where |W| <= 1).
+
+    One autograd node instead of the eight ops of ReActNet's detach trick
+    (``binary.detach() - clipped.detach() + clipped``), with the same values and gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(weight)
+        alpha = weight.abs().mean(dim=tuple(range(1, weight.dim())), keepdim=True)
+        return sign(weight).mul_(alpha)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (weight,) = ctx.saved_tensors
+        return grad.masked_fill(weight.abs() > 1.0, 0.0)
+
+
 def binarize_weight(weight: torch.Tensor) -> torch.Tensor:
     """``alpha * sign(W)`` forward, clipped-STE backward (ReActNet's detach trick).
 
     ``alpha`` is the mean absolute value of each output channel's weights, detached.
     """
-    alpha = weight.abs().mean(dim=tuple(range(1, weight.dim())), keepdim=True).detach()
-    binary = alpha * sign(weight)
-    clipped = weight.clamp(-1.0, 1.0)
-    return binary.detach() - clipped.detach() + clipped
+    return _BinarizeWeight.apply(weight)
 
 
 class BinaryConv2d(nn.Conv2d):

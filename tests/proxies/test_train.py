@@ -89,9 +89,12 @@ def test_fidelity_validation(kwargs, field):
 
 @pytest.mark.e2e
 def test_binary_sp_learns_real_cifar10_subset(cifar_dir):
-    """A real learning signal on CIFAR-10: 1,000 images, 2 epochs, well above 10% chance."""
-    data = prepare_data(cifar_dir, 1000, 500, seed=0)
-    f = Fidelity(epochs=2, train_subset=1000, val_size=500, batch_size=32, width_scale=0.5)
+    """A real learning signal on CIFAR-10: 2,000 images, 2 epochs, well above 10% chance.
+
+    Measured: 26.6%, 27.8%, 25.8% top-1 for seeds 0-2 (1,000 images gave only 20-21%).
+    """
+    data = prepare_data(cifar_dir, 2000, 500, seed=0)
+    f = Fidelity(epochs=2, train_subset=2000, val_size=500, batch_size=32, width_scale=0.5)
     r = evaluate(ARCH, f, data, seed=0, recipe=TrainRecipe())
     assert not r.diverged
     assert r.val_top1 >= 0.2, r.val_top1

@@ -14,6 +14,13 @@ def test_sign_maps_zero_to_plus_one():
     assert sign(x).tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
 
 
+def test_sign_is_the_sign_bit_and_keeps_dtype():
+    x = torch.tensor([-0.0, 0.0, float("-inf"), float("inf")], dtype=torch.float64)
+    out = sign(x)
+    assert out.dtype == torch.float64
+    assert out.tolist() == [-1.0, 1.0, -1.0, 1.0]
+
+
 @pytest.mark.parametrize(
     ("estimator", "expected"),
     [
@@ -62,6 +69,21 @@ def test_binarize_weight_forward_is_alpha_times_sign():
     wb.backward(torch.ones_like(wb))
     # clipped STE: gradient 1 where |W| <= 1, 0 where |W| > 1; alpha is detached.
     assert w.grad.flatten().tolist() == [1.0, 0.0, 1.0, 1.0]
+
+
+def test_binarize_weight_equals_the_detach_trick():
+    torch.manual_seed(0)
+    w = (torch.randn(8, 4, 3, 3) * 0.8).requires_grad_()
+    ref_w = w.detach().clone().requires_grad_()
+    alpha = ref_w.abs().mean(dim=(1, 2, 3), keepdim=True).detach()
+    clipped = ref_w.clamp(-1.0, 1.0)
+    ref = (alpha * torch.where(ref_w >= 0, 1.0, -1.0)).detach() - clipped.detach() + clipped
+    out = binarize_weight(w)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    out.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(w.grad, ref_w.grad)
 
 
 def test_binary_conv_matches_reference_and_supports_groups():

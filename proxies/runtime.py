@@ -1,0 +1,73 @@
+"""The runtime a proxy trains in: device choice, CPU threads and the CPU allocator."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+import torch
+
+__all__ = ["keep_freed_memory", "select_device", "set_threads"]
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_tuned: bool | None = None
+
+
+def select_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device: invalid value {device!r}") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"--device: {device!r} is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device: {device!r} is not supported (cpu or cuda)")
+    return dev
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Use every core this process may run on for intra-op work (one model at a time).
+
+    Also keeps freed memory in the process (:func:`keep_freed_memory`).
+    """
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = max(1, int(threads or 1))
+    torch.set_num_threads(n)
+    keep_freed_memory()
+    return n
+
+
+def keep_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Let glibc reuse freed activation buffers instead of returning them to the kernel.
+
+    PyTorch's CPU allocator calls ``malloc`` / ``free`` for every tensor. glibc serves
+    blocks of a few MB with ``mmap`` and unmaps them on ``free``, so every training step
+    page-faults its activations in again: 7,000-14,000 minor faults and 40-60 ms of system
+    time per step for a MoBiNet preset at batch 64 (measured with ``getrusage``), more for
+    the binary network (its binarizers allocate more) than for its float twin. Raising the
+    mmap and trim thresholds keeps those blocks in the heap: about 0 faults per step.
+    Memory the process holds grows by at most ``trim_threshold`` of free heap.
+
+    Returns whether the allocator was tuned (False off glibc, e.g. on macOS); idempotent.
+    """
+    global _tuned
+    if _tuned is None:
+        _tuned = False
+        name = ctypes.util.find_library("c")
+        try:
+            libc = ctypes.CDLL(name) if name else None
+            mallopt = getattr(libc, "mallopt", None)
+            if mallopt is not None and os.uname().sysname == "Linux":
+                _tuned = bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(
+                    mallopt(_M_TRIM_THRESHOLD, trim_threshold)
+                )
+        except (OSError, AttributeError):
+            _tuned = False
+    return _tuned

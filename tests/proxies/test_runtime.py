@@ -1,0 +1,48 @@
+"""The proxy runtime: device selection, threads, allocator tuning."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import sys
+
+import pytest
+import torch
+
+from proxies import keep_freed_memory, select_device, set_threads
+
+
+def test_select_device_defaults_and_rejects_bad_values():
+    assert select_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert select_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="--device: invalid value 'gpu0'"):
+        select_device("gpu0")
+    with pytest.raises(ValueError, match="not supported"):
+        select_device("meta")
+
+
+def test_set_threads_uses_the_given_count_and_restores():
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1
+        assert torch.get_num_threads() == 1
+        assert set_threads(0) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not ctypes.util.find_library("c"), reason="glibc only")
+def test_keep_freed_memory_stops_page_faults_on_reallocation():
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True  # idempotent
+    # 8 MB blocks are mmap'd by glibc's defaults (threshold 128 KB .. 32 MB) and unmapped on
+    # free: every reallocation would fault its pages in again. Tuned, they stay in the heap.
+    for _ in range(3):
+        torch.ones(2 << 20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        torch.ones(2 << 20)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 20 * (8 << 20) // os.sysconf("SC_PAGE_SIZE") // 10, faults
