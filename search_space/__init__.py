@@ -19,8 +19,16 @@ from .blocks import Block, BlockOptions, block_cost
 from .builder import BuildOptions, MobileNetBNN, analytic_cost, build_model
 from .cli import resolve_arch
 from .cost import Cost, dw_groups
+from .deploy import (
+    PACKED_FORMAT,
+    DeploySign,
+    deploy_model,
+    model_spec,
+    pack_binary_state,
+    unpack_binary_state,
+)
 from .ops import CONVENTIONS, OpsReport, count_model_ops, count_ops
-from .presets import PAPER_ROWS, PRESETS, Preset, get_preset, preset_for_paper_row
+from .presets import PAPER_ROWS, PRESETS, SEED_PRESETS, Preset, get_preset, preset_for_paper_row
 from .skeleton import make_divisible, skeleton
 from .space import SearchSpace
 
@@ -30,10 +38,12 @@ __all__ = [
     "EXPANSIONS",
     "KS",
     "NUM_STAGES",
+    "PACKED_FORMAT",
     "PAPER_ROWS",
     "PLACEMENTS",
     "PRESETS",
     "SCOPES",
+    "SEED_PRESETS",
     "TOPOLOGIES",
     "ArchConfig",
     "BinaryActivation",
@@ -42,6 +52,7 @@ __all__ = [
     "BlockOptions",
     "BuildOptions",
     "Cost",
+    "DeploySign",
     "MobileNetBNN",
     "OpsReport",
     "Preset",
@@ -54,12 +65,16 @@ __all__ = [
     "count_model_ops",
     "count_ops",
     "decode",
+    "deploy_model",
     "dw_groups",
     "encode",
     "get_preset",
     "make_divisible",
+    "model_spec",
+    "pack_binary_state",
     "preset_for_paper_row",
     "resolve_arch",
     "sign",
     "skeleton",
+    "unpack_binary_state",
 ]

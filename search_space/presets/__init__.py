@@ -23,6 +23,7 @@ from ..arch import ACTIVATIONS, KS, PLACEMENTS, ArchConfig, StageConfig
 __all__ = [
     "PAPER_ROWS",
     "PRESETS",
+    "SEED_PRESETS",
     "Preset",
     "get_preset",
     "preset_for_paper_row",
@@ -133,6 +134,19 @@ def _paper_rows() -> dict[str, str]:
 
 
 PAPER_ROWS: Mapping[str, str] = MappingProxyType(_paper_rows())
+
+
+# The models each seed paper proposes (not its ablations): what a search starts from and
+# is measured against. MobileNet-Sp: the binary-1x1 cascade baseline L, its parallel Sp
+# (Table 4) and LS; MoBiNet: the best K of each block position (Tables 3 and 4, PReLU).
+SEED_PRESETS: tuple[str, ...] = (
+    "bin_mobilenet_l",
+    "bin_mobilenet_sp",
+    "bin_mobilenet_ls",
+    "mobinet_pre_k3_prelu",
+    "mobinet_mid_k4_prelu",
+    "mobinet_post_k3_prelu",
+)
 
 
 def preset_for_paper_row(name: str) -> Preset:

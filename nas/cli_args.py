@@ -1,0 +1,99 @@
+"""The command line of ``python -m nas.search`` and its validation (bad input: ValueError)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
+
+from .budget import parse_budget, parse_duration
+from .samplers import SAMPLERS
+from .settings import SearchSettings
+
+__all__ = ["BACKENDS", "Parser", "build_parser", "parse_args"]
+
+BACKENDS = ("optuna", "ray")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is a ValueError (one line, exit 2), not usage text."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ValueError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="python -m nas.search",
+        description="Search binary MobileNet blocks for the accuracy-vs-OPs Pareto front under a budget.",
+    )
+    p.add_argument("--budget", required=True, help="OPs budget, e.g. 50M, 0.05G, 50e6 (FP MACs + binary MACs / 64)")
+    p.add_argument("--trials", type=int, default=40, help="architectures to train in this run (default 40)")
+    p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
+    p.add_argument("--data-dir", help="CIFAR-10 (ImageFolder or torchvision root); default $NAS_DATA_DIR")
+    p.add_argument("--out", type=Path, help="output folder (default results/<study-name>)")
+    p.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out; e.g. postgresql://...)")
+    p.add_argument("--study-name", help="default: search-<budget>-<fidelity>")
+    p.add_argument("--sampler", default="nsga2", help=f"{', '.join(SAMPLERS)} (default nsga2)")
+    p.add_argument("--population", type=int, default=10,
+                   help="NSGA-II generation size / TPE start-up trials (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
+    add_fidelity_args(p)
+    p.add_argument("--workers", type=int, default=1, help="parallel trial processes on this machine (default 1)")
+    p.add_argument("--backend", default="optuna", help="optuna (default) or ray")
+    p.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
+    p.add_argument("--resolution", type=int, default=224, help="input size the OPs are counted at (default 224)")
+    p.add_argument("--num-classes", type=int, default=1000, help="classes the OPs are counted with (default 1000)")
+    p.add_argument("--ops-convention", default="bireal", help="bireal (default) or with-bn")
+    p.add_argument("--no-seed-presets", action="store_true", help="do not start with the seed papers' models")
+    p.add_argument("--eta", type=int, default=3, help="successive-halving rate of the rungs (default 3)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
+    return p
+
+
+def _positive(name: str, value: int, lo: int = 1) -> None:
+    if value < lo:
+        raise ValueError(f"{name}: invalid value {value} (expected an integer >= {lo})")
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettings]:
+    p = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # "--budget -5M" would read -5M as an option; pass it as a value so the error names it.
+    for i, a in enumerate(argv[:-1]):
+        value = argv[i + 1]
+        if a in ("--budget", "--timeout") and value.startswith("-") and value not in p._option_string_actions:
+            argv[i: i + 2] = [f"{a}={argv[i + 1]}"]
+            break
+    args = p.parse_args(argv)
+    budget = parse_budget(args.budget)
+    _positive("--trials", args.trials)
+    _positive("--workers", args.workers)
+    _positive("--population", args.population, 2)
+    if args.workers > (os.cpu_count() or 1) * 4:
+        raise ValueError(f"--workers: {args.workers} is more than 4 per CPU core of this machine")
+    if args.backend not in BACKENDS:
+        raise ValueError(f"--backend: unknown value {args.backend!r} (choose from {', '.join(BACKENDS)})")
+    if args.ray_address and args.backend != "ray":
+        raise ValueError("--ray-address: only meaningful with --backend ray")
+    if args.backend == "ray" and args.workers != 1 and args.ray_address:
+        raise ValueError("--workers: with --ray-address the cluster decides the parallelism; leave --workers out")
+    if args.sampler not in SAMPLERS:
+        raise ValueError(f"--sampler: unknown value {args.sampler!r} (choose from {', '.join(SAMPLERS)})")
+    check_seed(args.seed)
+    args.timeout_s = parse_duration(args.timeout) if args.timeout is not None else None
+    fidelity = fidelity_from_args(args)
+    settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
+                              resolution=args.resolution, num_classes=args.num_classes,
+                              convention=args.ops_convention, seed=args.seed)
+    if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
+        raise ValueError(f"--study-name: invalid value {args.study_name!r}")
+    args.study_name = args.study_name or f"search-{budget / 1e6:g}M-{args.fidelity}"
+    args.out = args.out or Path("results") / args.study_name
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out: {str(args.out)!r} is a file, not a folder")
+    return args, settings

@@ -1,0 +1,134 @@
+"""The Optuna backend: an ask-and-tell loop over :class:`TrialRunner`, in one or several processes.
+
+``--trials N`` asks this run for N more trained architectures. The target (trained trials
+already in the study + N) is stored with the study, so a run that was interrupted or
+killed is completed, not restarted, by the same command: it resumes towards the same
+target and the number of finished trials comes out exactly as requested.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from proxies import prepare_data, set_threads
+
+from .objective import COUNTED, TrialRunner
+from .rungs import RungPolicy
+from .samplers import make_sampler
+from .settings import SearchSettings
+from .study import open_study
+
+__all__ = ["LoopConfig", "count_trained", "run_worker", "run_workers", "set_target"]
+
+MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
+_TARGET = "binas:target"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    storage: str
+    study_name: str
+    settings: SearchSettings
+    data_dir: str | None
+    sampler: str = "nsga2"
+    population: int = 10
+    eta: int = 3
+    device: str | None = None
+    deadline: float | None = None  # time.time() after which no trial starts
+    threads: int | None = None
+
+
+def count_trained(study: optuna.Study) -> tuple[int, int]:
+    """(finished trials that spent training time, trials training right now)."""
+    done = running = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
+                                                      TrialState.RUNNING)):
+        outcome = t.user_attrs.get("outcome")
+        if t.state == TrialState.RUNNING:
+            running += "arch" in t.user_attrs and outcome is None
+        elif outcome in COUNTED:
+            done += 1
+    return done, running
+
+
+def set_target(study: optuna.Study, trials: int) -> tuple[int, int, bool]:
+    """Store the number of trained trials this run must reach; returns (done, target, resumed)."""
+    done, _ = count_trained(study)
+    target = study.user_attrs.get(_TARGET)
+    if isinstance(target, int) and done < target:
+        return done, target, True
+    study.set_user_attr(_TARGET, done + trials)
+    return done, done + trials, False
+
+
+def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None) -> None:
+    """Ask, run and tell trials until the study holds ``target`` trained trials (or the deadline)."""
+    if cfg.threads:
+        set_threads(cfg.threads)
+    study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
+    study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed,
+                                 cfg.population)
+    f = cfg.settings.fidelity
+    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
+                        progress=False)
+    runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
+                         **(runner_hooks or {}))
+    wasted = 0
+    while True:
+        done, running = count_trained(study)
+        if done + running >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
+            return
+        trial = study.ask()
+        outcome = runner.run(trial)
+        wasted = wasted + 1 if outcome in ("over_budget", "duplicate") else 0
+        if wasted >= MAX_WASTED:
+            raise ValueError(
+                f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget or already"
+                " trained; the space under this budget may be exhausted"
+            )
+
+
+def _worker_main(cfg: LoopConfig, target: int, errors) -> None:
+    try:
+        run_worker(cfg, target)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # report to the parent, which prints one line
+        errors.put(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: float = 2.0) -> list[str]:
+    """``workers`` processes on one study; ``poll()`` is called every ``interval`` seconds.
+
+    Each process gets an equal share of the CPU threads. Returns the workers' error lines.
+    """
+    ctx = mp.get_context("spawn")
+    errors = ctx.Queue()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers)})
+    procs = [ctx.Process(target=_worker_main, args=(share, target, errors), daemon=False) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            poll()
+            for p in procs:
+                p.join(timeout=interval / len(procs))
+    except KeyboardInterrupt:
+        for p in procs:
+            p.join(timeout=30)
+        raise
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+    out = []
+    while not errors.empty():
+        out.append(errors.get())
+    return out

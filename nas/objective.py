@@ -1,0 +1,147 @@
+"""One trial of the search: suggest, check the budget, skip duplicates, train with rungs, record.
+
+Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
+
+* ``trained``: trained at the full fidelity; COMPLETE with values (proxy top-1, OPs);
+* ``pruned``: stopped at a rung (see :mod:`nas.rungs`); PRUNED, partial top-1 kept;
+* ``over_budget``: rejected by the analytic OPs before anything was built; PRUNED, and
+  marked infeasible (``set_constraint``) so samplers learn from it;
+* ``duplicate``: the same canonical architecture at the same fidelity was already trained;
+  COMPLETE with that trial's values, nothing retrained;
+* ``diverged``: NaN / infinite loss; FAIL; ``error``: an exception in training; FAIL;
+* ``interrupted``: Ctrl-C during training; FAIL, and the architecture is queued again so the
+  same command retrains it first when it resumes.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from proxies import ProxyData
+from proxies.train import evaluate
+from search_space import ArchConfig
+
+from .adapter import suggest_arch
+from .rungs import RungPolicy
+from .settings import SearchSettings
+
+__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated"]
+
+OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted")
+COUNTED = ("trained", "pruned", "diverged", "error")  # outcomes that spent training time
+
+
+def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.trial.FrozenTrial | None:
+    """A finished trial that trained ``arch`` at ``fidelity`` (COMPLETE or PRUNED), if any."""
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        a = t.user_attrs
+        if a.get("arch") == arch and a.get("fidelity") == fidelity and a.get("outcome") in ("trained", "pruned"):
+            return t
+    return None
+
+
+def rung_peers(study: optuna.Study, epoch: int, exclude: int) -> list[tuple[float, float]]:
+    """(top-1 at ``epoch``, OPs) of every other trial that reached ``epoch``."""
+    peers = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        curve = t.user_attrs.get("curve") or []
+        if t.number != exclude and t.user_attrs.get("outcome") in ("trained", "pruned") and len(curve) >= epoch:
+            peers.append((float(curve[epoch - 1]), float(t.user_attrs["ops"])))
+    return peers
+
+
+@dataclass
+class TrialRunner:
+    """Runs trials of ``study`` with the proxy; shared by every backend and worker."""
+
+    study: optuna.Study
+    settings: SearchSettings
+    data: ProxyData
+    device: str | None = None
+    rungs: RungPolicy = RungPolicy()
+    train_seed: int = 0
+    on_step: Callable[[int, int, float], None] | None = None
+    on_start: Callable[[int, str], None] | None = None
+
+    def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
+        """Store the architecture and its analytic cost on the trial; returns its OPs."""
+        cost = self.settings.cost(arch)
+        ops = cost.ops(with_bn=self.settings.convention == "with-bn")
+        for key, value in {
+            "arch": arch.encode(), "fidelity": self.settings.fidelity.key(), "ops": ops,
+            "fp_macs": cost.fp_macs, "binary_macs": cost.binary_macs, "params": cost.params,
+            "size_bytes": cost.size_bytes,
+        }.items():
+            trial.set_user_attr(key, value)
+        trial.set_constraint("ops_over_budget", ops - self.settings.budget)
+        return ops
+
+    def run(self, trial: optuna.Trial) -> str:
+        """Run ``trial`` (from ``study.ask()``) to its end; tells the study; returns the outcome."""
+        arch = suggest_arch(trial, self.settings.space)
+        ops = self.record_candidate(trial, arch)
+        if ops > self.settings.budget:
+            return self._tell(trial, "over_budget", TrialState.PRUNED)
+        done = find_evaluated(self.study, arch.encode(), self.settings.fidelity.key())
+        if done is not None:
+            trial.set_user_attr("duplicate_of", done.number)
+            for key in ("top1", "epochs_done", "curve"):
+                if key in done.user_attrs:
+                    trial.set_user_attr(key, done.user_attrs[key])
+            if done.state == TrialState.COMPLETE:
+                return self._tell(trial, "duplicate", TrialState.COMPLETE, list(done.values))
+            return self._tell(trial, "duplicate", TrialState.PRUNED)
+        if self.on_start:
+            self.on_start(trial.number, arch.encode())
+        return self._train(trial, arch, ops)
+
+    def _train(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> str:
+        is_seed = "seed_preset" in trial.user_attrs
+        rung_epochs = set(self.rungs.rungs(self.settings.fidelity.epochs))
+        curve: list[float] = []
+
+        def on_epoch(epoch: int, top1: float, loss: float) -> bool:
+            curve.append(round(float(top1), 6))
+            trial.set_user_attr("curve", list(curve))
+            if is_seed or epoch not in rung_epochs:
+                return False
+            return not self.rungs.keep(top1, ops, rung_peers(self.study, epoch, trial.number))
+
+        start = time.perf_counter()
+        try:
+            result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed, on_epoch=on_epoch,
+                              device=self.device, progress=self.on_step)
+        except KeyboardInterrupt:
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            self._tell(trial, "interrupted", TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, user_attrs={
+                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+            raise
+        except Exception as exc:  # a trial's failure must not end the search
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
+            return self._tell(trial, "error", TrialState.FAIL)
+        trial.set_user_attr("seconds", result.seconds)
+        trial.set_user_attr("images_per_s", result.images_per_s)
+        trial.set_user_attr("epochs_done", result.epochs_done)
+        trial.set_user_attr("top1", result.val_top1)
+        trial.set_user_attr("val_loss", result.val_loss)
+        if result.diverged:
+            trial.set_user_attr("fail_reason", "diverged: NaN or infinite training loss")
+            return self._tell(trial, "diverged", TrialState.FAIL)
+        if result.pruned:
+            return self._tell(trial, "pruned", TrialState.PRUNED)
+        return self._tell(trial, "trained", TrialState.COMPLETE, [result.val_top1, ops])
+
+    def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
+        trial.set_user_attr("outcome", outcome)
+        self.study.tell(trial, values, state=state)
+        return outcome

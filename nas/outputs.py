@@ -1,0 +1,133 @@
+"""A search's result files, written from its stored study alone.
+
+Files: trials.csv, pareto.csv, pareto.png, pareto.svg, report.md, best_arch.json. Each is
+written to a temporary name and renamed, so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from search_space import PRESETS, SEED_PRESETS, ArchConfig, SearchSpace
+
+from .budget import format_ops
+from .plot import draw_pareto, pareto_plot_data
+from .records import choice_columns, pareto_frame, trials_frame
+from .study import study_meta
+
+__all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
+
+OUTPUT_FILES = ("trials.csv", "pareto.csv", "pareto.png", "pareto.svg", "report.md", "best_arch.json")
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _dominated(top1: float, ops: float, front: pd.DataFrame) -> bool:
+    better = (front["top1"] >= top1) & (front["ops"] <= ops) & ((front["top1"] > top1) | (front["ops"] < ops))
+    return bool(better.any())
+
+
+def report_data(study) -> dict:
+    """Everything the report shows, as plain data (tests check this, not the Markdown)."""
+    meta = study_meta(study)
+    budget = float(meta["budget"])
+    trials = trials_frame(study)
+    front = pareto_frame(trials, budget)
+    space = SearchSpace(per_stage='"s0.' in str(meta.get("space", '"s0.')))  # distances only need per_stage
+    fronts = [ArchConfig.decode(a) for a in front["arch"]]
+    seeds = []
+    trained = trials[trials["outcome"] == "trained"]
+    for name in SEED_PRESETS:
+        arch = PRESETS[name].arch
+        rows = trained[trained["arch"] == arch.encode()]
+        entry = {"preset": name, "arch": arch.encode(), "evaluated": not rows.empty}
+        if not rows.empty:
+            r = rows.iloc[0]
+            entry.update(top1=float(r["top1"]), ops=float(r["ops"]),
+                         dominated=_dominated(float(r["top1"]), float(r["ops"]), front))
+        else:
+            entry["ops"] = None
+        if fronts:
+            dists = [space.distance(arch, f) for f in fronts]
+            i = min(range(len(fronts)), key=lambda j: (dists[j], -front["top1"].iloc[j]))
+            entry.update(nearest=front["arch"].iloc[i], nearest_distance=dists[i],
+                         nearest_top1=float(front["top1"].iloc[i]), nearest_ops=float(front["ops"].iloc[i]))
+        seeds.append(entry)
+    freq = {c: front[c].dropna().astype(str).value_counts().to_dict() for c in choice_columns()} if len(front) else {}
+    counts = trials["outcome"].value_counts().to_dict()
+    best = front.sort_values(["top1", "ops"], ascending=[False, True]).iloc[0].to_dict() if len(front) else None
+    return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
+            "seeds": seeds, "choice_frequency": freq, "counts": counts,
+            "train_seconds": float(trials.loc[trials["outcome"].isin(["trained", "pruned"]), "seconds"].sum())}
+
+
+def _markdown(d: dict) -> str:
+    meta, front = d["meta"], d["front"]
+    lines = [f"# binas search `{d['study']}`", "",
+             f"Budget {format_ops(meta['budget'])} OPs ({meta['convention']}, {meta['resolution']} px,"
+             f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`.", "",
+             "Trials: " + ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items())) +
+             f"; {d['train_seconds'] / 60:.1f} min of proxy training.", "",
+             "Top-1 is the proxy's validation top-1 (a short training on a CIFAR-10 subset), a ranking signal,"
+             " not a final accuracy.", "", "## Best architecture under budget", ""]
+    if d["best"]:
+        b = d["best"]
+        lines += [f"`{b['arch']}`: proxy top-1 {100 * b['top1']:.2f}%, {format_ops(b['ops'])} OPs,"
+                  f" {b['params'] / 1e6:.2f}M params, {b['size_bytes'] / 1e6:.2f} MB deployed"
+                  f" (trial {b['number']}; best_arch.json).", ""]
+    else:
+        lines += ["No architecture finished training yet.", ""]
+    lines += ["## Pareto front", "", "| # | architecture | OPs | top-1 | params | trial |", "|---|---|---|---|---|---|"]
+    for i, r in front.iterrows():
+        lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {100 * r['top1']:.2f}% |"
+                     f" {r['params'] / 1e6:.2f}M | {r['number']} |")
+    lines += ["", "## Seed presets", "",
+              "| preset | proxy top-1 | OPs | dominated by the front | nearest front architecture | distance |",
+              "|---|---|---|---|---|---|"]
+    for s in d["seeds"]:
+        top1 = f"{100 * s['top1']:.2f}%" if s.get("top1") is not None else "not evaluated"
+        ops = format_ops(s["ops"]) if s.get("ops") is not None else "-"
+        dom = {True: "yes", False: "no"}.get(s.get("dominated"), "-")
+        lines.append(f"| {s['preset']} | {top1} | {ops} | {dom} | `{s.get('nearest', '-')}` |"
+                     f" {s.get('nearest_distance', '-')} |")
+    lines += ["", "Seed presets over the budget are not evaluated.", "", "## How often each choice is on the front", ""]
+    for col, counts in d["choice_frequency"].items():
+        lines.append(f"- {col}: " + ", ".join(f"{k} x{n}" for k, n in counts.items()))
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(study, out: Path) -> dict:
+    """Write every output file into ``out``; returns :func:`report_data`."""
+    out.mkdir(parents=True, exist_ok=True)
+    d = report_data(study)
+    meta = d["meta"]
+    _atomic(out / "trials.csv", lambda p: d["trials"].to_csv(p, index=False))
+    _atomic(out / "pareto.csv", lambda p: d["front"].to_csv(p, index=False))
+    title = f"{d['study']}: budget {format_ops(meta['budget'])} OPs, fidelity {meta['fidelity']}"
+    plot = pareto_plot_data(d["trials"], d["front"], float(meta["budget"]), title)
+    for name in ("pareto.png", "pareto.svg"):
+        _atomic(out / name, lambda p: draw_pareto(plot, [p]))
+    _atomic(out / "report.md", lambda p: p.write_text(_markdown(d), encoding="utf-8"))
+    if d["best"]:
+        b = d["best"]
+        payload = ArchConfig.decode(b["arch"]).to_dict() | {
+            "ops": float(b["ops"]), "proxy_top1": float(b["top1"]), "budget": meta["budget"],
+            "convention": meta["convention"], "resolution": meta["resolution"], "num_classes": meta["num_classes"],
+            "fidelity": meta["fidelity"], "study": d["study"], "trial": int(b["number"]),
+        }
+        _atomic(out / "best_arch.json", lambda p: p.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8"))
+    return d

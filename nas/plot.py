@@ -1,0 +1,70 @@
+"""The Pareto plot: its data (tested) separately from its drawing (matplotlib)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["ParetoPlotData", "draw_pareto", "pareto_plot_data"]
+
+
+@dataclass
+class ParetoPlotData:
+    """Points in millions of OPs and top-1 percent."""
+
+    trained: list[tuple[float, float]] = field(default_factory=list)  # fully trained trials
+    pruned: list[tuple[float, float]] = field(default_factory=list)  # stopped at a rung (partial top-1)
+    front: list[tuple[float, float]] = field(default_factory=list)  # sorted by OPs
+    seeds: list[tuple[str, float, float]] = field(default_factory=list)  # (preset, OPs, top-1)
+    budget: float = 0.0
+    title: str = ""
+
+
+def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "") -> ParetoPlotData:
+    def pts(df: pd.DataFrame) -> list[tuple[float, float]]:
+        df = df.drop_duplicates("arch")
+        return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
+
+    ok = trials[trials["top1"].notna()]
+    seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == "trained")].drop_duplicates("seed_preset")
+    return ParetoPlotData(
+        trained=pts(ok[ok["outcome"] == "trained"]),
+        pruned=pts(ok[ok["outcome"] == "pruned"]),
+        front=sorted(pts(front)),
+        seeds=[(s, o / 1e6, 100 * t) for s, o, t in zip(seeds["seed_preset"], seeds["ops"], seeds["top1"],
+                                                          strict=True)],
+        budget=budget / 1e6,
+        title=title,
+    )
+
+
+def draw_pareto(data: ParetoPlotData, paths: list[Path]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    if data.pruned:
+        ax.scatter(*zip(*data.pruned, strict=True), s=14, marker="x", color="0.6", label="stopped at a rung (partial)")
+    if data.trained:
+        ax.scatter(*zip(*data.trained, strict=True), s=18, color="tab:blue", alpha=0.6, label="trained")
+    if data.front:
+        xs, ys = zip(*data.front, strict=True)
+        ax.step(xs, ys, where="post", color="tab:red", lw=1.2)
+        ax.scatter(xs, ys, s=40, color="tab:red", zorder=3, label="Pareto front")
+    for name, x, y in data.seeds:
+        ax.scatter([x], [y], s=60, facecolors="none", edgecolors="k", zorder=4)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.axvline(data.budget, color="k", ls="--", lw=1, label=f"budget {data.budget:g}M OPs")
+    ax.set_xlabel("OPs (millions; FP MACs + binary MACs / 64)")
+    ax.set_ylabel("proxy validation top-1 (%)")
+    ax.set_title(data.title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)

@@ -1,0 +1,177 @@
+"""The Ray Tune backend (``--backend ray``): the same trials, scaled out to a Ray cluster.
+
+* Search: Ray Tune's ``OptunaSearch`` on the study's own Optuna storage (so ``nas.report``
+  and a resumed run see every trial), multi-objective (top-1 max, OPs min), with the same
+  budget-aware sampler as the Optuna backend. Its ``suggest`` is extended so that an
+  over-budget or already-trained architecture is settled in the study without ever
+  becoming a Ray trial.
+* Scheduling: ASHA on the per-epoch validation top-1 (rungs every ``eta``-fold epochs).
+  ASHA is single-objective, as Ray documents it; the Optuna backend's Pareto-aware rungs
+  (:mod:`nas.rungs`) are the alternative when that matters.
+* Execution: a local Ray instance by default, ``--ray-address`` for an existing cluster;
+  ``--workers`` concurrent trials, each with an equal share of the CPUs (a GPU each when
+  the cluster has them). Trials that crash are retried (``FailureConfig``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from optuna.trial import TrialState
+
+from proxies import prepare_data, set_threads
+from proxies.train import evaluate
+from search_space import ArchConfig
+
+from .adapter import suggest_arch
+from .loop import LoopConfig, count_trained
+from .objective import TrialRunner, find_evaluated
+from .samplers import make_sampler
+from .study import open_study
+
+__all__ = ["run_ray"]
+
+
+def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
+    from ray import tune
+
+    set_threads(threads)
+    s = cfg.settings
+    f = s.fidelity
+    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False)
+    arch = ArchConfig.decode(config["arch"])
+    start = time.perf_counter()
+    curve: list[float] = []
+
+    def on_epoch(epoch: int, top1: float, loss: float) -> bool:
+        curve.append(round(float(top1), 6))
+        tune.report({"top1": float(top1), "ops": float(config["ops"]), "epoch": epoch, "val_loss": float(loss),
+                     "seconds": time.perf_counter() - start, "done": epoch == f.epochs, "diverged": False,
+                     "curve": list(curve)})
+        return False
+
+    result = evaluate(arch, f, data, s.seed, on_epoch=on_epoch, device=cfg.device)
+    if result.diverged:
+        tune.report({"top1": 0.0, "ops": float(config["ops"]), "epoch": result.epochs_done, "done": True,
+                     "diverged": True, "seconds": result.seconds, "val_loss": float("nan")})
+
+
+def _no_space(trial) -> None:
+    """OptunaSearch needs a define-by-run space; ``suggest`` below does the suggesting."""
+    return None
+
+
+def _searcher_class():
+    from ray.tune.search.optuna import OptunaSearch
+
+    class BudgetOptunaSearch(OptunaSearch):
+        """OptunaSearch whose suggestions are always new, within-budget architectures."""
+
+        def __init__(self, runner: TrialRunner, limit: int = 2000, **kw: Any) -> None:
+            super().__init__(**kw)
+            self._runner = runner
+            self._limit = limit
+
+        def suggest(self, trial_id: str) -> dict | None:
+            study = self._ot_study
+            for _ in range(self._limit):
+                ot_trial = study.ask()
+                arch = suggest_arch(ot_trial, self._runner.settings.space)
+                ops = self._runner.record_candidate(ot_trial, arch)
+                if ops > self._runner.settings.budget:
+                    self._runner._tell(ot_trial, "over_budget", TrialState.PRUNED)
+                    continue
+                done = find_evaluated(study, arch.encode(), self._runner.settings.fidelity.key())
+                if done is not None:
+                    ot_trial.set_user_attr("duplicate_of", done.number)
+                    state = done.state
+                    self._runner._tell(ot_trial, "duplicate", state,
+                                       list(done.values) if state == TrialState.COMPLETE else None)
+                    continue
+                self._ot_trials[trial_id] = ot_trial
+                return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
+            raise RuntimeError(f"no new within-budget architecture in {self._limit} proposals")
+
+        def save(self, checkpoint_path: str) -> None:
+            """Ray checkpoints the searcher; the study lives in the Optuna storage, so only the
+            map from Ray trial ids to Optuna trial numbers is saved."""
+            state = {"trials": {k: t.number for k, t in self._ot_trials.items()},
+                     "completed": sorted(self._completed_trials)}
+            Path(checkpoint_path).write_text(json.dumps(state), encoding="utf-8")
+
+        def restore(self, checkpoint_path: str) -> None:
+            state = json.loads(Path(checkpoint_path).read_text(encoding="utf-8"))
+            self._completed_trials = set(state["completed"])
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+                return
+            t = self._ot_trials[trial_id]
+            result = result or {}
+            for key in ("seconds", "val_loss", "curve"):
+                if key in result:
+                    t.set_user_attr(key, result[key])
+            if "epoch" in result:
+                t.set_user_attr("epochs_done", int(result["epoch"]))
+                t.set_user_attr("top1", float(result["top1"]))
+            if error:
+                t.set_user_attr("fail_reason", "the Ray trial failed (see the Ray logs in --out/ray)")
+                self._runner._tell(t, "error", TrialState.FAIL)
+            elif result.get("diverged"):
+                t.set_user_attr("fail_reason", "diverged: NaN or infinite training loss")
+                self._runner._tell(t, "diverged", TrialState.FAIL)
+            elif result.get("done"):
+                self._runner._tell(t, "trained", TrialState.COMPLETE, [float(result["top1"]), float(result["ops"])])
+            else:
+                self._runner._tell(t, "pruned", TrialState.PRUNED)
+            self._completed_trials.add(trial_id)
+
+    return BudgetOptunaSearch
+
+
+def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, progress) -> None:
+    """Run trials through Ray Tune until the study holds ``target`` trained trials."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    done, _ = count_trained(open_study(cfg.storage, cfg.study_name, cfg.settings)[0])
+    if done >= target:
+        return
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        else:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
+    sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
+    runner = TrialRunner(study, cfg.settings, None, cfg.device)  # used to record and tell, never to train
+    searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],
+                                 sampler=sampler, study_name=cfg.study_name, storage=study._storage)
+    f = cfg.settings.fidelity
+    scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
+                              reduction_factor=cfg.eta)
+
+    class _Progress(tune.Callback):
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            progress.refresh()
+
+    trainable = tune.with_resources(tune.with_parameters(_trainable, cfg=cfg, threads=int(cpus)),
+                                    {"cpu": cpus, "gpu": gpus})
+    out = Path(cfg.storage[len("sqlite:///"):]).parent if cfg.storage.startswith("sqlite:///") else Path.cwd()
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=target - done,
+                                    max_concurrent_trials=workers,
+                                    time_budget_s=None if cfg.deadline is None else max(1, cfg.deadline - time.time())),
+        run_config=tune.RunConfig(name=cfg.study_name, storage_path=str((out / "ray").resolve()), verbose=0,
+                                  callbacks=[_Progress()], failure_config=tune.FailureConfig(max_failures=2)),
+    )
+    tuner.fit()

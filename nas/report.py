@@ -1,0 +1,35 @@
+"""``python -m nas.report OUT``: regenerate a search's files (trials.csv, pareto.csv, pareto.png/svg,
+report.md, best_arch.json) from its stored study alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from search_space.cli import run_cli
+
+from .cli_args import Parser
+from .outputs import OUTPUT_FILES, write_outputs
+from .study import default_storage, load_study
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = Parser(prog="python -m nas.report", description="Regenerate a search's report files.")
+    p.add_argument("out", type=Path, help="the search's output folder (holds study.db)")
+    p.add_argument("--storage", help="Optuna storage URL (default: OUT/study.db)")
+    p.add_argument("--study-name", help="the study (default: the only one in the storage)")
+    args = p.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"OUT: {str(args.out)!r} is a file, not a search's output folder")
+    if args.storage is None and not (args.out / "study.db").is_file():
+        raise ValueError(f"OUT: {str(args.out)!r} holds no study.db (give --storage for another storage)")
+    study = load_study(args.storage or default_storage(args.out), args.study_name)
+    d = write_outputs(study, args.out)
+    print(f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"
+          f" ({len(d['trials'])} trials, {len(d['front'])} on the front)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

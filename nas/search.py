@@ -1,0 +1,97 @@
+"""``python -m nas.search --budget 50M``: the search for the accuracy-vs-OPs Pareto front.
+
+A multi-objective Optuna study (maximise proxy top-1, minimise OPs) over the
+:class:`~search_space.SearchSpace`. Over-budget candidates are rejected by their analytic
+OPs before anything is built; the seed papers' models within budget are trained first; an
+architecture already trained at the same fidelity is never trained again; poor candidates
+stop at Pareto-aware successive-halving rungs (:mod:`nas.rungs`). Ctrl-C stops cleanly and
+the same command resumes. Outputs (see :mod:`nas.report`) go to ``--out``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from proxies import prepare_data, resolve_data_dir, set_threads
+from search_space.cli import run_cli
+
+from .budget import format_ops
+from .cli_args import parse_args
+from .loop import LoopConfig, count_trained, run_worker, run_workers, set_target
+from .outputs import OUTPUT_FILES, write_outputs
+from .progress import SearchProgress, study_summary, summary_line
+from .study import default_storage, enqueue_seed_presets, open_study
+
+__all__ = ["main"]
+
+
+def _sigterm(signum, frame):  # SIGTERM ends the run like Ctrl-C
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, settings = parse_args(argv)
+    start = time.time()
+    f = settings.fidelity
+    # Validate the data before anything is written (and warm the decode cache for workers).
+    prepare_data(args.data_dir, f.train_subset, f.val_size, settings.seed, image_size=f.resolution, progress=False)
+    data_dir = str(resolve_data_dir(args.data_dir).resolve())  # absolute: Ray workers run elsewhere
+    storage = args.storage or default_storage(args.out)
+    if args.storage is None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"--out: cannot create {str(args.out)!r} ({exc.strerror})") from None
+    study, resumed = open_study(storage, args.study_name, settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    seeds = [] if args.no_seed_presets else enqueue_seed_presets(study, settings)
+    done, target, continuing = set_target(study, args.trials)
+    deadline = start + args.timeout_s if args.timeout_s else None
+    print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
+          f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; sampler {args.sampler}; "
+          f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
+          + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
+    cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
+                     args.device, deadline)
+    progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    interrupted = False
+    errors: list[str] = []
+    try:
+        if args.backend == "ray":
+            from .ray_backend import run_ray
+
+            run_ray(cfg, target, args.workers, args.ray_address, progress)
+        elif args.workers > 1:
+            errors = run_workers(cfg, target, args.workers, progress.refresh)
+        else:
+            set_threads()
+            run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started})
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        progress.close()
+    d = write_outputs(study, args.out)
+    s = study_summary(study, settings.budget)
+    now_done, _ = count_trained(study)
+    elapsed = time.time() - start
+    print(f"{summary_line(s, settings.budget)}", file=sys.stderr)
+    files = [name for name in OUTPUT_FILES if (args.out / name).is_file()]
+    print(f"this run: {now_done - done} trial(s) finished in {elapsed / 60:.1f} min; study: {now_done} of {target};"
+          f" outputs in {args.out}/ ({', '.join(files)})")
+    if d["best"]:
+        b = d["best"]
+        print(f"best under budget: {b['arch']} ({100 * b['top1']:.2f}%, {format_ops(b['ops'])} OPs)")
+    for e in errors:
+        print(f"worker error: {e}", file=sys.stderr)
+    if interrupted:
+        print("interrupted: run the same command to resume", file=sys.stderr)
+        return 130
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

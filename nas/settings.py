@@ -1,0 +1,56 @@
+"""What a search is: budget, OPs convention, proxy fidelity, space, seed; stored with the study."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxies import Fidelity
+from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
+
+__all__ = ["SearchSettings"]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The settings that define a study; a study resumed with other values is refused."""
+
+    budget: int
+    fidelity: Fidelity = field(default_factory=Fidelity)
+    fidelity_name: str = "default"
+    resolution: int = 224
+    num_classes: int = 1000
+    convention: str = "bireal"
+    space: SearchSpace = field(default_factory=SearchSpace)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"--ops-convention: unknown value {self.convention!r} (choose from {list(CONVENTIONS)})")
+        res = self.resolution
+        if isinstance(res, bool) or not isinstance(res, int) or not 32 <= res <= 1024:
+            raise ValueError(f"--resolution: invalid value {self.resolution!r} (expected 32..1024)")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"--num-classes: invalid value {self.num_classes!r} (expected an integer >= 2)")
+
+    def cost(self, arch: ArchConfig) -> Cost:
+        """The analytic cost of ``arch`` at the deployment input (no model built)."""
+        return analytic_cost(arch, self.num_classes, self.resolution)
+
+    def ops(self, arch: ArchConfig) -> float:
+        return self.cost(arch).ops(with_bn=self.convention == "with-bn")
+
+    def fits(self, arch: ArchConfig) -> bool:
+        return self.ops(arch) <= self.budget
+
+    def meta(self) -> dict[str, Any]:
+        """The JSON-able identity of the study (compared on resume)."""
+        return {
+            "budget": self.budget,
+            "fidelity": self.fidelity.key(),
+            "resolution": self.resolution,
+            "num_classes": self.num_classes,
+            "convention": self.convention,
+            "space": json.dumps({k: list(v) for k, v in self.space.choices().items()}, sort_keys=True),
+        }

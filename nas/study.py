@@ -1,0 +1,141 @@
+"""Open (create or resume) the Optuna study of a search, and queue the seed presets."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from search_space import PRESETS, SEED_PRESETS
+
+from .adapter import arch_params
+from .budget import format_ops
+from .settings import SearchSettings
+
+__all__ = [
+    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_study", "study_meta", "trials_in",
+]
+
+DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
+_META_PREFIX = "binas:"
+
+
+def default_storage(out: Path) -> str:
+    return f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+def _check_sqlite(url: str) -> None:
+    """A SQLite file that is not a database is refused (and left as it is)."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url[len("sqlite:///"):])
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise ValueError(f"--storage: {str(path)!r} is a folder, not a SQLite file")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            con.execute("PRAGMA schema_version").fetchone()
+            con.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(
+            f"--storage: {str(path)!r} is not a usable SQLite database ({exc}); it was left untouched"
+        ) from None
+
+
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    _check_sqlite(url)
+    optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        if url.startswith("journal:"):
+            from optuna.storages.journal import JournalFileBackend
+
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except ValueError:
+        raise
+    except Exception as exc:  # SQLAlchemy raises many types: bad URL, unknown driver, refused connection
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"--storage: cannot open {url!r} ({first[:200]})") from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}
+
+
+def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it if it exists with the same settings; returns (study, resumed)."""
+    store = _storage(storage)
+    try:
+        existing = {s.study_name: s for s in optuna.get_all_study_summaries(store, include_best_trial=False)}
+    except Exception as exc:
+        raise ValueError(f"--storage: cannot read {storage!r} ({str(exc).splitlines()[0][:200]})") from None
+    meta = settings.meta()
+    if study_name in existing:
+        study = optuna.load_study(study_name=study_name, storage=store)
+        stored = {k[len(_META_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+        if not stored:
+            raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
+        if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
+            raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
+        for key, value in meta.items():
+            if stored.get(key) != value:
+                raise ValueError(
+                    f"--study-name: {study_name!r} was created with {key} {_shown(key, stored.get(key))}, this run"
+                    f" asks {_shown(key, value)} (use another --study-name or --out)"
+                )
+        return study, True
+    study = optuna.create_study(study_name=study_name, storage=store, directions=list(DIRECTIONS))
+    for key, value in meta.items():
+        study.set_user_attr(_META_PREFIX + key, value)
+    return study, False
+
+
+def _shown(key: str, value) -> str:
+    if key == "space":
+        return "a different search space" if value else "no search space"
+    if key == "budget" and isinstance(value, int | float):
+        return f"{format_ops(value)} OPs"
+    return repr(value)
+
+
+def load_study(storage: str, study_name: str | None = None) -> optuna.Study:
+    """Load a finished or running study (for reports); ``study_name`` may be omitted if it is the only one."""
+    store = _storage(storage)
+    names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
+    if study_name is None:
+        if len(names) != 1:
+            raise ValueError(f"--study-name: the storage holds {len(names)} studies ({', '.join(names)}); name one")
+        study_name = names[0]
+    if study_name not in names:
+        raise ValueError(f"--study-name: no study {study_name!r} in the storage")
+    return optuna.load_study(study_name=study_name, storage=store)
+
+
+def study_meta(study: optuna.Study) -> dict:
+    return {k[len(_META_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+
+
+def enqueue_seed_presets(study: optuna.Study, settings: SearchSettings) -> list[str]:
+    """Queue the seed presets that fit the budget and the space (once per study); returns their names."""
+    if study.user_attrs.get(_META_PREFIX + "seeded"):
+        return []
+    queued = []
+    for name in SEED_PRESETS:
+        arch = PRESETS[name].arch
+        if not settings.space.contains(arch) or not settings.fits(arch):
+            continue
+        study.enqueue_trial(arch_params(arch, settings.space), user_attrs={"seed_preset": name},
+                            skip_if_exists=True)
+        queued.append(name)
+    study.set_user_attr(_META_PREFIX + "seeded", True)
+    return queued
+
+
+def trials_in(study: optuna.Study, *states: TrialState) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=states or None)
