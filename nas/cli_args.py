@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search binary MobileNet blocks for the accuracy-vs-OPs Pareto front under a budget.",
     )
     p.add_argument("--budget", required=True, help="OPs budget, e.g. 50M, 0.05G, 50e6 (FP MACs + binary MACs / 64)")
-    p.add_argument("--trials", type=int, default=40, help="architectures to train in this run (default 40)")
+    p.add_argument("--trials", type=int, default=36, help="architectures to train in this run (default 36)")
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
     p.add_argument("--data-dir", help="CIFAR-10 (ImageFolder or torchvision root); default $NAS_DATA_DIR")
     p.add_argument("--out", type=Path, help="output folder (default results/<study-name>)")

@@ -17,7 +17,7 @@ class Fidelity:
     """
 
     epochs: int = 2
-    train_subset: int = 5000
+    train_subset: int = 3000
     resolution: int = 32
     width_scale: float = 1.0
     batch_size: int = 32
@@ -47,7 +47,7 @@ class Fidelity:
 
 FIDELITIES: dict[str, Fidelity] = {
     "smoke": Fidelity(epochs=1, train_subset=1000, val_size=500),
-    "default": Fidelity(epochs=2, train_subset=5000, val_size=2000),
+    "default": Fidelity(epochs=2, train_subset=3000, val_size=2000),
     "thorough": Fidelity(epochs=6, train_subset=20000, val_size=5000),
 }
 
