@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", required=True, help="OPs budget, e.g. 50M, 0.05G, 50e6 (FP MACs + binary MACs / 64)")
     p.add_argument("--trials", type=int, default=36, help="architectures to train in this run (default 36)")
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
+    p.add_argument("--trial-timeout", help="stop a trial that trains longer than this (recorded as an error)")
     p.add_argument("--data-dir", help="CIFAR-10 (ImageFolder or torchvision root); default $NAS_DATA_DIR")
     p.add_argument("--out", type=Path, help="output folder (default results/<study-name>)")
     p.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out; e.g. postgresql://...)")
@@ -66,7 +67,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     # "--budget -5M" would read -5M as an option; pass it as a value so the error names it.
     for i, a in enumerate(argv[:-1]):
         value = argv[i + 1]
-        if a in ("--budget", "--timeout") and value.startswith("-") and value not in p._option_string_actions:
+        takes_value = a in ("--budget", "--timeout", "--trial-timeout")
+        if takes_value and value.startswith("-") and value not in p._option_string_actions:
             argv[i: i + 2] = [f"{a}={argv[i + 1]}"]
             break
     args = p.parse_args(argv)
@@ -86,6 +88,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError(f"--sampler: unknown value {args.sampler!r} (choose from {', '.join(SAMPLERS)})")
     check_seed(args.seed)
     args.timeout_s = parse_duration(args.timeout) if args.timeout is not None else None
+    args.trial_timeout_s = (parse_duration(args.trial_timeout, "--trial-timeout")
+                            if args.trial_timeout is not None else None)
     fidelity = fidelity_from_args(args)
     settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
                               resolution=args.resolution, num_classes=args.num_classes,

@@ -22,6 +22,7 @@ from .objective import COUNTED, TrialRunner
 from .rungs import RungPolicy
 from .samplers import make_sampler
 from .settings import SearchSettings
+from .stale import recover_stale
 from .study import open_study
 
 __all__ = ["LoopConfig", "count_trained", "run_worker", "run_workers", "set_target"]
@@ -42,6 +43,7 @@ class LoopConfig:
     device: str | None = None
     deadline: float | None = None  # time.time() after which no trial starts
     threads: int | None = None
+    trial_timeout: float | None = None
 
 
 def count_trained(study: optuna.Study) -> tuple[int, int]:
@@ -78,9 +80,10 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None) -
     data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
                         progress=False)
     runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
-                         **(runner_hooks or {}))
+                         trial_timeout=cfg.trial_timeout, **(runner_hooks or {}))
     wasted = 0
     while True:
+        recover_stale(study)
         done, running = count_trained(study)
         if done + running >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
             return

@@ -10,7 +10,8 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
   COMPLETE with that trial's values, nothing retrained;
 * ``diverged``: NaN / infinite loss; FAIL; ``error``: an exception in training; FAIL;
 * ``interrupted``: Ctrl-C during training; FAIL, and the architecture is queued again so the
-  same command retrains it first when it resumes.
+  same command retrains it first when it resumes;
+* ``stale``: its process died (SIGKILL, power loss); FAIL, queued again (:mod:`nas.stale`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ from search_space import ArchConfig
 from .adapter import suggest_arch
 from .rungs import RungPolicy
 from .settings import SearchSettings
+from .stale import Heartbeat, mark_owner
 
 __all__ = ["OUTCOMES", "TrialRunner", "find_evaluated"]
 
-OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted")
+OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale")
 COUNTED = ("trained", "pruned", "diverged", "error")  # outcomes that spent training time
+
+
+class TrialTimeout(Exception):
+    """A trial ran past ``--trial-timeout``; recorded as an error, the search goes on."""
 
 
 def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.trial.FrozenTrial | None:
@@ -67,6 +73,7 @@ class TrialRunner:
     rungs: RungPolicy = RungPolicy()
     train_seed: int = 0
     on_step: Callable[[int, int, float], None] | None = None
+    trial_timeout: float | None = None  # seconds of training before a trial is stopped as an error
     on_start: Callable[[int, str], None] | None = None
 
     def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
@@ -84,6 +91,7 @@ class TrialRunner:
 
     def run(self, trial: optuna.Trial) -> str:
         """Run ``trial`` (from ``study.ask()``) to its end; tells the study; returns the outcome."""
+        mark_owner(trial)
         arch = suggest_arch(trial, self.settings.space)
         ops = self.record_candidate(trial, arch)
         if ops > self.settings.budget:
@@ -114,9 +122,17 @@ class TrialRunner:
             return not self.rungs.keep(top1, ops, rung_peers(self.study, epoch, trial.number))
 
         start = time.perf_counter()
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            if self.on_step is not None:
+                self.on_step(step, total, loss)
+            if self.trial_timeout is not None and time.perf_counter() - start > self.trial_timeout:
+                raise TrialTimeout(f"trial time limit: stopped after {self.trial_timeout:g} s (--trial-timeout)")
+
         try:
-            result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed, on_epoch=on_epoch,
-                              device=self.device, progress=self.on_step)
+            with Heartbeat(trial):
+                result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed, on_epoch=on_epoch,
+                                  device=self.device, progress=on_step)
         except KeyboardInterrupt:
             trial.set_user_attr("seconds", time.perf_counter() - start)
             self._tell(trial, "interrupted", TrialState.FAIL)
@@ -125,7 +141,8 @@ class TrialRunner:
             raise
         except Exception as exc:  # a trial's failure must not end the search
             trial.set_user_attr("seconds", time.perf_counter() - start)
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            text = str(exc) if isinstance(exc, TrialTimeout) else f"{type(exc).__name__}: {exc}"
+            reason = text.splitlines()[0][:300]
             trial.set_user_attr("fail_reason", reason)
             trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
             return self._tell(trial, "error", TrialState.FAIL)

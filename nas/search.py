@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
           + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
     cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
-                     args.device, deadline)
+                     args.device, deadline, trial_timeout=args.trial_timeout_s)
     progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False

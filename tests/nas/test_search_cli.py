@@ -101,6 +101,9 @@ BAD = [
     (["--budget", "50M", "--workers", "0"], "--workers: invalid value 0"),
     (["--budget", "50M", "--fidelity", "extreme"], "fidelity: unknown name 'extreme'"),
     (["--budget", "50M", "--timeout", "soon"], "--timeout: invalid value 'soon'"),
+    (["--budget", "50M", "--trial-timeout", "-1"], "--trial-timeout: invalid value '-1'"),
+    (["--budget", "50M", "--population", "1"], "--population: invalid value 1"),
+    (["--budget", "50M", "--val-size", "3"], "val_size: invalid value 3"),
     (["--budget", "50M", "--ray-address", "x:1"], "--ray-address: only meaningful with --backend ray"),
     (["--budget", "50M", "--resolution", "7"], "--resolution: invalid value 7"),
     (["--budget", "50M", "--num-classes", "1"], "--num-classes: invalid value 1"),
@@ -147,3 +150,17 @@ def test_module_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nas.search", "--budget", "nonsense"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: --budget: invalid value 'nonsense' (expected OPs such as 50M, 0.05G, 50e6 or 50000000)"]
+
+
+@pytest.mark.e2e
+def test_same_seed_same_architectures_and_accuracies(tmp_path, cifar_dir):
+    """On the CPU, the same --seed, sampler and fidelity give the same trials (real training)."""
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert _search(out, cifar_dir, "--trials", "3", "--no-seed-presets", "--sampler", "nsga2",
+                       "--population", "2", "--seed", "7") == 0
+        t = pd.read_csv(out / "trials.csv")
+        runs.append(t[["arch", "outcome", "top1"]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert runs[0]["top1"].notna().sum() == 3

@@ -143,3 +143,20 @@ def test_interrupted_trial_is_queued_again(tmp_path, settings, monkeypatch):
     assert failed.state == TrialState.FAIL and failed.user_attrs["outcome"] == "interrupted"
     assert waiting.state == TrialState.WAITING and waiting.system_attrs["fixed_params"] == params
     assert waiting.user_attrs["seed_preset"] == "bin_mobilenet_sp"
+
+
+def test_trial_timeout_is_recorded_and_the_search_goes_on(tmp_path, settings, monkeypatch):
+    import time as _time
+
+    def slow(arch, fidelity, data, seed=0, *, progress=None, **kw):
+        for step in range(1000):
+            _time.sleep(0.01)
+            progress(step, 1000, 1.0)
+        raise AssertionError("not stopped")
+
+    monkeypatch.setattr("nas.objective.evaluate", slow)
+    study, _ = _study(tmp_path, settings)
+    runner = TrialRunner(study, settings, data=None, trial_timeout=0.1)
+    assert _run(runner, study, arch_params(PRESETS["bin_mobilenet_sp"].arch, settings.space)) == "error"
+    t = study.trials[-1]
+    assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"].startswith("trial time limit")

@@ -1,0 +1,86 @@
+"""Chaos: SIGKILL a search at random moments, resume it each time, count what was lost.
+
+    python benchmarks/chaos.py [--kills 10] [--trials 40] [--data-dir ../shared/data/cifar10] [--json out.json]
+
+Runs ``python -m nas.search`` (tiny smoke fidelity, random sampler) with a fixed command,
+kills it with SIGKILL after a random 3-15 s (start-up included, so kills land in imports,
+data loading, sampling, training and storage writes), starts the same command again, and
+after ``--kills`` kills lets it finish. Then reads the study and prints: finished trials
+(trained, pruned, failed: they count towards --trials), lost trials (requested minus
+finished), retried trials (left RUNNING by a killed process, failed as stale and queued
+again), and duplicate trainings (an architecture trained more than once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kills", type=int, default=10)
+    p.add_argument("--trials", type=int, default=40)
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    rng = random.Random(args.seed)
+    out = Path(tempfile.mkdtemp(prefix="binas-chaos-"))
+    cmd = [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", args.data_dir, "--out", str(out),
+           "--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--trials", str(args.trials),
+           "--sampler", "random", "--no-seed-presets", "--no-progress"]
+    start = time.time()
+    kills, runs = 0, 0
+    while kills < args.kills:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        runs += 1
+        delay = rng.uniform(3, 15)
+        try:
+            proc.wait(timeout=delay)
+            print(f"run {runs}: finished before its kill at {delay:.1f} s", file=sys.stderr)
+            break
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            print(f"run {runs}: SIGKILL after {delay:.1f} s", file=sys.stderr)
+    finished_early = kills < args.kills
+    final = subprocess.run(cmd if not finished_early else [sys.executable, "-c", "pass"], capture_output=True,
+                           text=True)
+    runs += 0 if finished_early else 1
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name="search-50M-smoke", storage=f"sqlite:///{out / 'study.db'}")
+    outcomes = Counter(t.user_attrs.get("outcome", t.state.name) for t in study.trials)
+    counted = sum(outcomes[k] for k in ("trained", "pruned", "diverged", "error"))
+    trainings = Counter(t.user_attrs["arch"] for t in study.trials
+                        if t.user_attrs.get("outcome") in ("trained", "pruned"))
+    row = {
+        "kills": kills, "runs": runs, "requested": args.trials, "finished": counted,
+        "lost": args.trials - counted, "retried": outcomes.get("stale", 0),
+        "duplicate_trainings": sum(n - 1 for n in trainings.values()),
+        "final_exit_code": final.returncode, "outcomes": dict(outcomes), "seconds": round(time.time() - start, 1),
+        "study": str(out / "study.db"),
+    }
+    print("| kills | runs | requested | finished | lost | retried | duplicate trainings | final exit |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {kills} | {runs} | {args.trials} | {counted} | {row['lost']} | {row['retried']} |"
+          f" {row['duplicate_trainings']} | {final.returncode} |")
+    print(json.dumps(row))
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=2) + "\n")
+    return 0 if row["lost"] == 0 and row["duplicate_trainings"] == 0 and final.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Crash safety: trials left RUNNING by a dead process are failed and queued again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from nas import arch_params, open_study
+from nas.stale import HOST, Heartbeat, recover_stale
+from nas.study import default_storage
+from search_space import PRESETS
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _running_trial(study, settings, owner, beat, seed=None):
+    params = arch_params(PRESETS["bin_mobilenet_sp"].arch, settings.space)
+    study.enqueue_trial(params, user_attrs={"seed_preset": seed} if seed else None)
+    t = study.ask()
+    from nas.adapter import suggest_arch
+
+    suggest_arch(t, settings.space)
+    t.set_user_attr("arch", "x")
+    t.set_user_attr("owner", owner)
+    t.set_user_attr("heartbeat", beat)
+    return t, params
+
+
+def test_dead_local_owner_is_recovered_at_once(tmp_path, settings):
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    t, params = _running_trial(study, settings, f"{HOST}:{_dead_pid()}", time.time(), seed="bin_mobilenet_sp")
+    assert recover_stale(study) == 1
+    failed, waiting = study.trials
+    assert failed.state == TrialState.FAIL and failed.user_attrs["outcome"] == "stale"
+    assert waiting.state == TrialState.WAITING and waiting.system_attrs["fixed_params"] == params
+    assert waiting.user_attrs == {"seed_preset": "bin_mobilenet_sp", "retry_of": failed.number}
+    assert recover_stale(study) == 0
+
+
+def test_live_or_fresh_trials_are_left_alone(tmp_path, settings):
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    _running_trial(study, settings, f"{HOST}:1", time.time())  # pid 1 is alive
+    _running_trial(study, settings, "otherhost:123", time.time())  # fresh heartbeat elsewhere
+    assert recover_stale(study) == 0
+    _running_trial(study, settings, "otherhost:456", time.time() - 3600)  # silent for an hour
+    assert recover_stale(study, grace_s=120) == 1
+
+
+def test_heartbeat_refreshes(tmp_path, settings):
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    t = study.ask()
+    t.set_user_attr("heartbeat", 0.0)
+    with Heartbeat(t, interval=0.05):
+        time.sleep(0.3)
+    assert study.trials[0].user_attrs["heartbeat"] > time.time() - 5
