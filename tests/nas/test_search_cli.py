@@ -164,3 +164,47 @@ def test_same_seed_same_architectures_and_accuracies(tmp_path, cifar_dir):
         runs.append(t[["arch", "outcome", "top1"]].reset_index(drop=True))
     pd.testing.assert_frame_equal(runs[0], runs[1])
     assert runs[0]["top1"].notna().sum() == 3
+
+
+def _bad_data_dirs(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    wrong = tmp_path / "wrong" / "images"
+    wrong.mkdir(parents=True)
+    (wrong / "a.jpg").write_bytes(b"x")
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    broken = tmp_path / "broken" / "train" / "cat"
+    broken.mkdir(parents=True)
+    (broken / "0.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "broken" / "test").mkdir()
+    return {"missing": tmp_path / "missing", "empty": empty, "wrong layout": wrong.parent, "a file": afile,
+            "unreadable images": tmp_path / "broken"}
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "wrong layout", "a file", "unreadable images"])
+def test_bad_data_directories(case, tmp_path, capsys):
+    out = tmp_path / "out"
+    data = _bad_data_dirs(tmp_path)[case]
+    assert run_cli(main, ["--budget", "50M", "--data-dir", str(data), "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("url", "message"), [("nosuchdb://x", "--storage: cannot open 'nosuchdb://x'"),
+                                               ("sqlite:////nonexistent-dir/x/study.db", "--storage: cannot open")])
+def test_bad_storage_urls(url, message, tmp_path, cifar_dir, capsys):
+    assert run_cli(main, ["--budget", "50M", "--data-dir", str(cifar_dir), "--storage", url,
+                          "--out", str(tmp_path / "o"), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_corrupt_study_file_via_the_cli_is_left_untouched(tmp_path, cifar_dir, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "study.db").write_bytes(b"garbage" * 50)
+    assert _search(out, cifar_dir, "--trials", "1") == 2
+    assert "not a usable SQLite database" in capsys.readouterr().err
+    assert (out / "study.db").read_bytes() == b"garbage" * 50
