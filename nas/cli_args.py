@@ -8,25 +8,19 @@ import sys
 from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
+from search_space.cli import ArgumentParser
 
 from .budget import parse_budget, parse_duration
 from .samplers import SAMPLERS
 from .settings import SearchSettings
 
-__all__ = ["BACKENDS", "Parser", "build_parser", "parse_args"]
+__all__ = ["BACKENDS", "build_parser", "parse_args"]
 
 BACKENDS = ("optuna", "ray")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a ValueError (one line, exit 2), not usage text."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise ValueError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(
+    p = ArgumentParser(
         prog="python -m nas.search",
         description="Search binary MobileNet blocks for the accuracy-vs-OPs Pareto front under a budget.",
     )

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from search_space import ArchConfig, BuildOptions, analytic_cost, build_model, count_model_ops, deploy_model
-from search_space.cli import resolve_arch, run_cli
+from search_space.cli import ArgumentParser, resolve_arch, run_cli
 
 from .checkpoint import (
     atomic_write,
@@ -49,13 +49,10 @@ EMULATION_NOTE = ("binary ops are emulated in float in model.onnx: activations a
 OPSETS = (11, 20)  # AveragePool ceil_mode needs 10+; the TorchScript exporter goes up to 20
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line on stderr via run_cli, not usage + message
-        raise ValueError(message)
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m nas.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m nas.export", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="results folder (best_arch.json), preset name, architecture string or JSON file")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--resolution", type=int, help="input size (default: the checkpoint's, else the search's, else 224)")

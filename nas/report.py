@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search_space.cli import run_cli
+from search_space.cli import ArgumentParser, run_cli
 
-from .cli_args import Parser
 from .outputs import OUTPUT_FILES, write_outputs
 from .study import default_storage, load_study
 
@@ -15,7 +14,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = Parser(prog="python -m nas.report", description="Regenerate a search's report files.")
+    p = ArgumentParser(prog="python -m nas.report", description="Regenerate a search's report files.")
     p.add_argument("out", type=Path, help="the search's output folder (holds study.db)")
     p.add_argument("--storage", help="Optuna storage URL (default: OUT/study.db)")
     p.add_argument("--study-name", help="the study (default: the only one in the storage)")

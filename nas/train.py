@@ -57,7 +57,7 @@ from proxies.run import check_seed
 from proxies.runtime import select_device, set_threads
 from proxies.train import _param_groups
 from search_space import build_model
-from search_space.cli import resolve_arch, run_cli
+from search_space.cli import ArgumentParser, resolve_arch, run_cli
 
 from .fulltrain_data import FullData, prepare_full_data
 
@@ -76,13 +76,10 @@ _KEYS = ("arch", "batch_size", "lr", "weight_decay", "schedule", "seed", "train_
 _DATA_KEYS = ("resolution", "val_size", "classes", "train_images")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line on stderr via run_cli, not usage + message
-        raise ValueError(message)
-
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m nas.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m nas.train", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("arch", help="arch.json (from nas.export), preset name or architecture string")
     p.add_argument("--data-dir", help="CIFAR-10 root or ImageFolder root with train/ and test/ or val/"
                    " (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)")

@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from search_space import ArchConfig, SearchSpace, analytic_cost, preset_for_paper_row
-from search_space.cli import run_cli
+from search_space.cli import ArgumentParser, run_cli
 
 from .data import resolve_data_dir
 from .fidelity import Fidelity, get_fidelity
@@ -160,7 +160,7 @@ def _reference_jobs(n: int, seed: int, max_ops: float | None) -> list[dict]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m proxies.calibrate", description=__doc__,
+    p = ArgumentParser(prog="python -m proxies.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--against", choices=("paper", "reference"), default="paper")
     p.add_argument("--data-dir", help="CIFAR-10 root (default: $NAS_DATA_DIR, else a download)")

@@ -13,7 +13,7 @@ import sys
 import time
 
 from search_space import analytic_cost
-from search_space.cli import resolve_arch, run_cli
+from search_space.cli import ArgumentParser, resolve_arch, run_cli
 
 from .loader import prepare_data
 from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
@@ -24,7 +24,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m proxies.evaluate", description=__doc__,
+    p = ArgumentParser(prog="python -m proxies.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("arch", help="preset name, architecture string or JSON file")
     p.add_argument("--data-dir", help="CIFAR-10 (torchvision root or ImageFolder with train/ and test/);"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -10,7 +11,15 @@ from pathlib import Path
 from .arch import ArchConfig
 from .presets import PRESETS
 
-__all__ = ["resolve_arch", "run_cli"]
+__all__ = ["ArgumentParser", "resolve_arch", "run_cli"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are ``ValueError``: :func:`run_cli` prints them as one line
+    and exits 2 (argparse itself prints the usage text too)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ValueError(message)
 
 
 def resolve_arch(text: str) -> tuple[ArchConfig, str]:

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .cli import resolve_arch, run_cli
+from .cli import ArgumentParser, resolve_arch, run_cli
 from .ops import CONVENTIONS, OpsReport, count_ops
 
 __all__ = ["main", "format_report"]
@@ -34,7 +34,7 @@ def format_report(report: OpsReport, name: str = "") -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m search_space.describe", description=__doc__)
+    p = ArgumentParser(prog="python -m search_space.describe", description=__doc__)
     p.add_argument("arch", help="preset name, architecture string or JSON file")
     p.add_argument("--resolution", type=int, default=224, help="input size (default 224)")
     p.add_argument("--num-classes", type=int, default=1000, help="classes (default 1000)")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from ..builder import analytic_cost
-from ..cli import run_cli
+from ..cli import ArgumentParser, run_cli
 from . import PRESETS
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search_space.presets", description=__doc__)
+    p = ArgumentParser(prog="python -m search_space.presets", description=__doc__)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--resolution", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=1000)
