@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from proxies import prepare_data, set_threads
+from proxies import ProxyData, prepare_data, set_threads
 
 from .objective import COUNTED, TrialRunner
 from .rungs import RungPolicy
@@ -69,16 +69,19 @@ def set_target(study: optuna.Study, trials: int) -> tuple[int, int, bool]:
     return done, done + trials, False
 
 
-def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None) -> None:
-    """Ask, run and tell trials until the study holds ``target`` trained trials (or the deadline)."""
+def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, data: ProxyData | None = None) -> None:
+    """Ask, run and tell trials until the study holds ``target`` trained trials (or the deadline).
+
+    ``data``: the proxy data already loaded in this process (else loaded here)."""
     if cfg.threads:
         set_threads(cfg.threads)
     study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
     study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed,
                                  cfg.population)
     f = cfg.settings.fidelity
-    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
-                        progress=False)
+    if data is None:
+        data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
+                            progress=False)
     runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
                          trial_timeout=cfg.trial_timeout, **(runner_hooks or {}))
     wasted = 0

@@ -139,7 +139,8 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    done, _ = count_trained(open_study(cfg.storage, cfg.study_name, cfg.settings)[0])
+    study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
+    done, _ = count_trained(study)
     if done >= target:
         return
     if not ray.is_initialized():
@@ -150,7 +151,6 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
             ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
     sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
     runner = TrialRunner(study, cfg.settings, None, cfg.device)  # used to record and tell, never to train
     searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     f = settings.fidelity
     # Validate the data before anything is written (and warm the decode cache for workers).
-    prepare_data(args.data_dir, f.train_subset, f.val_size, settings.seed, image_size=f.resolution, progress=False)
+    data = prepare_data(args.data_dir, f.train_subset, f.val_size, settings.seed, image_size=f.resolution,
+                        progress=False)
     data_dir = str(resolve_data_dir(args.data_dir).resolve())  # absolute: Ray workers run elsewhere
     storage = args.storage or default_storage(args.out)
     if args.storage is None:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             errors = run_workers(cfg, target, args.workers, progress.refresh)
         else:
             set_threads()
-            run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started})
+            run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
     except KeyboardInterrupt:
         interrupted = True
     finally:
