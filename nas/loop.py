@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import random
 import time
 from dataclasses import dataclass
 
@@ -22,10 +23,10 @@ from .objective import COUNTED, TrialRunner
 from .rungs import RungPolicy
 from .samplers import make_sampler
 from .settings import SearchSettings
-from .stale import recover_stale
+from .stale import mark_owner, recover_stale
 from .study import open_study
 
-__all__ = ["LoopConfig", "count_trained", "run_worker", "run_workers", "set_target"]
+__all__ = ["LoopConfig", "claim_slot", "count_trained", "run_worker", "run_workers", "set_target"]
 
 MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
 _TARGET = "binas:target"
@@ -47,16 +48,41 @@ class LoopConfig:
 
 
 def count_trained(study: optuna.Study) -> tuple[int, int]:
-    """(finished trials that spent training time, trials training right now)."""
+    """(finished trials that spent training time, trials a live worker has claimed and not finished)."""
     done = running = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
                                                       TrialState.RUNNING)):
+        # The outcome is set just before the state changes, so it decides on its own.
         outcome = t.user_attrs.get("outcome")
-        if t.state == TrialState.RUNNING:
-            running += "arch" in t.user_attrs and outcome is None
-        elif outcome in COUNTED:
+        if outcome in COUNTED:
             done += 1
+        elif outcome is None and t.state == TrialState.RUNNING:
+            running += "owner" in t.user_attrs
     return done, running
+
+
+def claim_slot(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
+    """Claim one of the slots left below ``target`` for ``trial`` (just asked); False: withdrawn.
+
+    Workers that asked in the same instant could together overshoot the target. Each marks
+    its trial as claimed first, then counts: the later of two such counts sees both claims,
+    so at most ``target`` trials proceed. A worker that finds the slots taken withdraws its
+    trial (outcome ``withdrawn``, parameters queued again if they were queued) and looks again
+    after a short random pause; when both withdraw, both try again.
+    """
+    mark_owner(trial)
+    done, running = count_trained(study)
+    if done + running <= target:
+        return True
+    fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+    trial.set_user_attr("outcome", "withdrawn")
+    trial.set_user_attr("fail_reason", "another worker took the last slot of --trials")
+    study.tell(trial, state=TrialState.FAIL)
+    if fixed:
+        keep = {k: v for k, v in trial.user_attrs.items() if k in ("seed_preset", "retry_of")}
+        study.enqueue_trial(fixed, user_attrs=keep)
+    time.sleep(random.uniform(0.05, 0.5))
+    return False
 
 
 def set_target(study: optuna.Study, trials: int) -> tuple[int, int, bool]:
@@ -91,6 +117,8 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         if done + running >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
             return
         trial = study.ask()
+        if not claim_slot(study, trial, target):
+            continue
         outcome = runner.run(trial)
         wasted = wasted + 1 if outcome in ("over_budget", "duplicate") else 0
         if wasted >= MAX_WASTED:

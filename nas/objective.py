@@ -11,7 +11,9 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
 * ``diverged``: NaN / infinite loss; FAIL; ``error``: an exception in training; FAIL;
 * ``interrupted``: Ctrl-C during training; FAIL, and the architecture is queued again so the
   same command retrains it first when it resumes;
-* ``stale``: its process died (SIGKILL, power loss); FAIL, queued again (:mod:`nas.stale`).
+* ``stale``: its process died (SIGKILL, power loss); FAIL, queued again (:mod:`nas.stale`);
+* ``withdrawn``: with several workers, another worker took the last slot of ``--trials`` in
+  the same instant; FAIL, nothing trained (:func:`nas.loop.claim_slot`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from .stale import Heartbeat, mark_owner
 
 __all__ = ["OUTCOMES", "TrialRunner", "find_evaluated"]
 
-OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale")
+OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale",
+            "withdrawn")
 COUNTED = ("trained", "pruned", "diverged", "error")  # outcomes that spent training time
 
 

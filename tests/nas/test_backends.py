@@ -19,9 +19,8 @@ def test_two_workers_share_one_study(tmp_path, cifar_dir):
     assert run_cli(main, [*TINY, "--data-dir", str(cifar_dir), "--out", str(out), "--trials", "4", "--workers", "2",
                           "--sampler", "random"]) == 0
     t = pd.read_csv(out / "trials.csv")
-    trained = t[t["outcome"] == "trained"]
-    # Workers may each start a trial in the same instant: at most workers - 1 over the target.
-    assert 4 <= len(trained) <= 5 and trained["arch"].is_unique
+    trained = t[t["outcome"].isin(["trained", "pruned"])]
+    assert len(trained) == 4 and trained["arch"].is_unique  # exactly the target (nas.loop.claim_slot)
     assert (trained["ops"] <= 50e6).all()
 
 
