@@ -138,9 +138,7 @@ class TrialRunner:
                                   device=self.device, progress=on_step)
         except KeyboardInterrupt:
             trial.set_user_attr("seconds", time.perf_counter() - start)
-            self._tell(trial, "interrupted", TrialState.FAIL)
-            self.study.enqueue_trial(trial.params, user_attrs={
-                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+            self.interrupted(trial)
             raise
         except Exception as exc:  # a trial's failure must not end the search
             trial.set_user_attr("seconds", time.perf_counter() - start)
@@ -160,6 +158,12 @@ class TrialRunner:
         if result.pruned:
             return self._tell(trial, "pruned", TrialState.PRUNED)
         return self._tell(trial, "trained", TrialState.COMPLETE, [result.val_top1, ops])
+
+    def interrupted(self, trial: optuna.Trial) -> None:
+        """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again."""
+        self._tell(trial, "interrupted", TrialState.FAIL)
+        self.study.enqueue_trial(trial.params, user_attrs={
+            k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
 
     def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
         trial.set_user_attr("outcome", outcome)

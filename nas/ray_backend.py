@@ -10,13 +10,23 @@
   (:mod:`nas.rungs`) are the alternative when that matters.
 * Execution: a local Ray instance by default, ``--ray-address`` for an existing cluster;
   ``--workers`` concurrent trials, each with an equal share of the CPUs (a GPU each when
-  the cluster has them). Trials that crash are retried (``FailureConfig``).
+  the cluster has them).
+* Faults: a trial whose worker process dies is restarted by Ray (``FailureConfig``, up to
+  ``MAX_FAILURES`` times; ``retries`` in trials.csv). Ctrl-C or SIGTERM stops the run like
+  the Optuna backend: trials in flight are recorded as ``interrupted`` and queued again. If
+  the driver itself dies, its trials are found stale (owner and heartbeat, as in
+  :mod:`nas.stale`) by the next run. An interrupted experiment is resumed by the same
+  command through the study, which holds every finished trial; Ray's own experiment state
+  (``Tuner.restore``) is not used, as it would restart the in-flight trials a second time
+  beside the re-queued ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +41,12 @@ from .adapter import suggest_arch
 from .loop import LoopConfig, count_trained
 from .objective import TrialRunner, find_evaluated
 from .samplers import make_sampler
+from .stale import HEARTBEAT_S, mark_owner, recover_stale
 from .study import open_study
 
-__all__ = ["run_ray"]
+__all__ = ["MAX_FAILURES", "run_ray"]
+
+MAX_FAILURES = 2
 
 
 def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
@@ -80,6 +93,7 @@ def _searcher_class():
             study = self._ot_study
             for _ in range(self._limit):
                 ot_trial = study.ask()
+                mark_owner(ot_trial)  # the driver owns it: if the driver dies, the next run re-queues it
                 arch = suggest_arch(ot_trial, self._runner.settings.space)
                 ops = self._runner.record_candidate(ot_trial, arch)
                 if ops > self._runner.settings.budget:
@@ -107,6 +121,9 @@ def _searcher_class():
             state = json.loads(Path(checkpoint_path).read_text(encoding="utf-8"))
             self._completed_trials = set(state["completed"])
 
+        def in_flight(self) -> list:
+            return [t for k, t in list(self._ot_trials.items()) if k not in self._completed_trials]
+
         def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
             if trial_id in self._completed_trials or trial_id not in self._ot_trials:
                 return
@@ -133,13 +150,30 @@ def _searcher_class():
     return BudgetOptunaSearch
 
 
+class _Heartbeat(threading.Thread):
+    """Refreshes the heartbeat of the driver's in-flight trials (see :mod:`nas.stale`)."""
+
+    def __init__(self, searcher, interval: float = HEARTBEAT_S) -> None:
+        super().__init__(daemon=True)
+        self.searcher, self.interval, self.stop = searcher, interval, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            for t in self.searcher.in_flight():
+                with contextlib.suppress(Exception):  # a storage hiccup: the next beat retries
+                    t.set_user_attr("heartbeat", time.time())
+
+
 def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, progress) -> None:
-    """Run trials through Ray Tune until the study holds ``target`` trained trials."""
+    """Run trials through Ray Tune until the study holds ``target`` trained trials.
+
+    Ctrl-C raises KeyboardInterrupt after the trials in flight are recorded as interrupted."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
     study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
+    recover_stale(study)
     done, _ = count_trained(study)
     if done >= target:
         return
@@ -159,7 +193,12 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
     scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
                               reduction_factor=cfg.eta)
 
-    class _Progress(tune.Callback):
+    class _Callback(tune.Callback):
+        def on_trial_recover(self, iteration, trials, trial, **info):  # its worker died; Ray restarts it
+            ot_trial = searcher._ot_trials.get(trial.trial_id)
+            if ot_trial is not None:
+                ot_trial.set_user_attr("retries", int(trial.num_failures))
+
         def on_trial_complete(self, iteration, trials, trial, **info):
             progress.refresh()
 
@@ -172,6 +211,27 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
                                     max_concurrent_trials=workers,
                                     time_budget_s=None if cfg.deadline is None else max(1, cfg.deadline - time.time())),
         run_config=tune.RunConfig(name=cfg.study_name, storage_path=str((out / "ray").resolve()), verbose=0,
-                                  callbacks=[_Progress()], failure_config=tune.FailureConfig(max_failures=2)),
+                                  callbacks=[_Callback()],
+                                  failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
     )
-    tuner.fit()
+    # Ray Tune's own Ctrl-C handler would end fit() as if the run had finished; let Ctrl-C
+    # (and SIGTERM, which nas.search turns into it) reach this function instead.
+    previous = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    beat = _Heartbeat(searcher)
+    beat.start()
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:
+        for t in searcher.in_flight():
+            with contextlib.suppress(Exception):  # already told by Ray in the same instant
+                runner.interrupted(t)
+        if not address:
+            ray.shutdown()  # stops the local trial workers now
+        raise
+    finally:
+        beat.stop.set()
+        if previous is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous

@@ -14,7 +14,8 @@ __all__ = ["TRIAL_COLUMNS", "choice_columns", "pareto_frame", "trials_frame"]
 
 TRIAL_COLUMNS = [
     "number", "state", "outcome", "arch", "seed_preset", "ops", "fp_macs", "binary_macs", "params", "size_bytes",
-    "top1", "epochs_done", "fidelity", "seconds", "duplicate_of", "fail_reason", "curve",
+    "top1", "epochs_done", "fidelity", "seconds", "duplicate_of", "fail_reason", "retry_of",
+    "retries", "curve",
 ]
 
 
