@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
-from search_space.cli import ArgumentParser
+from search_space.cli import ArgumentParser, check_out_folder
 
 from .budget import parse_budget, parse_duration
 from .samplers import SAMPLERS
@@ -92,6 +92,5 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
     args.study_name = args.study_name or f"search-{budget / 1e6:g}M-{args.fidelity}"
     args.out = args.out or Path("results") / args.study_name
-    if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out: {str(args.out)!r} is a file, not a folder")
+    check_out_folder(args.out)
     return args, settings

@@ -21,7 +21,6 @@ import argparse
 import importlib.util
 import io
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import torch
 
 from search_space import ArchConfig, BuildOptions, analytic_cost, build_model, count_model_ops, deploy_model
-from search_space.cli import ArgumentParser, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, resolve_arch, run_cli
 
 from .checkpoint import (
     atomic_write,
@@ -84,14 +83,11 @@ def prepare_out(text: str, names: list[str]) -> Path:
     """The output folder, created if missing; refuses one that is a file or not writable, and
     output names that are folders or symlinks leading out of it."""
     out = Path(text)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {text!r} exists and is not a folder")
+    check_out_folder(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"--out: cannot create {text!r} ({exc.strerror or type(exc).__name__})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"--out: the folder {text!r} is not writable")
     root = out.resolve()
     for name in names:
         target = out / name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search_space.cli import ArgumentParser, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, run_cli
 
 from .outputs import OUTPUT_FILES, write_outputs
 from .study import default_storage, load_study
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"OUT: {str(args.out)!r} is a file, not a search's output folder")
     if args.storage is None and not (args.out / "study.db").is_file():
         raise ValueError(f"OUT: {str(args.out)!r} holds no study.db (give --storage for another storage)")
+    check_out_folder(args.out, "OUT")
     study = load_study(args.storage or default_storage(args.out), args.study_name)
     d = write_outputs(study, args.out)
     print(f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"

@@ -57,7 +57,7 @@ from proxies.run import check_seed
 from proxies.runtime import select_device, set_threads
 from proxies.train import _param_groups
 from search_space import build_model
-from search_space.cli import ArgumentParser, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, resolve_arch, run_cli
 
 from .fulltrain_data import FullData, prepare_full_data
 
@@ -237,8 +237,7 @@ def _main(argv: list[str] | None) -> int:
         _check_same(last, ckpt.get("settings", {}), settings, _KEYS)
     elif args.resume:
         raise ValueError(f"--resume: {last} does not exist")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} is a file, not a folder")
+    check_out_folder(out)
 
     data = prepare_full_data(resolve_data_dir(args.data_dir), resolution=args.resolution,
                              train_subset=args.train_subset, val_size=args.val_size, test_subset=args.test_subset,

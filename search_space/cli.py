@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from .arch import ArchConfig
 from .presets import PRESETS
 
-__all__ = ["ArgumentParser", "resolve_arch", "run_cli"]
+__all__ = ["ArgumentParser", "check_out_folder", "resolve_arch", "run_cli"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -20,6 +21,25 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         raise ValueError(message)
+
+
+def check_out_folder(path: Path, option: str = "--out") -> None:
+    """Refuse ``path`` as an output folder unless it is a writable folder or can be created as
+    one; creates nothing (the probe is an unnamed temporary file)."""
+    text = str(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option}: {text!r} exists and is not a folder")
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # the nearest existing folder, where it would be created
+    if not probe.is_dir():
+        raise ValueError(f"{option}: cannot create {text!r} ({str(probe)!r} is a file)")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        where = "" if probe == path else f" (in {str(probe)!r})"
+        raise ValueError(f"{option}: {text!r} is not writable{where}: {exc.strerror or type(exc).__name__}") from None
 
 
 def resolve_arch(text: str) -> tuple[ArchConfig, str]:

@@ -4,6 +4,7 @@ cache, and small synthetic data sets."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,31 @@ def write_image_folder(root: Path, per_class: int = 20, classes: int = 10, split
 def image_folder(tmp_path_factory) -> Path:
     """A small CIFAR-shaped ImageFolder (10 classes, 32x32 PNG): 200 train, 100 test images."""
     return write_image_folder(tmp_path_factory.mktemp("imgs") / "data", per_class=20)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """A folder this process cannot write in: a chmod 500 folder, or, for root (who writes
+    anywhere), a read-only system folder such as /sys."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if not _writable(folder):
+            yield folder
+            return
+        for candidate in (Path("/sys"), Path("/proc/sys")):
+            if candidate.is_dir() and not _writable(candidate):
+                yield candidate
+                return
+        pytest.skip("no unwritable folder here (running as root, and /sys is writable)")
+    finally:
+        folder.chmod(0o700)

@@ -132,7 +132,17 @@ def test_bad_data_dir_and_out_write_nothing(tmp_path, cifar_dir, capsys):
     afile = tmp_path / "file"
     afile.write_text("keep")
     assert run_cli(main, ["--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(afile)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err and afile.read_text() == "keep"
+    assert run_cli(main, ["--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(afile / "sub")]) == 2
     assert "is a file" in capsys.readouterr().err and afile.read_text() == "keep"
+
+
+def test_unwritable_out_is_refused_before_anything_is_done(unwritable_dir, cifar_dir, capsys):
+    for out in (unwritable_dir, unwritable_dir / "run"):
+        assert run_cli(main, ["--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(out), *TINY]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--out: {str(out)!r} is not writable" in err[0], err
+    assert not (unwritable_dir / "run").exists()
 
 
 def test_changed_budget_on_an_existing_study_is_refused(tmp_path, cifar_dir, fake_evaluate, capsys):

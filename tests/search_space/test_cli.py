@@ -84,3 +84,20 @@ def test_module_entry_point_exit_code():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "nope" in proc.stderr
+
+
+def test_check_out_folder_creates_nothing_and_names_the_problem(tmp_path, unwritable_dir):
+    from search_space.cli import check_out_folder
+
+    check_out_folder(tmp_path / "a" / "b")  # can be created
+    check_out_folder(tmp_path)  # exists, writable
+    assert not (tmp_path / "a").exists()
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match=r"--out: '.*f' exists and is not a folder"):
+        check_out_folder(afile)
+    with pytest.raises(ValueError, match=r"OUT: cannot create '.*f/g' \('.*f' is a file\)"):
+        check_out_folder(afile / "g", "OUT")
+    with pytest.raises(ValueError, match="is not writable"):
+        check_out_folder(unwritable_dir / "x" / "y")
+    assert afile.read_text() == "x"
