@@ -8,9 +8,13 @@ target and the number of finished trials comes out exactly as requested.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -112,6 +116,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
                          trial_timeout=cfg.trial_timeout, **(runner_hooks or {}))
     wasted = 0
     while True:
+        _check_stop()
         recover_stale(study)
         done, running = count_trained(study)
         if done + running >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
@@ -128,9 +133,40 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
             )
 
 
-def _worker_main(cfg: LoopConfig, target: int, errors) -> None:
+_STOP = threading.Event()  # set in a worker process by its first Ctrl-C or SIGTERM
+
+
+def _stop_once(signum, frame) -> None:
+    """Ctrl-C or SIGTERM in a worker: stop like Ctrl-C. A second signal is ignored (Ctrl-C
+    reaches the parent and every worker, and the parent then stops the workers too), so the
+    running trial's recording is not cut short. The flag stays set: if the KeyboardInterrupt
+    lands where Python swallows it (a finalizer), the next training step raises it again."""
+    if _STOP.is_set():
+        return
+    _STOP.set()
+    raise KeyboardInterrupt
+
+
+def _check_stop(*_) -> None:
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: get SIGTERM when the parent dies (e.g. SIGKILL), instead of running on orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(cfg: LoopConfig, target: int, errors, parent: int) -> None:
+    signal.signal(signal.SIGINT, _stop_once)
+    signal.signal(signal.SIGTERM, _stop_once)
     try:
-        run_worker(cfg, target)
+        _die_with_parent(parent)
+        run_worker(cfg, target, {"on_step": _check_stop})
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # report to the parent, which prints one line
@@ -146,7 +182,8 @@ def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: floa
     errors = ctx.Queue()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     share = LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers)})
-    procs = [ctx.Process(target=_worker_main, args=(share, target, errors), daemon=False) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(share, target, errors, os.getpid()), daemon=False)
+             for _ in range(workers)]
     for p in procs:
         p.start()
     try:
@@ -155,13 +192,17 @@ def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: floa
             for p in procs:
                 p.join(timeout=interval / len(procs))
     except KeyboardInterrupt:
+        for p in procs:  # SIGTERM to the parent alone reaches no worker: pass it on
+            if p.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGTERM)
         for p in procs:
             p.join(timeout=30)
         raise
     finally:
         for p in procs:
             if p.is_alive():
-                p.terminate()
+                p.kill()
     out = []
     while not errors.empty():
         out.append(errors.get())

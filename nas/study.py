@@ -54,12 +54,40 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
             from optuna.storages.journal import JournalFileBackend
 
             return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        if url.startswith("sqlite"):
+            _serialize_sqlite(storage)
+        return storage
     except ValueError:
         raise
     except Exception as exc:  # SQLAlchemy raises many types: bad URL, unknown driver, refused connection
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"--storage: cannot open {url!r} ({first[:200]})") from None
+
+
+def _serialize_sqlite(storage: optuna.storages.RDBStorage) -> None:
+    """Make every SQLite transaction ``BEGIN IMMEDIATE``.
+
+    Python's sqlite3 driver starts a transaction only at the first write, so Optuna's
+    read-check-write steps are not atomic on SQLite (its ``SELECT ... FOR UPDATE`` is a no-op
+    there): two workers asking at the same instant could both take the same queued trial and
+    train it twice (tests/nas/test_claim.py reproduces this). With the write lock taken at
+    the start of each transaction, they take turns. This is SQLAlchemy's documented recipe
+    for transactional pysqlite; transactions here are short, so the serialisation is cheap.
+    """
+    from sqlalchemy import event
+
+    engine = storage.engine
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listeners were added
 
 
 def _engine_kwargs(url: str) -> dict:

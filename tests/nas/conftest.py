@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,26 @@ def settings():
 
     return SearchSettings(budget=50_000_000, fidelity=Fidelity(epochs=3, train_subset=100, val_size=50),
                           fidelity_name="test")
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (from /proc), nearest first."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":  # zombies are dead, only not yet reaped
+            tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        kids = tree.get(todo.pop(0), [])
+        out += kids
+        todo += kids
+    return out
+
+
+@pytest.fixture
+def descendants():
+    return _descendants

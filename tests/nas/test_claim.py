@@ -71,3 +71,36 @@ def test_concurrent_workers_finish_exactly_the_target(tmp_path, settings, monkey
     assert len(trained) == target
     assert len(fake.calls) == target and len(set(fake.calls)) == target
     assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_queued_trial_goes_to_one_worker_only(tmp_path, settings, kind):
+    """Seed presets and retried trials are queued (WAITING); workers asking at the same instant
+    must never both get the same one (SQLite needs BEGIN IMMEDIATE for that: nas.study)."""
+    storage = default_storage(tmp_path) if kind == "sqlite" else f"journal:{tmp_path / 'study.log'}"
+    study, _ = open_study(storage, "s", settings)
+    for i in range(40):
+        study.enqueue_trial({"width": 1.0}, user_attrs={"i": i})
+    start = threading.Barrier(6)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            mine, _ = open_study(storage, "s", settings)
+            start.wait()
+            while mine.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                t = mine.ask()
+                if "i" in t.user_attrs:
+                    got.append(t.user_attrs["i"])
+                mine.tell(t, state=TrialState.FAIL)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sorted(got) == list(range(40))  # each queued trial popped exactly once

@@ -19,36 +19,21 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def _training_worker(root: int, descendants) -> int | None:
+    """A descendant of ``root`` that is a Ray trial worker while it trains (``ray::ImplicitFunc.train``)."""
+    for pid in descendants(root):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc.train"):
+                return pid
         except OSError:
             continue
-        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    return tree
-
-
-def _training_worker(root: int) -> int | None:
-    """A descendant of ``root`` that is a Ray trial worker while it trains (``ray::ImplicitFunc.train``)."""
-    tree, todo = _children(), [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            cmd = b""
-        if cmd.startswith(b"ray::ImplicitFunc.train"):
-            return pid
-        todo.extend(tree.get(pid, []))
     return None
 
 
-def _wait_for_training(proc: subprocess.Popen, timeout: float = 120) -> int:
+def _wait_for_training(proc: subprocess.Popen, descendants, timeout: float = 120) -> int:
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
-        pid = _training_worker(proc.pid)
+        pid = _training_worker(proc.pid, descendants)
         if pid is not None:
             return pid
         time.sleep(0.05)
@@ -72,10 +57,10 @@ def _trained(out: Path) -> pd.DataFrame:
     return t[t["outcome"].isin(["trained", "pruned"])]
 
 
-def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir):
+def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir, descendants):
     out = tmp_path / "ray"
     proc = _start(_command(out, cifar_dir, 2))
-    os.kill(_wait_for_training(proc), signal.SIGKILL)
+    os.kill(_wait_for_training(proc, descendants), signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     trained = _trained(out)
@@ -86,11 +71,11 @@ def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
-def test_an_interrupted_ray_experiment_is_resumed_by_the_same_command(tmp_path, cifar_dir, sig):
+def test_an_interrupted_ray_experiment_is_resumed_by_the_same_command(tmp_path, cifar_dir, sig, descendants):
     out = tmp_path / "ray"
     cmd = _command(out, cifar_dir, 3)
     proc = _start(cmd)
-    _wait_for_training(proc)
+    _wait_for_training(proc, descendants)
     if sig == signal.SIGKILL:  # the whole process group: driver, Ray and its workers, as a lost machine
         os.killpg(proc.pid, signal.SIGKILL)
     else:

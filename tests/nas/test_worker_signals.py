@@ -1,0 +1,90 @@
+"""``--workers N`` under signals sent to the parent process alone (as ``kill PID`` does): the
+workers stop too, record their trials as interrupted, and the same command completes the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from nas.study import default_storage, load_study
+
+pytestmark = pytest.mark.slow
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _command(out: Path, cifar_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(out),
+            "--fidelity", "smoke", "--train-subset", "2000", "--val-size", "100", "--no-seed-presets",
+            "--sampler", "random", "--no-progress", "--workers", "2", "--trials", "3"]
+
+
+def _training(out: Path) -> int:
+    """Trials a worker is training now (claimed, architecture drawn, no outcome yet)."""
+    if not (out / "study.db").exists():
+        return 0
+    try:
+        study = load_study(default_storage(out))
+    except Exception:  # not created yet
+        return 0
+    return sum("arch" in t.user_attrs and "outcome" not in t.user_attrs
+               for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _wait_until_both_train(proc: subprocess.Popen, out: Path, timeout: float = 120) -> None:
+    end = time.time() + timeout
+    while time.time() < end and proc.poll() is None:
+        if _training(out) >= 2:
+            time.sleep(0.5)  # inside training, past data loading
+            return
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"two trials never trained at once: {proc.communicate()[1][-2000:]}")
+
+
+def _wait_gone(pids: list[int], timeout: float = 60) -> list[int]:
+    end = time.time() + timeout
+    while time.time() < end:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and
+                 Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        if not alive:
+            return []
+        time.sleep(0.2)
+    return alive
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_signal_to_the_parent_stops_the_workers_and_the_run_completes(sig, tmp_path, cifar_dir, descendants):
+    out = tmp_path / "run"
+    cmd = _command(out, cifar_dir)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_until_both_train(proc, out)
+    workers = descendants(proc.pid)
+    assert workers
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=90)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "interrupted: run the same command to resume" in err, err[-2000:]
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert _wait_gone(workers) == []  # no orphaned worker trains on
+    study = load_study(default_storage(out))
+    assert not study.get_trials(states=(TrialState.RUNNING,))  # each worker recorded its trial
+    interrupted = [t for t in study.trials if t.user_attrs.get("outcome") == "interrupted"]
+    assert len(interrupted) == 2, [(t.number, t.state.name, t.user_attrs.get("outcome")) for t in study.trials]
+    assert len(study.get_trials(states=(TrialState.WAITING,))) == 2  # queued again
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    t = pd.read_csv(out / "trials.csv")
+    trained = t[t["outcome"].isin(["trained", "pruned"])]
+    assert len(trained) == 3 and trained["arch"].is_unique
+    assert {i.user_attrs["arch"] for i in interrupted} <= set(trained["arch"])  # retrained first
