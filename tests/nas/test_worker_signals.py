@@ -3,7 +3,6 @@ workers stop too, record their trials as interrupted, and the same command compl
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -101,3 +101,11 @@ def test_check_out_folder_creates_nothing_and_names_the_problem(tmp_path, unwrit
     with pytest.raises(ValueError, match="is not writable"):
         check_out_folder(unwritable_dir / "x" / "y")
     assert afile.read_text() == "x"
+
+
+@pytest.mark.slow
+def test_output_into_a_closed_pipe_is_quiet():
+    """`python -m search_space.presets | head -1`: no BrokenPipeError traceback."""
+    r = subprocess.run(f"{sys.executable} -m search_space.presets | head -c 10", shell=True, capture_output=True,
+                       text=True, timeout=120)
+    assert r.stdout and r.stderr == ""
