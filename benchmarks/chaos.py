@@ -1,20 +1,24 @@
 """Chaos: SIGKILL a search at random moments, resume it each time, count what was lost.
 
-    python benchmarks/chaos.py [--kills 10] [--trials 40] [--data-dir ../shared/data/cifar10] [--json out.json]
+    python benchmarks/chaos.py [--kills 10] [--trials 40] [--workers 1] [--data-dir ../shared/data/cifar10]
+                               [--json out.json]
 
 Runs ``python -m nas.search`` (tiny smoke fidelity, random sampler) with a fixed command,
 kills it with SIGKILL after a random 3-15 s (start-up included, so kills land in imports,
 data loading, sampling, training and storage writes), starts the same command again, and
-after ``--kills`` kills lets it finish. Then reads the study and prints: finished trials
-(trained, pruned, failed: they count towards --trials), lost trials (requested minus
-finished), retried trials (left RUNNING by a killed process, failed as stale and queued
-again), and duplicate trainings (an architecture trained more than once).
+after ``--kills`` kills lets it finish. With ``--workers N`` the SIGKILL goes to the whole
+process group (parent and workers, as when a machine is lost). Then reads the study and
+prints: finished trials (trained, pruned, failed: they count towards --trials), lost trials
+(requested minus finished), extra trials (finished beyond the request), retried trials (left
+RUNNING by a killed process, failed as stale and queued again), and duplicate trainings (an
+architecture trained more than once).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import subprocess
@@ -31,17 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=40)
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     rng = random.Random(args.seed)
     out = Path(tempfile.mkdtemp(prefix="binas-chaos-"))
     cmd = [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", args.data_dir, "--out", str(out),
            "--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--trials", str(args.trials),
-           "--sampler", "random", "--no-seed-presets", "--no-progress"]
+           "--sampler", "random", "--no-seed-presets", "--no-progress", "--workers", str(args.workers)]
     start = time.time()
     kills, runs = 0, 0
     while kills < args.kills:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         runs += 1
         delay = rng.uniform(3, 15)
         try:
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {runs}: finished before its kill at {delay:.1f} s", file=sys.stderr)
             break
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             kills += 1
             print(f"run {runs}: SIGKILL after {delay:.1f} s", file=sys.stderr)
@@ -66,20 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     trainings = Counter(t.user_attrs["arch"] for t in study.trials
                         if t.user_attrs.get("outcome") in ("trained", "pruned"))
     row = {
-        "kills": kills, "runs": runs, "requested": args.trials, "finished": counted,
-        "lost": args.trials - counted, "retried": outcomes.get("stale", 0),
+        "kills": kills, "runs": runs, "workers": args.workers, "requested": args.trials, "finished": counted,
+        "lost": max(0, args.trials - counted), "extra": max(0, counted - args.trials),
+        "retried": outcomes.get("stale", 0),
         "duplicate_trainings": sum(n - 1 for n in trainings.values()),
         "final_exit_code": final.returncode, "outcomes": dict(outcomes), "seconds": round(time.time() - start, 1),
         "study": str(out / "study.db"),
     }
-    print("| kills | runs | requested | finished | lost | retried | duplicate trainings | final exit |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| {kills} | {runs} | {args.trials} | {counted} | {row['lost']} | {row['retried']} |"
-          f" {row['duplicate_trainings']} | {final.returncode} |")
+    print("| kills | runs | workers | requested | finished | lost | extra | retried | duplicate trainings |"
+          " final exit |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {kills} | {runs} | {args.workers} | {args.trials} | {counted} | {row['lost']} | {row['extra']} |"
+          f" {row['retried']} | {row['duplicate_trainings']} | {final.returncode} |")
     print(json.dumps(row))
     if args.json:
         args.json.write_text(json.dumps(row, indent=2) + "\n")
-    return 0 if row["lost"] == 0 and row["duplicate_trainings"] == 0 and final.returncode == 0 else 1
+    ok = row["lost"] == 0 and row["extra"] == 0 and row["duplicate_trainings"] == 0 and final.returncode == 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
