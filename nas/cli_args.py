@@ -13,6 +13,7 @@ from search_space.cli import ArgumentParser, check_out_folder
 from .budget import parse_budget, parse_duration
 from .samplers import SAMPLERS
 from .settings import SearchSettings
+from .study import in_memory
 
 __all__ = ["BACKENDS", "build_parser", "parse_args"]
 
@@ -78,6 +79,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError("--ray-address: only meaningful with --backend ray")
     if args.backend == "ray" and args.workers != 1 and args.ray_address:
         raise ValueError("--workers: with --ray-address the cluster decides the parallelism; leave --workers out")
+    if args.storage and in_memory(args.storage) and (args.workers > 1 or args.backend == "ray"):
+        raise ValueError(f"--storage: {args.storage!r} lives in one process's memory; --workers and --backend ray"
+                         " need a file or a database server every worker can open")
     if args.sampler not in SAMPLERS:
         raise ValueError(f"--sampler: unknown value {args.sampler!r} (choose from {', '.join(SAMPLERS)})")
     check_seed(args.seed)

@@ -33,6 +33,7 @@ from .study import open_study
 __all__ = ["LoopConfig", "claim_slot", "count_trained", "run_worker", "run_workers", "set_target"]
 
 MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
+WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
 _TARGET = "binas:target"
 
 
@@ -119,13 +120,13 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         _check_stop()
         recover_stale(study)
         done, running = count_trained(study)
-        if done + running >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
+        if done >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
             return
-        trial = study.ask()
-        if not claim_slot(study, trial, target):
+        if done + running >= target:  # the last slots are taken; one may yet end without counting
+            _pause(WAIT_S)
             continue
-        outcome = runner.run(trial)
-        wasted = wasted + 1 if outcome in ("over_budget", "duplicate") else 0
+        outcome = _run_one(study, runner, target)
+        wasted = wasted + 1 if outcome in ("over_budget", "duplicate", "withdrawn") else 0
         if wasted >= MAX_WASTED:
             raise ValueError(
                 f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget or already"
@@ -133,23 +134,42 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
             )
 
 
-_STOP = threading.Event()  # set in a worker process by its first Ctrl-C or SIGTERM
+def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
+    """Ask for a trial, claim a slot for it and run it. Interrupted at any point (Ctrl-C in
+    the main process), a trial not yet told is recorded as interrupted and queued again."""
+    trial = None
+    try:
+        trial = study.ask()
+        if not claim_slot(study, trial, target):
+            return "withdrawn"
+        return runner.run(trial)
+    except KeyboardInterrupt:
+        if trial is not None and study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            runner.interrupted(trial)
+        raise
 
 
-def _stop_once(signum, frame) -> None:
-    """Ctrl-C or SIGTERM in a worker: stop like Ctrl-C. A second signal is ignored (Ctrl-C
-    reaches the parent and every worker, and the parent then stops the workers too), so the
-    running trial's recording is not cut short. The flag stays set: if the KeyboardInterrupt
-    lands where Python swallows it (a finalizer), the next training step raises it again."""
-    if _STOP.is_set():
-        return
+_STOP = threading.Event()  # set in a worker process by Ctrl-C or SIGTERM
+
+
+def _stop_soon(signum, frame) -> None:
+    """Ctrl-C or SIGTERM in a worker: stop at the next safe point (a training step, the top
+    of the loop), so that no storage write is cut in half. Ctrl-C reaches the parent and
+    every worker, and the parent then sends SIGTERM too: the second signal changes nothing."""
     _STOP.set()
-    raise KeyboardInterrupt
 
 
 def _check_stop(*_) -> None:
     if _STOP.is_set():
         raise KeyboardInterrupt
+
+
+def _pause(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        _check_stop()
+        time.sleep(0.1)
+    _check_stop()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -162,8 +182,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_main(cfg: LoopConfig, target: int, errors, parent: int) -> None:
-    signal.signal(signal.SIGINT, _stop_once)
-    signal.signal(signal.SIGTERM, _stop_once)
+    signal.signal(signal.SIGINT, _stop_soon)
+    signal.signal(signal.SIGTERM, _stop_soon)
     try:
         _die_with_parent(parent)
         run_worker(cfg, target, {"on_step": _check_stop})

@@ -13,7 +13,8 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
   same command retrains it first when it resumes;
 * ``stale``: its process died (SIGKILL, power loss); FAIL, queued again (:mod:`nas.stale`);
 * ``withdrawn``: with several workers, another worker took the last slot of ``--trials`` in
-  the same instant; FAIL, nothing trained (:func:`nas.loop.claim_slot`).
+  the same instant (:func:`nas.loop.claim_slot`), or another worker is training the same
+  architecture right now (``duplicate_of`` names its trial); FAIL, nothing trained.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from search_space import ArchConfig
 from .adapter import suggest_arch
 from .rungs import RungPolicy
 from .settings import SearchSettings
-from .stale import Heartbeat, mark_owner
+from .stale import Heartbeat, mark_owner, queued_params
 
-__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated"]
+__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated", "find_in_flight"]
 
 OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale",
             "withdrawn")
@@ -51,6 +52,19 @@ def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.tria
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         a = t.user_attrs
         if a.get("arch") == arch and a.get("fidelity") == fidelity and a.get("outcome") in ("trained", "pruned"):
+            return t
+    return None
+
+
+def find_in_flight(study: optuna.Study, arch: str, fidelity: str, number: int) -> optuna.trial.FrozenTrial | None:
+    """An unfinished trial numbered below ``number`` that has drawn ``arch`` at ``fidelity``.
+
+    Two workers that draw the same architecture in the same instant both find it untrained;
+    the later trial (the higher number) gives way, so it is trained once. The earlier one
+    never waits on the later, so the two cannot both give way."""
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        a = t.user_attrs
+        if t.number < number and a.get("arch") == arch and a.get("fidelity") == fidelity and "outcome" not in a:
             return t
     return None
 
@@ -100,6 +114,8 @@ class TrialRunner:
         if ops > self.settings.budget:
             return self._tell(trial, "over_budget", TrialState.PRUNED)
         done = find_evaluated(self.study, arch.encode(), self.settings.fidelity.key())
+        if done is None and self.withdraw_if_in_flight(trial, arch):
+            return "withdrawn"
         if done is not None:
             trial.set_user_attr("duplicate_of", done.number)
             for key in ("top1", "epochs_done", "curve"):
@@ -111,6 +127,16 @@ class TrialRunner:
         if self.on_start:
             self.on_start(trial.number, arch.encode())
         return self._train(trial, arch, ops)
+
+    def withdraw_if_in_flight(self, trial: optuna.Trial, arch: ArchConfig) -> bool:
+        """Withdraw ``trial`` if an earlier trial is training ``arch`` now (:func:`find_in_flight`)."""
+        busy = find_in_flight(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
+        if busy is None:
+            return False
+        trial.set_user_attr("duplicate_of", busy.number)
+        trial.set_user_attr("fail_reason", f"trial {busy.number} is training the same architecture")
+        self._tell(trial, "withdrawn", TrialState.FAIL)
+        return True
 
     def _train(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> str:
         is_seed = "seed_preset" in trial.user_attrs
@@ -160,10 +186,13 @@ class TrialRunner:
         return self._tell(trial, "trained", TrialState.COMPLETE, [result.val_top1, ops])
 
     def interrupted(self, trial: optuna.Trial) -> None:
-        """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again."""
+        """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again
+        (a fresh draw interrupted before it drew anything has nothing to queue)."""
+        params = queued_params(self.study, trial._trial_id, trial.params, trial.user_attrs)
         self._tell(trial, "interrupted", TrialState.FAIL)
-        self.study.enqueue_trial(trial.params, user_attrs={
-            k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+        if params:
+            self.study.enqueue_trial(params, user_attrs={
+                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
 
     def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
         trial.set_user_attr("outcome", outcome)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -106,6 +107,8 @@ def _searcher_class():
                     self._runner._tell(ot_trial, "duplicate", state,
                                        list(done.values) if state == TrialState.COMPLETE else None)
                     continue
+                if self._runner.withdraw_if_in_flight(ot_trial, arch):  # here or on another driver
+                    continue
                 self._ot_trials[trial_id] = ot_trial
                 return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
             raise RuntimeError(f"no new within-budget architecture in {self._limit} proposals")
@@ -178,11 +181,17 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
     if done >= target:
         return
     if not ray.is_initialized():
+        term = signal.getsignal(signal.SIGTERM)
         if address:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         else:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        # ray.init makes SIGTERM exit the driver at once; keep the caller's handler (nas.search
+        # turns SIGTERM into Ctrl-C, so the trials in flight are recorded as interrupted).
+        if callable(term) and signal.getsignal(signal.SIGTERM) is not term:
+            with contextlib.suppress(ValueError):  # not the main thread: nothing was replaced
+                signal.signal(signal.SIGTERM, term)
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)

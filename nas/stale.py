@@ -20,7 +20,7 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "recover_stale"]
+__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "queued_params", "recover_stale"]
 
 HEARTBEAT_S = 20.0
 HOST = socket.gethostname()
@@ -64,6 +64,16 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
 
+def queued_params(study: optuna.Study, trial_id: int, params: dict, user_attrs: dict) -> dict:
+    """The parameters to queue again for a trial that did not finish: those it was queued
+    with, else those it drew; empty for a fresh draw stopped before its architecture was
+    complete (nothing is lost by drawing again)."""
+    fixed = study._storage.get_trial_system_attrs(trial_id).get("fixed_params")
+    if fixed:
+        return dict(fixed)
+    return dict(params) if params and "arch" in user_attrs else {}
+
+
 def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
     owner = t.user_attrs.get("owner")
     if owner:
@@ -91,8 +101,9 @@ def recover_stale(study: optuna.Study, grace_s: float = 6 * HEARTBEAT_S) -> int:
             study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker recovered it first
             continue
-        if t.params and t.user_attrs.get("arch"):
+        params = queued_params(study, t._trial_id, t.params, t.user_attrs)
+        if params:
             keep = {k: v for k, v in t.user_attrs.items() if k == "seed_preset"} | {"retry_of": t.number}
-            study.enqueue_trial(t.params, user_attrs=keep)
+            study.enqueue_trial(params, user_attrs=keep)
         n += 1
     return n

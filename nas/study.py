@@ -55,7 +55,7 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
 
             return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
         storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-        if url.startswith("sqlite"):
+        if url.startswith("sqlite") and not in_memory(url):  # one process only: nothing to serialise
             _serialize_sqlite(storage)
         return storage
     except ValueError:
@@ -63,6 +63,11 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as exc:  # SQLAlchemy raises many types: bad URL, unknown driver, refused connection
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"--storage: cannot open {url!r} ({first[:200]})") from None
+
+
+def in_memory(url: str) -> bool:
+    """An SQLite URL whose database lives in this process's memory (``sqlite://``, ``:memory:``)."""
+    return url.rstrip("/") == "sqlite:" or ":memory:" in url or "mode=memory" in url
 
 
 def _serialize_sqlite(storage: optuna.storages.RDBStorage) -> None:

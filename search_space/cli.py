@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,7 +28,16 @@ class ArgumentParser(argparse.ArgumentParser):
 def check_out_folder(path: Path, option: str = "--out") -> None:
     """Refuse ``path`` as an output folder unless it is a writable folder or can be created as
     one; creates nothing (the probe is an unnamed temporary file)."""
+    try:
+        _check_out_folder(path, option)
+    except OSError as exc:  # e.g. a parent folder we may not even look into
+        raise ValueError(f"{option}: cannot use {str(path)!r} ({exc.strerror or type(exc).__name__})") from None
+
+
+def _check_out_folder(path: Path, option: str) -> None:
     text = str(path)
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{option}: {text!r} is a symbolic link to nothing")
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option}: {text!r} exists and is not a folder")
     probe = path
@@ -88,7 +98,20 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `| head` closed the pipe: stop quietly (Python docs' recipe)
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe broke: a real error
+        # `| head` closed the pipe: stop quietly (the Python docs' recipe)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (True when that cannot be told)."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poll.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True

@@ -63,3 +63,27 @@ def test_heartbeat_refreshes(tmp_path, settings):
     with Heartbeat(t, interval=0.05):
         time.sleep(0.3)
     assert study.trials[0].user_attrs["heartbeat"] > time.time() - 5
+
+
+def test_a_queued_trial_that_died_before_drawing_is_queued_again(tmp_path, settings):
+    """Killed between taking a queued trial and suggesting its parameters: the parameters it
+    was queued with are queued again (it has none of its own yet)."""
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    params = arch_params(PRESETS["bin_mobilenet_sp"].arch, settings.space)
+    study.enqueue_trial(params, user_attrs={"seed_preset": "bin_mobilenet_sp"})
+    t = study.ask()
+    assert t.params == {}
+    t.set_user_attr("owner", f"{HOST}:{_dead_pid()}")
+    assert recover_stale(study) == 1
+    failed, waiting = study.trials
+    assert failed.user_attrs["outcome"] == "stale"
+    assert waiting.state == TrialState.WAITING and waiting.system_attrs["fixed_params"] == params
+    assert waiting.user_attrs == {"seed_preset": "bin_mobilenet_sp", "retry_of": failed.number}
+
+
+def test_a_fresh_draw_that_died_before_drawing_is_not_queued(tmp_path, settings):
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    t = study.ask()
+    t.set_user_attr("owner", f"{HOST}:{_dead_pid()}")
+    assert recover_stale(study) == 1
+    assert not study.get_trials(states=(TrialState.WAITING,))  # nothing was drawn, nothing to lose

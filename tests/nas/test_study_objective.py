@@ -55,6 +55,15 @@ def test_bad_storage_url_is_one_line(tmp_path, settings):
         open_study("nosuchdb://x", "s", settings)
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_study_works(url, settings, fake_evaluate):
+    study, resumed = open_study(url, "s", settings)
+    assert not resumed
+    runner = TrialRunner(study, settings, data=None)
+    assert _run(runner, study, arch_params(PRESETS["bin_mobilenet_sp"].arch, settings.space)) == "trained"
+    assert [t.user_attrs["outcome"] for t in study.trials] == ["trained"]
+
+
 def test_seed_presets_within_budget_are_queued_once(tmp_path, settings):
     study, _ = _study(tmp_path, settings)
     queued = enqueue_seed_presets(study, settings)

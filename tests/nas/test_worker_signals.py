@@ -79,8 +79,11 @@ def test_signal_to_the_parent_stops_the_workers_and_the_run_completes(sig, tmp_p
     study = load_study(default_storage(out))
     assert not study.get_trials(states=(TrialState.RUNNING,))  # each worker recorded its trial
     interrupted = [t for t in study.trials if t.user_attrs.get("outcome") == "interrupted"]
-    assert len(interrupted) == 2, [(t.number, t.state.name, t.user_attrs.get("outcome")) for t in study.trials]
-    assert len(study.get_trials(states=(TrialState.WAITING,))) == 2  # queued again
+    # Both were training when the signal was sent; on a fast machine one may have finished
+    # its trial in that instant (and stopped before taking another).
+    assert 1 <= len(interrupted) <= 2, [(t.number, t.state.name, t.user_attrs.get("outcome")) for t in study.trials]
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert sorted(w.user_attrs["retry_of"] for w in waiting) == [i.number for i in interrupted]  # queued again
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     t = pd.read_csv(out / "trials.csv")

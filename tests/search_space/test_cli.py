@@ -101,6 +101,37 @@ def test_check_out_folder_creates_nothing_and_names_the_problem(tmp_path, unwrit
     with pytest.raises(ValueError, match="is not writable"):
         check_out_folder(unwritable_dir / "x" / "y")
     assert afile.read_text() == "x"
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    with pytest.raises(ValueError, match=r"--out: '.*dangling' is a symbolic link to nothing"):
+        check_out_folder(tmp_path / "dangling")
+
+
+def test_check_out_folder_in_a_folder_we_may_not_look_into(tmp_path, monkeypatch):
+    """Path.exists raises PermissionError under a folder without search permission (as a
+    non-root user): one clear line, not a traceback."""
+    import pathlib
+
+    from search_space.cli import check_out_folder
+
+    real = pathlib.Path.exists
+
+    def exists(self, *a, **k):
+        if str(self).startswith(str(tmp_path / "locked") + "/"):
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "exists", exists)
+    with pytest.raises(ValueError, match=r"--out: cannot use '.*locked/run' \(Permission denied\)"):
+        check_out_folder(tmp_path / "locked" / "run")
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_a_real_error(tmp_path):
+    code = ("from search_space.cli import run_cli\n"
+            "def main(argv):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "raise SystemExit(run_cli(main))\n")
+    with open(tmp_path / "out.txt", "w") as out:
+        r = subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 1 and "BrokenPipeError" in r.stderr  # not swallowed as if `| head` had closed
 
 
 @pytest.mark.slow
