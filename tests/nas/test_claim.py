@@ -17,6 +17,30 @@ from search_space import PRESETS
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def _at_once(n: int, body, barrier: bool = False) -> None:
+    """Run ``body`` in ``n`` threads released together; fail with the first error any raised.
+    ``barrier``: ``body`` takes the barrier and waits on it itself (after its own set-up)."""
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            if barrier:
+                body(start)
+            else:
+                start.wait()
+                body()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+
 def test_the_trial_past_the_target_is_withdrawn_and_its_queued_params_kept(tmp_path, settings):
     study, _ = open_study(default_storage(tmp_path), "s", settings)
     first = study.ask()
@@ -50,22 +74,7 @@ def test_concurrent_workers_finish_exactly_the_target(tmp_path, settings, monkey
     storage = default_storage(tmp_path)
     open_study(storage, "s", settings)
     cfg = LoopConfig(storage, "s", settings, None, sampler="random")
-    start = threading.Barrier(6)
-    errors: list[BaseException] = []
-
-    def worker():
-        try:
-            start.wait()
-            run_worker(cfg, target, data=object())
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    _at_once(6, lambda: run_worker(cfg, target, data=object()))
     study, _ = open_study(storage, "s", settings)
     trained = [t for t in study.trials if t.user_attrs.get("outcome") in ("trained", "pruned")]
     assert len(trained) == target
@@ -81,26 +90,16 @@ def test_a_queued_trial_goes_to_one_worker_only(tmp_path, settings, kind):
     study, _ = open_study(storage, "s", settings)
     for i in range(40):
         study.enqueue_trial({"width": 1.0}, user_attrs={"i": i})
-    start = threading.Barrier(6)
     got: list[int] = []
-    errors: list[BaseException] = []
 
-    def worker():
-        try:
-            mine, _ = open_study(storage, "s", settings)
-            start.wait()
-            while mine.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                t = mine.ask()
-                if "i" in t.user_attrs:
-                    got.append(t.user_attrs["i"])
-                mine.tell(t, state=TrialState.FAIL)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
+    def worker(start):
+        mine, _ = open_study(storage, "s", settings)
+        start.wait()
+        while mine.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            t = mine.ask()
+            if "i" in t.user_attrs:
+                got.append(t.user_attrs["i"])
+            mine.tell(t, state=TrialState.FAIL)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    _at_once(6, worker, barrier=True)
     assert sorted(got) == list(range(40))  # each queued trial popped exactly once
