@@ -45,13 +45,18 @@ def main(argv: list[str] | None = None) -> int:
            "--sampler", "random", "--no-seed-presets", "--no-progress", "--workers", str(args.workers)]
     start = time.time()
     kills, runs = 0, 0
+    logs = Path(tempfile.mkdtemp(prefix="binas-chaos-logs-"))  # beside, not in, the output folder
+    early_exit = None
     while kills < args.kills:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        log = logs / f"run-{runs + 1}.log"
+        with open(log, "w") as err:
+            proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, start_new_session=True)
         runs += 1
         delay = rng.uniform(3, 15)
         try:
-            proc.wait(timeout=delay)
-            print(f"run {runs}: finished before its kill at {delay:.1f} s", file=sys.stderr)
+            early_exit = proc.wait(timeout=delay)
+            print(f"run {runs}: ended (exit {early_exit}) before its kill at {delay:.1f} s; log {log}",
+                  file=sys.stderr)
             break
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -59,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             kills += 1
             print(f"run {runs}: SIGKILL after {delay:.1f} s", file=sys.stderr)
     finished_early = kills < args.kills
-    final = subprocess.run(cmd if not finished_early else [sys.executable, "-c", "pass"], capture_output=True,
-                           text=True)
-    runs += 0 if finished_early else 1
+    if finished_early:
+        final_code = early_exit
+    else:
+        final_code = subprocess.run(cmd, capture_output=True, text=True).returncode
+        runs += 1
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -75,18 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         "lost": max(0, args.trials - counted), "extra": max(0, counted - args.trials),
         "retried": outcomes.get("stale", 0),
         "duplicate_trainings": sum(n - 1 for n in trainings.values()),
-        "final_exit_code": final.returncode, "outcomes": dict(outcomes), "seconds": round(time.time() - start, 1),
+        "final_exit_code": final_code, "outcomes": dict(outcomes), "seconds": round(time.time() - start, 1),
         "study": str(out / "study.db"),
     }
     print("| kills | runs | workers | requested | finished | lost | extra | retried | duplicate trainings |"
           " final exit |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {kills} | {runs} | {args.workers} | {args.trials} | {counted} | {row['lost']} | {row['extra']} |"
-          f" {row['retried']} | {row['duplicate_trainings']} | {final.returncode} |")
+          f" {row['retried']} | {row['duplicate_trainings']} | {final_code} |")
     print(json.dumps(row))
     if args.json:
         args.json.write_text(json.dumps(row, indent=2) + "\n")
-    ok = row["lost"] == 0 and row["extra"] == 0 and row["duplicate_trainings"] == 0 and final.returncode == 0
+    ok = row["lost"] == 0 and row["extra"] == 0 and row["duplicate_trainings"] == 0 and final_code == 0
     return 0 if ok else 1
 
 

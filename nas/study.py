@@ -21,6 +21,7 @@ __all__ = [
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def default_storage(out: Path) -> str:
@@ -28,7 +29,11 @@ def default_storage(out: Path) -> str:
 
 
 def _check_sqlite(url: str) -> None:
-    """A SQLite file that is not a database is refused (and left as it is)."""
+    """A SQLite file that is not a database is refused (and left as it is).
+
+    The check opens the file read-write, as Optuna will: a process killed in the middle of a
+    write leaves a hot journal, which SQLite rolls back on the next read-write open (a
+    read-only open cannot, and fails as if the file were unusable)."""
     if not url.startswith("sqlite:///"):
         return
     path = Path(url[len("sqlite:///"):])
@@ -37,9 +42,22 @@ def _check_sqlite(url: str) -> None:
     if path.is_dir():
         raise ValueError(f"--storage: {str(path)!r} is a folder, not a SQLite file")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise ValueError(f"--storage: cannot read {str(path)!r} ({exc.strerror})") from None
+    if head and head != _SQLITE_HEADER:  # an empty file is an empty database
+        raise ValueError(f"--storage: {str(path)!r} is not a usable SQLite database (file is not a database);"
+                         " it was left untouched")
+    try:
+        con = sqlite3.connect(path, timeout=60)
+        try:
             con.execute("PRAGMA schema_version").fetchone()
             con.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError as exc:  # locked past the timeout, read-only, ...
+        raise ValueError(f"--storage: cannot open {str(path)!r} ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise ValueError(
             f"--storage: {str(path)!r} is not a usable SQLite database ({exc}); it was left untouched"
