@@ -1,9 +1,10 @@
 """Chaos: SIGKILL a search at random moments, resume it each time, count what was lost.
 
-    python benchmarks/chaos.py [--kills 10] [--trials 40] [--workers 1] [--data-dir ../shared/data/cifar10]
-                               [--json out.json]
+    python benchmarks/chaos.py [--kills 10] [--trials 40] [--workers 1] [--sampler random]
+                               [--data-dir ../shared/data/cifar10] [--json out.json]
 
-Runs ``python -m nas.search`` (tiny smoke fidelity, random sampler) with a fixed command,
+Runs ``python -m nas.search`` (tiny smoke fidelity, random sampler unless ``--sampler``:
+with ``nsga2`` several workers often draw the same architecture at once) with a fixed command,
 kills it with SIGKILL after a random 3-15 s (start-up included, so kills land in imports,
 data loading, sampling, training and storage writes), starts the same command again, and
 after ``--kills`` kills lets it finish. With ``--workers N`` the SIGKILL goes to the whole
@@ -36,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--sampler", default="random")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     rng = random.Random(args.seed)
     out = Path(tempfile.mkdtemp(prefix="binas-chaos-"))
     cmd = [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", args.data_dir, "--out", str(out),
            "--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--trials", str(args.trials),
-           "--sampler", "random", "--no-seed-presets", "--no-progress", "--workers", str(args.workers)]
+           "--sampler", args.sampler, "--no-seed-presets", "--no-progress", "--workers", str(args.workers)]
     start = time.time()
     kills, runs = 0, 0
     logs = Path(tempfile.mkdtemp(prefix="binas-chaos-logs-"))  # beside, not in, the output folder
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     trainings = Counter(t.user_attrs["arch"] for t in study.trials
                         if t.user_attrs.get("outcome") in ("trained", "pruned"))
     row = {
-        "kills": kills, "runs": runs, "workers": args.workers, "requested": args.trials, "finished": counted,
+        "kills": kills, "runs": runs, "workers": args.workers, "sampler": args.sampler, "requested": args.trials,
+        "finished": counted,
         "lost": max(0, args.trials - counted), "extra": max(0, counted - args.trials),
         "retried": outcomes.get("stale", 0),
         "duplicate_trainings": sum(n - 1 for n in trainings.values()),

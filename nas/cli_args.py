@@ -79,9 +79,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError("--ray-address: only meaningful with --backend ray")
     if args.backend == "ray" and args.workers != 1 and args.ray_address:
         raise ValueError("--workers: with --ray-address the cluster decides the parallelism; leave --workers out")
-    if args.storage and in_memory(args.storage) and (args.workers > 1 or args.backend == "ray"):
-        raise ValueError(f"--storage: {args.storage!r} lives in one process's memory; --workers and --backend ray"
-                         " need a file or a database server every worker can open")
+    if args.storage and in_memory(args.storage):
+        raise ValueError(f"--storage: {args.storage!r} lives in one process's memory, so the search could not be"
+                         " resumed, reported or shared; give a file (sqlite:///PATH) or a database server")
     if args.sampler not in SAMPLERS:
         raise ValueError(f"--sampler: unknown value {args.sampler!r} (choose from {', '.join(SAMPLERS)})")
     check_seed(args.seed)

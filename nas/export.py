@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from search_space import ArchConfig, BuildOptions, analytic_cost, build_model, count_model_ops, deploy_model
-from search_space.cli import ArgumentParser, check_out_folder, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, resolve_arch, run_cli
 
 from .checkpoint import (
     atomic_write,
@@ -84,10 +84,7 @@ def prepare_out(text: str, names: list[str]) -> Path:
     output names that are folders or symlinks leading out of it."""
     out = Path(text)
     check_out_folder(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--out: cannot create {text!r} ({exc.strerror or type(exc).__name__})") from None
+    make_out_folder(out)
     root = out.resolve()
     for name in names:
         target = out / name

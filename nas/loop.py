@@ -14,11 +14,13 @@ import multiprocessing as mp
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from proxies import ProxyData, prepare_data, set_threads
@@ -30,10 +32,11 @@ from .settings import SearchSettings
 from .stale import mark_owner, recover_stale
 from .study import open_study
 
-__all__ = ["LoopConfig", "claim_slot", "count_trained", "run_worker", "run_workers", "set_target"]
+__all__ = ["LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers", "set_target"]
 
 MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
 WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
+WAIT_NOTICE_S = 30.0  # a wait this long is said on stderr
 _TARGET = "binas:target"
 
 
@@ -113,9 +116,18 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     if data is None:
         data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
                             progress=False)
+    hooks = dict(runner_hooks or {})
+    user_step = hooks.pop("on_step", None)
+
+    def on_step(*a) -> None:  # every training step is a safe point to stop at
+        _check_stop()
+        if user_step is not None:
+            user_step(*a)
+
     runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
-                         trial_timeout=cfg.trial_timeout, **(runner_hooks or {}))
+                         trial_timeout=cfg.trial_timeout, on_step=on_step, **hooks)
     wasted = 0
+    waiting_since = None
     while True:
         _check_stop()
         recover_stale(study)
@@ -123,14 +135,20 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         if done >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
             return
         if done + running >= target:  # the last slots are taken; one may yet end without counting
+            waiting_since = waiting_since or time.time()
+            if waiting_since and time.time() - waiting_since > WAIT_NOTICE_S:
+                print(f"waiting: the last {target - done} trial(s) of the target are running in other"
+                      " processes (stale ones are taken over after 2 min of silence)", file=sys.stderr, flush=True)
+                waiting_since = float("inf")  # said once
             _pause(WAIT_S)
             continue
+        waiting_since = None
         outcome = _run_one(study, runner, target)
         wasted = wasted + 1 if outcome in ("over_budget", "duplicate", "withdrawn") else 0
         if wasted >= MAX_WASTED:
             raise ValueError(
-                f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget or already"
-                " trained; the space under this budget may be exhausted"
+                f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget, already"
+                " trained or being trained; the space under this budget may be exhausted"
             )
 
 
@@ -143,6 +161,10 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
         if not claim_slot(study, trial, target):
             return "withdrawn"
         return runner.run(trial)
+    except UpdateFinishedTrialError:  # stopped or hung too long: another worker found it stale
+        print(f"trial {trial.number}: found stale by another worker while it ran (queued again there)",
+              file=sys.stderr, flush=True)
+        return "stale"
     except KeyboardInterrupt:
         if trial is not None and study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
             runner.interrupted(trial)
@@ -150,6 +172,27 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
 
 
 _STOP = threading.Event()  # set in a worker process by Ctrl-C or SIGTERM
+
+
+@contextlib.contextmanager
+def graceful_stop():
+    """Ctrl-C and SIGTERM in this (main) process stop the loop at its next safe point; a
+    second one stops at once (the trial is then recorded by the next run, as stale)."""
+    def first(signum, frame):
+        if _STOP.is_set():
+            raise KeyboardInterrupt
+        _STOP.set()
+        print("stopping after the current training step (Ctrl-C again to stop at once)", file=sys.stderr,
+              flush=True)
+
+    _STOP.clear()
+    previous = {sig: signal.signal(sig, first) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _STOP.clear()
 
 
 def _stop_soon(signum, frame) -> None:
@@ -186,7 +229,7 @@ def _worker_main(cfg: LoopConfig, target: int, errors, parent: int) -> None:
     signal.signal(signal.SIGTERM, _stop_soon)
     try:
         _die_with_parent(parent)
-        run_worker(cfg, target, {"on_step": _check_stop})
+        run_worker(cfg, target)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # report to the parent, which prints one line

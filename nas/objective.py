@@ -36,7 +36,7 @@ from .rungs import RungPolicy
 from .settings import SearchSettings
 from .stale import Heartbeat, mark_owner, queued_params
 
-__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated", "find_in_flight"]
+__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated", "same_arch"]
 
 OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale",
             "withdrawn")
@@ -56,17 +56,20 @@ def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.tria
     return None
 
 
-def find_in_flight(study: optuna.Study, arch: str, fidelity: str, number: int) -> optuna.trial.FrozenTrial | None:
-    """An unfinished trial numbered below ``number`` that has drawn ``arch`` at ``fidelity``.
-
-    Two workers that draw the same architecture in the same instant both find it untrained;
-    the later trial (the higher number) gives way, so it is trained once. The earlier one
-    never waits on the later, so the two cannot both give way."""
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
+    """One snapshot of the other trials that drew ``arch`` at ``fidelity``: (a finished trial
+    that trained it, or None; the unfinished ones still training it or about to)."""
+    done, flying = None, []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)):
         a = t.user_attrs
-        if t.number < number and a.get("arch") == arch and a.get("fidelity") == fidelity and "outcome" not in a:
-            return t
-    return None
+        if t.number == number or a.get("arch") != arch or a.get("fidelity") != fidelity:
+            continue
+        if t.state == TrialState.RUNNING:
+            if a.get("outcome") in (None, "trained", "pruned"):  # an outcome set, its state not yet
+                flying.append(t)
+        elif done is None and a.get("outcome") in ("trained", "pruned"):
+            done = t
+    return done, flying
 
 
 def rung_peers(study: optuna.Study, epoch: int, exclude: int) -> list[tuple[float, float]]:
@@ -113,9 +116,23 @@ class TrialRunner:
         ops = self.record_candidate(trial, arch)
         if ops > self.settings.budget:
             return self._tell(trial, "over_budget", TrialState.PRUNED)
-        done = find_evaluated(self.study, arch.encode(), self.settings.fidelity.key())
-        if done is None and self.withdraw_if_in_flight(trial, arch):
-            return "withdrawn"
+        settled = self.settle_if_taken(trial, arch)
+        if settled is not None:
+            return settled
+        if self.on_start:
+            self.on_start(trial.number, arch.encode())
+        return self._train(trial, arch, ops)
+
+    def settle_if_taken(self, trial: optuna.Trial, arch: ArchConfig) -> str | None:
+        """Settle ``trial`` if its architecture (already recorded on it) is trained or being
+        trained: ``duplicate`` of a finished trial, or ``withdrawn`` beside one in flight.
+        Returns that outcome, or None after marking the trial as the one that trains it.
+
+        Every trial records its architecture before it looks, so of two workers that draw the
+        same architecture at once the later to look sees the other and withdraws: never both
+        train. Both may withdraw; then each queues its queued parameters (a seed preset, a
+        retry) again unless the other is already marked as training, so nothing is lost."""
+        done, flying = same_arch(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
         if done is not None:
             trial.set_user_attr("duplicate_of", done.number)
             for key in ("top1", "epochs_done", "curve"):
@@ -124,19 +141,19 @@ class TrialRunner:
             if done.state == TrialState.COMPLETE:
                 return self._tell(trial, "duplicate", TrialState.COMPLETE, list(done.values))
             return self._tell(trial, "duplicate", TrialState.PRUNED)
-        if self.on_start:
-            self.on_start(trial.number, arch.encode())
-        return self._train(trial, arch, ops)
-
-    def withdraw_if_in_flight(self, trial: optuna.Trial, arch: ArchConfig) -> bool:
-        """Withdraw ``trial`` if an earlier trial is training ``arch`` now (:func:`find_in_flight`)."""
-        busy = find_in_flight(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
-        if busy is None:
-            return False
+        if not flying:
+            trial.set_user_attr("training", True)
+            return None
+        busy = min(flying, key=lambda t: (not t.user_attrs.get("training"), t.number))
+        params = None if any(t.user_attrs.get("training") for t in flying) else queued_params(
+            self.study, trial._trial_id, {}, {})
         trial.set_user_attr("duplicate_of", busy.number)
         trial.set_user_attr("fail_reason", f"trial {busy.number} is training the same architecture")
         self._tell(trial, "withdrawn", TrialState.FAIL)
-        return True
+        if params:
+            self.study.enqueue_trial(params, user_attrs={
+                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+        return "withdrawn"
 
     def _train(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> str:
         is_seed = "seed_preset" in trial.user_attrs

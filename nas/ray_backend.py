@@ -40,7 +40,7 @@ from search_space import ArchConfig
 
 from .adapter import suggest_arch
 from .loop import LoopConfig, count_trained
-from .objective import TrialRunner, find_evaluated
+from .objective import TrialRunner
 from .samplers import make_sampler
 from .stale import HEARTBEAT_S, mark_owner, recover_stale
 from .study import open_study
@@ -100,15 +100,8 @@ def _searcher_class():
                 if ops > self._runner.settings.budget:
                     self._runner._tell(ot_trial, "over_budget", TrialState.PRUNED)
                     continue
-                done = find_evaluated(study, arch.encode(), self._runner.settings.fidelity.key())
-                if done is not None:
-                    ot_trial.set_user_attr("duplicate_of", done.number)
-                    state = done.state
-                    self._runner._tell(ot_trial, "duplicate", state,
-                                       list(done.values) if state == TrialState.COMPLETE else None)
-                    continue
-                if self._runner.withdraw_if_in_flight(ot_trial, arch):  # here or on another driver
-                    continue
+                if self._runner.settle_if_taken(ot_trial, arch) is not None:  # trained, or in flight here or
+                    continue                                                  # on another driver
                 self._ot_trials[trial_id] = ot_trial
                 return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
             raise RuntimeError(f"no new within-budget architecture in {self._limit} proposals")

@@ -15,11 +15,11 @@ import sys
 import time
 
 from proxies import prepare_data, resolve_data_dir, set_threads
-from search_space.cli import run_cli
+from search_space.cli import make_out_folder, run_cli
 
 from .budget import format_ops
 from .cli_args import parse_args
-from .loop import LoopConfig, count_trained, run_worker, run_workers, set_target
+from .loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
 from .outputs import OUTPUT_FILES, write_outputs
 from .progress import SearchProgress, study_summary, summary_line
 from .study import default_storage, enqueue_seed_presets, open_study
@@ -41,12 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = str(resolve_data_dir(args.data_dir).resolve())  # absolute: Ray workers run elsewhere
     storage = args.storage or default_storage(args.out)
     if args.storage is None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"--out: cannot create {str(args.out)!r} ({exc.strerror})") from None
+        make_out_folder(args.out)  # the study goes in it
     study, resumed = open_study(storage, args.study_name, settings)
-    args.out.mkdir(parents=True, exist_ok=True)
+    make_out_folder(args.out)
     seeds = [] if args.no_seed_presets else enqueue_seed_presets(study, settings)
     done, target, continuing = set_target(study, args.trials)
     deadline = start + args.timeout_s if args.timeout_s else None
@@ -69,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             errors = run_workers(cfg, target, args.workers, progress.refresh)
         else:
             set_threads()
-            run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
+            with graceful_stop():
+                run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -1,12 +1,13 @@
 """Crash safety: trials left RUNNING by a dead process are failed and queued again.
 
-A worker marks each trial it runs with its owner (host and process id) and a heartbeat
-it refreshes every ``HEARTBEAT_S`` seconds while the trial trains. A trial still RUNNING
-whose owner is a dead process on this host, or whose heartbeat is older than
-``grace_s`` (another machine), is stale: it is told FAIL with outcome ``stale`` and its
-parameters are queued again, so the next worker retrains it first. Stale trials do not
-count towards ``--trials``, so a search killed any number of times still ends with
-exactly the requested number of finished trials.
+A worker marks each trial it runs with its owner (host, process id and the process's start
+time, so a reused pid is told apart) and a heartbeat it refreshes every ``HEARTBEAT_S``
+seconds while the trial trains. A trial still RUNNING is stale when its owner is a dead (or
+reused) process on this host, or when its heartbeat is older than ``grace_s`` (another
+machine, or a local process that is stopped or hung). A stale trial is told FAIL with outcome
+``stale`` and its parameters are queued again, so the next worker retrains it first. Stale
+trials do not count towards ``--trials``, so a search killed any number of times still ends
+with exactly the requested number of finished trials.
 """
 
 from __future__ import annotations
@@ -16,29 +17,51 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "queued_params", "recover_stale"]
+__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queued_params", "recover_stale"]
 
 HEARTBEAT_S = 20.0
 HOST = socket.gethostname()
 
 
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot; "" where /proc cannot tell): with
+    the pid, it names one process, even after the pid is reused (a restarted container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+_ME = f"{HOST}:{os.getpid()}:{_started(os.getpid())}"
+
+
+def owner_id() -> str:
+    """``host:pid:start`` of this process (recomputed after a fork)."""
+    global _ME
+    if _ME.split(":")[-2] != str(os.getpid()):
+        _ME = f"{HOST}:{os.getpid()}:{_started(os.getpid())}"
+    return _ME
+
+
 def mark_owner(trial: optuna.Trial) -> None:
-    trial.set_user_attr("owner", f"{HOST}:{os.getpid()}")
+    trial.set_user_attr("owner", owner_id())
     trial.set_user_attr("heartbeat", time.time())
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started: str) -> bool:
+    """Whether process ``pid`` is alive and is the one that started at ``started`` (if given)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not started or not _started(pid) or _started(pid) == started
 
 
 class Heartbeat:
@@ -75,13 +98,17 @@ def queued_params(study: optuna.Study, trial_id: int, params: dict, user_attrs: 
 
 
 def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
-    owner = t.user_attrs.get("owner")
-    if owner:
-        host, _, pid = owner.rpartition(":")
-        if host == HOST and pid.isdigit() and int(pid) != os.getpid():
-            return not _alive(int(pid))
-        if host == HOST and pid.isdigit():
-            return False  # ours
+    """Stale: owned by a dead process of this host (or one whose pid was reused), or silent
+    for ``grace_s`` (another host; or a process of this host that is stopped or hung)."""
+    owner = str(t.user_attrs.get("owner") or "")
+    parts = owner.split(":")
+    if len(parts) == 2:  # host:pid, from before the start time was recorded
+        parts.append("")
+    if len(parts) == 3 and parts[0] == HOST and parts[1].isdigit():
+        if owner == owner_id():
+            return False  # ours (another thread of this process)
+        if not _alive(int(parts[1]), parts[2]):
+            return True
     beat = t.user_attrs.get("heartbeat")
     if beat is None:
         beat = t.datetime_start.timestamp() if t.datetime_start else now

@@ -57,7 +57,7 @@ from proxies.run import check_seed
 from proxies.runtime import select_device, set_threads
 from proxies.train import _param_groups
 from search_space import build_model
-from search_space.cli import ArgumentParser, check_out_folder, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, resolve_arch, run_cli
 
 from .fulltrain_data import FullData, prepare_full_data
 
@@ -270,7 +270,7 @@ def _main(argv: list[str] | None) -> int:
         torch.set_rng_state(ckpt["rng"]["torch"])
         if dev.type == "cuda" and len(ckpt["rng"]["cuda"]) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-    out.mkdir(parents=True, exist_ok=True)
+    make_out_folder(out)
     _start_log(out / "log.csv", start)
     params = sum(p.numel() for p in model.parameters())
     print(f"{label}: {params / 1e6:.2f}M parameters, {data.resolution}px, {len(data.classes)} classes on {dev}; "

@@ -14,7 +14,7 @@ from pathlib import Path
 from .arch import ArchConfig
 from .presets import PRESETS
 
-__all__ = ["ArgumentParser", "check_out_folder", "resolve_arch", "run_cli"]
+__all__ = ["ArgumentParser", "check_out_folder", "make_out_folder", "resolve_arch", "run_cli"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -34,14 +34,23 @@ def check_out_folder(path: Path, option: str = "--out") -> None:
         raise ValueError(f"{option}: cannot use {str(path)!r} ({exc.strerror or type(exc).__name__})") from None
 
 
+def make_out_folder(path: Path, option: str = "--out") -> None:
+    """Create the output folder ``path`` (checked by :func:`check_out_folder`); a failure is
+    one line naming it, not a traceback."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot create {str(path)!r} ({exc.strerror or type(exc).__name__})") from None
+
+
 def _check_out_folder(path: Path, option: str) -> None:
     text = str(path)
-    if path.is_symlink() and not path.exists():
-        raise ValueError(f"{option}: {text!r} is a symbolic link to nothing")
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option}: {text!r} exists and is not a folder")
     probe = path
     while not probe.exists() and probe != probe.parent:
+        if probe.is_symlink():  # mkdir would fail on it
+            raise ValueError(f"{option}: {str(probe)!r} is a symbolic link to nothing")
         probe = probe.parent  # the nearest existing folder, where it would be created
     if not probe.is_dir():
         raise ValueError(f"{option}: cannot create {text!r} ({str(probe)!r} is a file)")

@@ -115,8 +115,8 @@ CONFLICTS = [
     (["--backend", "ray", "--ray-address", "127.0.0.1:1", "--workers", "2"], "--workers"),
     (["--backend", "optuna", "--ray-address", "auto"], "--ray-address: only meaningful with --backend ray"),
     (["--workers", "4096"], "--workers: 4096 is more than 4 per CPU core"),
-    (["--storage", "sqlite://", "--workers", "2"], "--storage: 'sqlite://' lives in one process's memory"),
-    (["--storage", "sqlite:///:memory:", "--backend", "ray"], "lives in one process's memory"),
+    (["--storage", "sqlite://"], "--storage: 'sqlite://' lives in one process's memory"),
+    (["--storage", "sqlite:///:memory:", "--backend", "ray"], "could not be resumed, reported or shared"),
 ]
 
 

@@ -25,12 +25,19 @@ def _params(settings, name="bin_mobilenet_sp"):
     return arch_params(PRESETS[name].arch, settings.space)
 
 
-def _in_training(study, runner, params):
-    """A trial another worker has taken and is training (RUNNING, architecture recorded)."""
+def _drawn(study, runner, params):
+    """A trial another worker has taken and recorded its architecture on (RUNNING)."""
     study.enqueue_trial(params)
     t = study.ask()
     t.set_user_attr("owner", f"{HOST}:1")  # pid 1: alive, not us
     runner.record_candidate(t, suggest_arch(t, runner.settings.space))
+    return t
+
+
+def _in_training(study, runner, params):
+    """A trial another worker has checked and is training."""
+    t = _drawn(study, runner, params)
+    t.set_user_attr("training", True)
     return t
 
 
@@ -43,20 +50,28 @@ def test_an_architecture_in_training_elsewhere_is_withdrawn_not_trained(tmp_path
     later = study.trials[-1]
     assert later.state == TrialState.FAIL and later.user_attrs["duplicate_of"] == busy.number
     assert "is training the same architecture" in later.user_attrs["fail_reason"]
-    assert fake_evaluate.calls == []
+    assert fake_evaluate.calls == [] and not study.get_trials(states=(TrialState.WAITING,))  # busy trains it
     # Another architecture is not held back by it.
     study.enqueue_trial(_params(settings, "mobinet_pre_k4_relu"))
     assert runner.run(study.ask()) == "trained" and len(fake_evaluate.calls) == 1
 
 
-def test_the_earlier_of_two_trials_of_one_architecture_trains(tmp_path, settings, fake_evaluate):
-    """Both drew it at the same instant: only the later gives way, so it trains exactly once."""
+def test_of_two_trials_that_drew_one_architecture_the_first_to_look_gives_way(tmp_path, settings, fake_evaluate):
+    """Both recorded it before either looked: the first to look withdraws and queues its queued
+    parameters again (the other may be withdrawing too); the second then trains it. The
+    re-queued copy later finds it in training (or trained) and costs nothing."""
     study, _ = open_study(default_storage(tmp_path), "s", settings)
     runner = TrialRunner(study, settings, data=None)
-    study.enqueue_trial(_params(settings))
-    earlier = study.ask()
-    _in_training(study, runner, _params(settings))  # the later trial has recorded it already
-    assert runner.run(earlier) == "trained" and len(fake_evaluate.calls) == 1
+    first = _drawn(study, runner, _params(settings))
+    second = _drawn(study, runner, _params(settings))
+    arch = PRESETS["bin_mobilenet_sp"].arch
+    assert runner.settle_if_taken(second, arch) == "withdrawn"
+    (requeued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert requeued.user_attrs["retry_of"] == second.number
+    assert runner.settle_if_taken(first, arch) is None  # goes on to train, marked as training
+    assert study.trials[first.number].user_attrs["training"] is True
+    assert runner.run(study.ask()) == "withdrawn"  # the re-queued copy: first is training it
+    assert not study.get_trials(states=(TrialState.WAITING,)) and fake_evaluate.calls == []
 
 
 @pytest.mark.parametrize("where", ["suggest_arch", "record_candidate"])

@@ -87,3 +87,19 @@ def test_a_fresh_draw_that_died_before_drawing_is_not_queued(tmp_path, settings)
     t.set_user_attr("owner", f"{HOST}:{_dead_pid()}")
     assert recover_stale(study) == 1
     assert not study.get_trials(states=(TrialState.WAITING,))  # nothing was drawn, nothing to lose
+
+
+def test_a_reused_pid_or_a_silent_local_process_is_stale(tmp_path, settings):
+    """The owner names one process (host, pid, start time): a live pid that started at another
+    time is another process (the pid was reused, e.g. a restarted container). A live local
+    owner that has not beaten for the grace period (stopped with Ctrl-Z, hung) is stale too."""
+    from nas.stale import _started, owner_id
+
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    other_start = int(_started(1)) + 1  # pid 1 is alive, but did not start then
+    _running_trial(study, settings, f"{HOST}:1:{other_start}", time.time())
+    assert recover_stale(study) == 1
+    _running_trial(study, settings, f"{HOST}:1", time.time() - 3600)  # alive, silent for an hour
+    assert recover_stale(study, grace_s=120) == 1
+    _running_trial(study, settings, owner_id(), 0.0)  # ours (another thread): never stale
+    assert recover_stale(study, grace_s=1) == 0

@@ -104,6 +104,8 @@ def test_check_out_folder_creates_nothing_and_names_the_problem(tmp_path, unwrit
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     with pytest.raises(ValueError, match=r"--out: '.*dangling' is a symbolic link to nothing"):
         check_out_folder(tmp_path / "dangling")
+    with pytest.raises(ValueError, match=r"--out: '.*dangling' is a symbolic link to nothing"):
+        check_out_folder(tmp_path / "dangling" / "run")
 
 
 def test_check_out_folder_in_a_folder_we_may_not_look_into(tmp_path, monkeypatch):
