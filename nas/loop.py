@@ -53,6 +53,7 @@ class LoopConfig:
     deadline: float | None = None  # time.time() after which no trial starts
     threads: int | None = None
     trial_timeout: float | None = None
+    worker: int = 0  # index among --workers: each draws from its own sampler seed
 
 
 def count_trained(study: optuna.Study) -> tuple[int, int]:
@@ -110,7 +111,8 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     if cfg.threads:
         set_threads(cfg.threads)
     study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
-    study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed,
+    study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits,
+                                 (cfg.settings.seed + cfg.worker) % 2**32,
                                  cfg.population)
     f = cfg.settings.fidelity
     if data is None:
@@ -244,9 +246,9 @@ def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: floa
     ctx = mp.get_context("spawn")
     errors = ctx.Queue()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    share = LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers)})
+    shares = [LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers), "worker": i}) for i in range(workers)]
     procs = [ctx.Process(target=_worker_main, args=(share, target, errors, os.getpid()), daemon=False)
-             for _ in range(workers)]
+             for share in shares]
     for p in procs:
         p.start()
     try:
