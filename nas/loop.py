@@ -29,7 +29,7 @@ from .objective import COUNTED, TrialRunner
 from .rungs import RungPolicy
 from .samplers import make_sampler
 from .settings import SearchSettings
-from .stale import mark_owner, recover_stale
+from .stale import mark_owner, queue_again, recover_stale
 from .study import open_study
 
 __all__ = ["LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers", "set_target"]
@@ -83,13 +83,10 @@ def claim_slot(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
     done, running = count_trained(study)
     if done + running <= target:
         return True
-    fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
     trial.set_user_attr("outcome", "withdrawn")
     trial.set_user_attr("fail_reason", "another worker took the last slot of --trials")
     study.tell(trial, state=TrialState.FAIL)
-    if fixed:
-        keep = {k: v for k, v in trial.user_attrs.items() if k in ("seed_preset", "retry_of")}
-        study.enqueue_trial(fixed, user_attrs=keep)
+    queue_again(study, trial, drawn=False, withdrawn=True)
     time.sleep(random.uniform(0.05, 0.5))
     return False
 
@@ -138,7 +135,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
             return
         if done + running >= target:  # the last slots are taken; one may yet end without counting
             waiting_since = waiting_since or time.time()
-            if waiting_since and time.time() - waiting_since > WAIT_NOTICE_S:
+            if time.time() - waiting_since > WAIT_NOTICE_S:
                 print(f"waiting: the last {target - done} trial(s) of the target are running in other"
                       " processes (stale ones are taken over after 2 min of silence)", file=sys.stderr, flush=True)
                 waiting_since = float("inf")  # said once

@@ -34,7 +34,7 @@ from search_space import ArchConfig
 from .adapter import suggest_arch
 from .rungs import RungPolicy
 from .settings import SearchSettings
-from .stale import Heartbeat, mark_owner, queued_params
+from .stale import Heartbeat, mark_owner, queue_again
 
 __all__ = ["OUTCOMES", "TrialRunner", "find_evaluated", "same_arch"]
 
@@ -49,11 +49,7 @@ class TrialTimeout(Exception):
 
 def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.trial.FrozenTrial | None:
     """A finished trial that trained ``arch`` at ``fidelity`` (COMPLETE or PRUNED), if any."""
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        a = t.user_attrs
-        if a.get("arch") == arch and a.get("fidelity") == fidelity and a.get("outcome") in ("trained", "pruned"):
-            return t
-    return None
+    return same_arch(study, arch, fidelity, number=-1)[0]
 
 
 def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
@@ -145,14 +141,11 @@ class TrialRunner:
             trial.set_user_attr("training", True)
             return None
         busy = min(flying, key=lambda t: (not t.user_attrs.get("training"), t.number))
-        params = None if any(t.user_attrs.get("training") for t in flying) else queued_params(
-            self.study, trial._trial_id, {}, {})
         trial.set_user_attr("duplicate_of", busy.number)
         trial.set_user_attr("fail_reason", f"trial {busy.number} is training the same architecture")
         self._tell(trial, "withdrawn", TrialState.FAIL)
-        if params:
-            self.study.enqueue_trial(params, user_attrs={
-                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+        if not busy.user_attrs.get("training"):  # it may be withdrawing too
+            queue_again(self.study, trial, drawn=False)
         return "withdrawn"
 
     def _train(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> str:
@@ -205,11 +198,8 @@ class TrialRunner:
     def interrupted(self, trial: optuna.Trial) -> None:
         """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again
         (a fresh draw interrupted before it drew anything has nothing to queue)."""
-        params = queued_params(self.study, trial._trial_id, trial.params, trial.user_attrs)
         self._tell(trial, "interrupted", TrialState.FAIL)
-        if params:
-            self.study.enqueue_trial(params, user_attrs={
-                k: v for k, v in trial.user_attrs.items() if k == "seed_preset"} | {"retry_of": trial.number})
+        queue_again(self.study, trial)
 
     def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
         trial.set_user_attr("outcome", outcome)

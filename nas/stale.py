@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queued_params", "recover_stale"]
+__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queue_again", "recover_stale"]
 
 HEARTBEAT_S = 20.0
 HOST = socket.gethostname()
@@ -37,15 +37,16 @@ def _started(pid: int) -> str:
         return ""
 
 
-_ME = f"{HOST}:{os.getpid()}:{_started(os.getpid())}"
+_ME: tuple[int, str] = (0, "")  # (pid, owner id) of this process, once asked
 
 
 def owner_id() -> str:
     """``host:pid:start`` of this process (recomputed after a fork)."""
     global _ME
-    if _ME.split(":")[-2] != str(os.getpid()):
-        _ME = f"{HOST}:{os.getpid()}:{_started(os.getpid())}"
-    return _ME
+    pid = os.getpid()
+    if _ME[0] != pid:
+        _ME = (pid, f"{HOST}:{pid}:{_started(pid)}")
+    return _ME[1]
 
 
 def mark_owner(trial: optuna.Trial) -> None:
@@ -61,7 +62,8 @@ def _alive(pid: int, started: str) -> bool:
         return False
     except PermissionError:
         pass
-    return not started or not _started(pid) or _started(pid) == started
+    now = _started(pid) if started else ""
+    return not now or now == started
 
 
 class Heartbeat:
@@ -87,14 +89,21 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
 
-def queued_params(study: optuna.Study, trial_id: int, params: dict, user_attrs: dict) -> dict:
-    """The parameters to queue again for a trial that did not finish: those it was queued
-    with, else those it drew; empty for a fresh draw stopped before its architecture was
-    complete (nothing is lost by drawing again)."""
-    fixed = study._storage.get_trial_system_attrs(trial_id).get("fixed_params")
-    if fixed:
-        return dict(fixed)
-    return dict(params) if params and "arch" in user_attrs else {}
+def queue_again(study: optuna.Study, trial, *, drawn: bool = True, withdrawn: bool = False) -> bool:
+    """Queue again the architecture of ``trial`` (a Trial or FrozenTrial that did not finish);
+    returns whether there was one: the parameters it was queued with (a seed preset, a retry),
+    else, with ``drawn``, those it drew once its architecture was complete (a fresh draw
+    stopped earlier has nothing to lose). The queued trial keeps ``seed_preset`` and is a
+    ``retry_of`` ``trial``; a ``withdrawn`` trial was no attempt, so it passes on its own
+    ``retry_of`` instead."""
+    params = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+    if not params and drawn and trial.params and "arch" in trial.user_attrs:
+        params = trial.params
+    if not params:
+        return False
+    keep = {k: v for k, v in trial.user_attrs.items() if k == "seed_preset" or (withdrawn and k == "retry_of")}
+    study.enqueue_trial(dict(params), user_attrs=keep if withdrawn else keep | {"retry_of": trial.number})
+    return True
 
 
 def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
@@ -128,9 +137,6 @@ def recover_stale(study: optuna.Study, grace_s: float = 6 * HEARTBEAT_S) -> int:
             study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker recovered it first
             continue
-        params = queued_params(study, t._trial_id, t.params, t.user_attrs)
-        if params:
-            keep = {k: v for k, v in t.user_attrs.items() if k == "seed_preset"} | {"retry_of": t.number}
-            study.enqueue_trial(params, user_attrs=keep)
+        queue_again(study, t)
         n += 1
     return n
