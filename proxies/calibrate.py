@@ -32,9 +32,9 @@ from search_space.cli import ArgumentParser, run_cli
 from .data import resolve_data_dir
 from .fidelity import Fidelity, get_fidelity
 from .loader import ProxyData, prepare_data
-from .rank import kendall, ranks, spearman
 from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
 from .runtime import set_threads
+from .stats import kendall, spearman
 
 __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
 
@@ -121,9 +121,8 @@ def correlations(df: pd.DataFrame, truth: str, score: str, group: str) -> dict:
     groups, ws, wk, wn = [], 0.0, 0.0, 0
     for name, g in df.groupby(group, sort=False):
         g = g[g[score].notna() & g[truth].notna()]  # -inf is a legitimate (worst) score
-        # Rank first: infinite scores then compare as the extremes they are.
-        a, b = ranks(g[truth].astype(float).tolist()), ranks(g[score].astype(float).tolist())
-        rho, tau = spearman(a, b), kendall(a, b)
+        a, b = g[truth].astype(float).to_numpy(), g[score].astype(float).to_numpy()
+        rho, tau = spearman(a, b), kendall(a, b)  # ranked first: infinite scores are the extremes they are
         entry = {"group": str(name), "rows": len(g), "archs": int(g["arch"].nunique()),
                  "spearman": rho, "kendall": tau}
         groups.append(entry)

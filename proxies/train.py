@@ -63,6 +63,8 @@ class ProxyResult:
     pruned: bool = False
     history: list[dict] = field(default_factory=list)
     device: str = "cpu"
+    sotl_e: float = float("nan")  # sum of the training losses over the last epoch run (SoTL-E)
+    test_top1: float | None = None  # top-1 on the test split, when the data holds one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,17 +100,25 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 @torch.no_grad()
-def _validate(model: nn.Module, data: ProxyData, device: torch.device, channels_last: bool,
-              batch_size: int) -> tuple[float, float]:
+def _accuracy(model: nn.Module, batches) -> tuple[float, float]:
     model.eval()
     correct, loss, n = 0, 0.0, 0
-    for x, y in data.val_loader(batch_size, device=device, channels_last=channels_last):
+    for x, y in batches:
         out = model(x)
         loss += F.cross_entropy(out, y, reduction="sum").item()
         correct += (out.argmax(1) == y).sum().item()
         n += len(y)
     model.train()
     return correct / n, loss / n
+
+
+def _validate(model: nn.Module, data: ProxyData, device: torch.device, channels_last: bool,
+              batch_size: int) -> tuple[float, float]:
+    return _accuracy(model, data.val_loader(batch_size, device=device, channels_last=channels_last))
+
+
+def _top1(model: nn.Module, batches) -> float:
+    return _accuracy(model, batches)[0]
 
 
 def evaluate(
@@ -166,11 +176,14 @@ def evaluate(
     model.train()
     for epoch in range(fidelity.epochs):
         t0 = time.perf_counter()
+        epoch_loss = 0.0
         for x, y in loader.epoch(epoch):
             loss = F.cross_entropy(model(x), y, label_smoothing=recipe.label_smoothing)
-            if not math.isfinite(loss.item()):
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
                 result.diverged = True
                 break
+            epoch_loss += loss_value
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -178,7 +191,7 @@ def evaluate(
             step += 1
             images += len(y)
             if progress is not None:
-                progress(step, total, loss.item())
+                progress(step, total, loss_value)
         train_time += time.perf_counter() - t0
         if result.diverged:
             break
@@ -187,13 +200,18 @@ def evaluate(
             result.diverged = True
             break
         result.val_top1, result.val_loss, result.epochs_done = top1, vloss, epoch + 1
+        result.sotl_e = epoch_loss
         result.history.append({"epoch": epoch + 1, "val_top1": top1, "val_loss": vloss,
+                               "train_loss": epoch_loss / steps_per_epoch,
                                "seconds": time.perf_counter() - start})
         if on_epoch is not None and on_epoch(epoch + 1, top1, vloss) and epoch + 1 < fidelity.epochs:
             result.pruned = True
             break
     if result.diverged:
-        result.val_top1, result.val_loss = float("nan"), float("nan")
+        result.val_top1, result.val_loss, result.sotl_e = float("nan"), float("nan"), float("nan")
+    elif data.test_x is not None and not result.pruned:
+        result.test_top1 = _top1(model, data.test_loader(recipe.eval_batch_size, device=dev,
+                                                         channels_last=channels_last))
     result.seconds = time.perf_counter() - start
     result.images_per_s = images / train_time if train_time > 0 else 0.0
     return result

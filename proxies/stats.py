@@ -1,0 +1,76 @@
+"""Rank fidelity statistics: how well a score orders architectures as a reference does.
+
+Thin wrappers over ``scipy.stats`` (``spearmanr``, ``kendalltau``, ``bootstrap``) that agree on
+one convention: pairs where either side is NaN are dropped, and a statistic that is not defined
+(fewer than 2 pairs, a constant side) is NaN rather than a warning. Infinite scores are legal
+(``-inf`` is the worst score) and are ranked as the extremes they are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+
+ArrayLike = Sequence[float] | np.ndarray
+
+
+def _pairs(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"rank correlation: {x.shape} values against {y.shape}")
+    keep = ~(np.isnan(x) | np.isnan(y))
+    # rank first, so that +-inf compare as extremes and never reach a mean or a variance
+    return stats.rankdata(x[keep]), stats.rankdata(y[keep])
+
+
+def _defined(x: np.ndarray, y: np.ndarray) -> bool:
+    return len(x) >= 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+
+
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
+    """Spearman's rho (ties: average ranks); NaN when undefined."""
+    x, y = _pairs(a, b)
+    return float(stats.spearmanr(x, y).statistic) if _defined(x, y) else float("nan")
+
+
+def kendall(a: ArrayLike, b: ArrayLike) -> float:
+    """Kendall's tau-b; NaN when undefined."""
+    x, y = _pairs(a, b)
+    return float(stats.kendalltau(x, y).statistic) if _defined(x, y) else float("nan")
+
+
+def pairwise_accuracy(truth: ArrayLike, score: ArrayLike) -> float:
+    """Share of the pairs that ``truth`` orders strictly which ``score`` orders the same way
+    (a tie in ``score`` counts half); NaN when ``truth`` orders no pair."""
+    x, y = _pairs(truth, score)
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    upper = np.triu(np.ones_like(dx, dtype=bool), 1) & (dx != 0)
+    if not upper.any():
+        return float("nan")
+    agree = np.where(dy[upper] == 0, 0.5, (dx[upper] == dy[upper]).astype(float))
+    return float(agree.mean())
+
+
+def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n_resamples: int = 2000,
+            confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` (``kendall``, ``spearman`` or ``pairwise``),
+    resampling architectures (paired); NaN where a resample leaves it undefined too often."""
+    fn = {"kendall": kendall, "spearman": spearman, "pairwise": pairwise_accuracy}[statistic]
+    x, y = np.asarray(truth, dtype=float), np.asarray(score, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if len(x) < 3 or np.isnan(fn(x, y)):
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():  # every resample alike (a perfect ranking) is a valid, degenerate answer
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap((x, y), lambda u, v: fn(u, v), paired=True, vectorized=False,
+                              n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+                              rng=np.random.default_rng(seed))
+    ci = res.confidence_interval
+    return float(ci.low), float(ci.high)

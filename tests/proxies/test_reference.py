@@ -1,0 +1,92 @@
+"""python -m proxies.reference: the set, its runs (resume, claims) and the noise summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from proxies.reference import build_archs, claim, coverage, jobs, main, run_key, summarize
+from search_space import PRESETS, ArchConfig, analytic_cost
+
+
+@pytest.mark.slow
+def test_the_default_set_is_stratified_and_holds_the_seed_presets():
+    archs = build_archs(11, 11, 12, 60e6, 0)
+    assert len(archs) >= 30 and archs["arch"].is_unique and (archs["seeds"] == 2).sum() == 12
+    names = set(archs["name"])
+    assert {"bin_mobilenet_l", "bin_mobilenet_sp", "mobinet_mid_k4_prelu", "bin_mobilenet_sp_w1.0_d2",
+            "bin_mobilenet_sp_w0.7_d2", "bin_mobilenet_sp_w2.0_d1"} <= names
+    assert "bin_mobilenet_ls" not in names  # a seed preset over 60M OPs
+    sampled = archs[archs["origin"] != "preset"]
+    assert len(sampled) >= 20
+    assert all(analytic_cost(ArchConfig.decode(a)).ops() <= 60e6 for a in sampled["arch"])
+    assert set(sampled["origin"]) == {"uniform", "per-stage"}
+    cov = coverage(sampled)
+    wanted = [f"width={w:g}" for w in (0.5, 0.7, 0.75, 1.0, 1.25, 1.5, 2.0)] + [
+        "depth=1", "depth=2", "depth=3", "topology=cascade", "topology=parallel", "topology=both",
+        "binary_scope=pw", "binary_scope=all", "placement=none", "placement=pre", "placement=mid",
+        "placement=post", "k=low", "k=high", "activation=relu", "activation=prelu"]
+    assert all(cov.get(f, 0) >= 3 for f in wanted), cov
+    assert build_archs(11, 11, 12, 60e6, 0).equals(archs)  # same seed, same set
+
+
+def test_jobs_run_every_first_seed_before_the_second_seeds():
+    archs = pd.DataFrame({"name": ["a", "b", "c"], "arch": ["x", "y", "z"], "seeds": [2, 1, 2]})
+    assert jobs(archs) == [("a", "x", 0), ("b", "y", 0), ("c", "z", 0), ("a", "x", 1), ("c", "z", 1)]
+
+
+def test_a_claim_is_taken_once_and_a_dead_owner_is_stale(tmp_path):
+    assert claim(tmp_path, "k1") and not claim(tmp_path, "k1")
+    (tmp_path / "k2.json").write_text("{}")
+    assert not claim(tmp_path, "k2")  # done
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (tmp_path / "k3.lock").write_text(f"{os.uname().nodename}:{dead}")
+    assert claim(tmp_path, "k3")  # the killed owner's lock is taken over
+    (tmp_path / "k4.lock").write_text("another-host:1")
+    assert not claim(tmp_path, "k4")  # another machine's claim is trusted
+
+
+def test_summary_measures_the_seed_to_seed_agreement():
+    ref = pd.DataFrame({"arch": list("abcd") * 2, "seed": [0] * 4 + [1] * 4,
+                        "test_top1": [0.1, 0.2, 0.3, 0.4, 0.12, 0.22, 0.29, 0.41],
+                        "val_top1": [0.1] * 8, "seconds": [1.0] * 8, "cpu_seconds": [2.0] * 8})
+    archs = pd.DataFrame({"index": range(4), "name": list("ABCD"), "origin": "preset", "arch": list("abcd"),
+                          "ops_m": 1.0, "seeds": 2})
+    summary, noise = summarize(ref, archs)
+    assert noise["seed_kendall"] == pytest.approx(1.0) and noise["two_seed_archs"] == 4
+    assert noise["seed_abs_diff_max"] == pytest.approx(0.02)
+    assert summary.set_index("arch").loc["a", "test_top1_mean"] == pytest.approx(0.11)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_tiny_reference_run_learns_and_resumes_without_training_again(tmp_path, image_folder, capsys):
+    out = tmp_path / "ref"
+    args = ["--data-dir", str(image_folder), "--out", str(out), "--epochs", "3", "--train-subset", "160",
+            "--val-size", "40", "--n-uniform", "1", "--n-per-stage", "1", "--two-seeds", "1", "--threads", "1"]
+    assert main([*args, "--limit", "2"]) == 0
+    ref = pd.read_csv(out / "reference.csv")
+    archs = pd.read_csv(out / "archs.csv")
+    assert len(ref) == 2 and list(ref["arch"]) != [] and set(ref["arch"]) <= set(archs["arch"])
+    assert set(ref.columns) >= {"arch", "seed", "fidelity", "val_top1", "test_top1", "seconds"}
+    assert PRESETS["bin_mobilenet_l"].arch.encode() in set(ref["arch"])  # the set's first architecture
+    assert ref["test_top1"].max() > 0.25  # 10 classes: chance is 0.1
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    # resume: one more run, the finished ones untouched; the second seed of the first arch comes last
+    assert main([*args, "--limit", "1"]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert len(after) == 3 and all(after[k] == v for k, v in before.items())
+    assert not list((out / "runs").glob("*.lock"))
+    noise = json.loads((out / "summary.json").read_text())
+    assert noise["runs"] == 3 and noise["runs_in_set"] == len(archs) + 1
+    # another fidelity in the same folder is refused, nothing touched
+    assert main([*args[:-2], "--epochs", "1", "--limit", "1"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == after
+    assert run_key("x", 1).endswith("-s1")

@@ -1,0 +1,66 @@
+"""Rank fidelity statistics on synthetic rankings with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from proxies.stats import kendall, pairwise_accuracy, rank_ci, spearman
+
+
+def test_perfect_reversed_and_random_rankings():
+    truth = np.arange(30, dtype=float)
+    assert kendall(truth, truth * 2 + 5) == pytest.approx(1.0)
+    assert spearman(truth, truth ** 3) == pytest.approx(1.0)
+    assert pairwise_accuracy(truth, truth + 1) == pytest.approx(1.0)
+    assert kendall(truth, -truth) == pytest.approx(-1.0)
+    assert spearman(truth, -truth) == pytest.approx(-1.0)
+    assert pairwise_accuracy(truth, -truth) == pytest.approx(0.0)
+    # A random ranking: near 0 / 0.5 on average over many draws.
+    rng = np.random.default_rng(0)
+    taus = [kendall(truth, rng.permutation(30)) for _ in range(200)]
+    accs = [pairwise_accuracy(truth, rng.permutation(30)) for _ in range(200)]
+    assert abs(np.mean(taus)) < 0.03 and abs(np.mean(accs) - 0.5) < 0.015
+
+
+def test_known_values_and_ties():
+    a, b = [1, 2, 3, 4], [1, 3, 2, 4]
+    assert spearman(a, b) == pytest.approx(0.8)  # 1 - 6 * 2 / (4 * 15)
+    assert kendall(a, b) == pytest.approx(4 / 6)  # 5 concordant, 1 discordant
+    assert pairwise_accuracy(a, b) == pytest.approx(5 / 6)
+    # tau-b: 5 concordant pairs, 1 tied in a only: 5 / sqrt(5 * 6)
+    assert kendall([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(5 / math.sqrt(30))
+    # a pair the score ties counts half; a pair the truth ties is not counted
+    assert pairwise_accuracy([1, 2, 3], [1, 1, 3]) == pytest.approx((0.5 + 1 + 1) / 3)
+    assert pairwise_accuracy([1, 1, 3], [3, 2, 4]) == pytest.approx(1.0)
+
+
+def test_infinite_and_missing_scores():
+    # -inf is the worst score, NaN pairs are dropped
+    assert kendall([1, 2, 3, 4], [-np.inf, 0.5, 0.7, np.inf]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, np.nan], [1, 2, 3, -5]) == pytest.approx(1.0)
+
+
+def test_undefined_cases_are_nan():
+    assert math.isnan(spearman([1], [2]))
+    assert math.isnan(spearman([1, 2, 3], [4, 4, 4]))
+    assert math.isnan(kendall([1, 1], [1, 2]))
+    assert math.isnan(pairwise_accuracy([2, 2, 2], [1, 2, 3]))
+    assert all(math.isnan(v) for v in rank_ci([1, 2], [1, 2]))
+    with pytest.raises(ValueError):
+        spearman([1, 2], [1])
+
+
+def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=40)
+    noisy = truth + rng.normal(scale=0.5, size=40)
+    lo, hi = rank_ci(truth, noisy, "kendall", n_resamples=500)
+    assert lo < kendall(truth, noisy) < hi and hi - lo < 0.5
+    assert rank_ci(truth, noisy, "kendall", n_resamples=500) == (lo, hi)  # seeded: repeatable
+    lo2, hi2 = rank_ci(truth, truth + rng.normal(scale=0.05, size=40), "spearman", n_resamples=500)
+    assert hi2 - lo2 < hi - lo and lo2 > 0.9
+    plo, phi = rank_ci(truth, -truth, "pairwise", n_resamples=200)
+    assert plo == phi == 0.0
