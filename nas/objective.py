@@ -32,24 +32,16 @@ from proxies.train import evaluate
 from search_space import ArchConfig
 
 from .adapter import suggest_arch
+from .backends.stale import Heartbeat, mark_owner, queue_again
+from .outcomes import EVALUATED, Attr, Outcome
 from .rungs import RungPolicy
 from .settings import SearchSettings
-from .stale import Heartbeat, mark_owner, queue_again
 
-__all__ = ["OUTCOMES", "TrialRunner", "find_evaluated", "same_arch"]
-
-OUTCOMES = ("trained", "pruned", "over_budget", "duplicate", "diverged", "error", "interrupted", "stale",
-            "withdrawn")
-COUNTED = ("trained", "pruned", "diverged", "error")  # outcomes that spent training time
+__all__ = ["TrialRunner", "same_arch"]
 
 
 class TrialTimeout(Exception):
     """A trial ran past ``--trial-timeout``; recorded as an error, the search goes on."""
-
-
-def find_evaluated(study: optuna.Study, arch: str, fidelity: str) -> optuna.trial.FrozenTrial | None:
-    """A finished trial that trained ``arch`` at ``fidelity`` (COMPLETE or PRUNED), if any."""
-    return same_arch(study, arch, fidelity, number=-1)[0]
 
 
 def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
@@ -58,12 +50,12 @@ def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
     done, flying = None, []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)):
         a = t.user_attrs
-        if t.number == number or a.get("arch") != arch or a.get("fidelity") != fidelity:
+        if t.number == number or a.get(Attr.ARCH) != arch or a.get(Attr.FIDELITY) != fidelity:
             continue
         if t.state == TrialState.RUNNING:
-            if a.get("outcome") in (None, "trained", "pruned"):  # an outcome set, its state not yet
+            if a.get(Attr.OUTCOME) in (None, *EVALUATED):  # an outcome set, its state not yet
                 flying.append(t)
-        elif done is None and a.get("outcome") in ("trained", "pruned"):
+        elif done is None and a.get(Attr.OUTCOME) in EVALUATED:
             done = t
     return done, flying
 
@@ -72,9 +64,9 @@ def rung_peers(study: optuna.Study, epoch: int, exclude: int) -> list[tuple[floa
     """(top-1 at ``epoch``, OPs) of every other trial that reached ``epoch``."""
     peers = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        curve = t.user_attrs.get("curve") or []
-        if t.number != exclude and t.user_attrs.get("outcome") in ("trained", "pruned") and len(curve) >= epoch:
-            peers.append((float(curve[epoch - 1]), float(t.user_attrs["ops"])))
+        curve = t.user_attrs.get(Attr.CURVE) or []
+        if t.number != exclude and t.user_attrs.get(Attr.OUTCOME) in EVALUATED and len(curve) >= epoch:
+            peers.append((float(curve[epoch - 1]), float(t.user_attrs[Attr.OPS])))
     return peers
 
 
@@ -111,7 +103,7 @@ class TrialRunner:
         arch = suggest_arch(trial, self.settings.space)
         ops = self.record_candidate(trial, arch)
         if ops > self.settings.budget:
-            return self._tell(trial, "over_budget", TrialState.PRUNED)
+            return self._tell(trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
         settled = self.settle_if_taken(trial, arch)
         if settled is not None:
             return settled
@@ -130,23 +122,23 @@ class TrialRunner:
         retry) again unless the other is already marked as training, so nothing is lost."""
         done, flying = same_arch(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
         if done is not None:
-            trial.set_user_attr("duplicate_of", done.number)
+            trial.set_user_attr(Attr.DUPLICATE_OF, done.number)
             for key in ("top1", "epochs_done", "curve"):
                 if key in done.user_attrs:
                     trial.set_user_attr(key, done.user_attrs[key])
             if done.state == TrialState.COMPLETE:
-                return self._tell(trial, "duplicate", TrialState.COMPLETE, list(done.values))
-            return self._tell(trial, "duplicate", TrialState.PRUNED)
+                return self._tell(trial, Outcome.DUPLICATE, TrialState.COMPLETE, list(done.values))
+            return self._tell(trial, Outcome.DUPLICATE, TrialState.PRUNED)
         if not flying:
-            trial.set_user_attr("training", True)
+            trial.set_user_attr(Attr.TRAINING, True)
             return None
-        busy = min(flying, key=lambda t: (not t.user_attrs.get("training"), t.number))
-        trial.set_user_attr("duplicate_of", busy.number)
-        trial.set_user_attr("fail_reason", f"trial {busy.number} is training the same architecture")
-        self._tell(trial, "withdrawn", TrialState.FAIL)
-        if not busy.user_attrs.get("training"):  # it may be withdrawing too
+        busy = min(flying, key=lambda t: (not t.user_attrs.get(Attr.TRAINING), t.number))
+        trial.set_user_attr(Attr.DUPLICATE_OF, busy.number)
+        trial.set_user_attr(Attr.FAIL_REASON, f"trial {busy.number} is training the same architecture")
+        self._tell(trial, Outcome.WITHDRAWN, TrialState.FAIL)
+        if not busy.user_attrs.get(Attr.TRAINING):  # it may be withdrawing too
             queue_again(self.study, trial, drawn=False)
-        return "withdrawn"
+        return Outcome.WITHDRAWN
 
     def _train(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> str:
         is_seed = "seed_preset" in trial.user_attrs
@@ -155,7 +147,7 @@ class TrialRunner:
 
         def on_epoch(epoch: int, top1: float, loss: float) -> bool:
             curve.append(round(float(top1), 6))
-            trial.set_user_attr("curve", list(curve))
+            trial.set_user_attr(Attr.CURVE, list(curve))
             if is_seed or epoch not in rung_epochs:
                 return False
             return not self.rungs.keep(top1, ops, rung_peers(self.study, epoch, trial.number))
@@ -173,35 +165,35 @@ class TrialRunner:
                 result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed, on_epoch=on_epoch,
                                   device=self.device, progress=on_step)
         except KeyboardInterrupt:
-            trial.set_user_attr("seconds", time.perf_counter() - start)
+            trial.set_user_attr(Attr.SECONDS, time.perf_counter() - start)
             self.interrupted(trial)
             raise
         except Exception as exc:  # a trial's failure must not end the search
-            trial.set_user_attr("seconds", time.perf_counter() - start)
+            trial.set_user_attr(Attr.SECONDS, time.perf_counter() - start)
             text = str(exc) if isinstance(exc, TrialTimeout) else f"{type(exc).__name__}: {exc}"
             reason = text.splitlines()[0][:300]
-            trial.set_user_attr("fail_reason", reason)
-            trial.set_user_attr("traceback", traceback.format_exc()[-2000:])
-            return self._tell(trial, "error", TrialState.FAIL)
-        trial.set_user_attr("seconds", result.seconds)
-        trial.set_user_attr("images_per_s", result.images_per_s)
-        trial.set_user_attr("epochs_done", result.epochs_done)
+            trial.set_user_attr(Attr.FAIL_REASON, reason)
+            trial.set_user_attr(Attr.TRACEBACK, traceback.format_exc()[-2000:])
+            return self._tell(trial, Outcome.ERROR, TrialState.FAIL)
+        trial.set_user_attr(Attr.SECONDS, result.seconds)
+        trial.set_user_attr(Attr.IMAGES_PER_S, result.images_per_s)
+        trial.set_user_attr(Attr.EPOCHS_DONE, result.epochs_done)
         trial.set_user_attr("top1", result.val_top1)
-        trial.set_user_attr("val_loss", result.val_loss)
+        trial.set_user_attr(Attr.VAL_LOSS, result.val_loss)
         if result.diverged:
-            trial.set_user_attr("fail_reason", "diverged: NaN or infinite training loss")
-            return self._tell(trial, "diverged", TrialState.FAIL)
+            trial.set_user_attr(Attr.FAIL_REASON, "diverged: NaN or infinite training loss")
+            return self._tell(trial, Outcome.DIVERGED, TrialState.FAIL)
         if result.pruned:
-            return self._tell(trial, "pruned", TrialState.PRUNED)
-        return self._tell(trial, "trained", TrialState.COMPLETE, [result.val_top1, ops])
+            return self._tell(trial, Outcome.PRUNED, TrialState.PRUNED)
+        return self._tell(trial, Outcome.TRAINED, TrialState.COMPLETE, [result.val_top1, ops])
 
     def interrupted(self, trial: optuna.Trial) -> None:
         """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again
         (a fresh draw interrupted before it drew anything has nothing to queue)."""
-        self._tell(trial, "interrupted", TrialState.FAIL)
+        self._tell(trial, Outcome.INTERRUPTED, TrialState.FAIL)
         queue_again(self.study, trial)
 
     def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
-        trial.set_user_attr("outcome", outcome)
+        trial.set_user_attr(Attr.OUTCOME, outcome)
         self.study.tell(trial, values, state=state)
         return outcome

@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search_space import ArchConfig, SearchSpace
 
 from .adapter import arch_params
+from .outcomes import EVALUATED, Attr
 
 __all__ = ["SAMPLERS", "FeasibleRandomSampler", "make_sampler"]
 
@@ -76,7 +77,7 @@ class FeasibleRandomSampler(BaseSampler):
 
 def _trained(study: optuna.Study) -> int:
     trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
-    return sum(1 for t in trials if t.user_attrs.get("outcome") in ("trained", "pruned"))
+    return sum(1 for t in trials if t.user_attrs.get(Attr.OUTCOME) in EVALUATED)
 
 
 class FeasibleTPESampler(TPESampler):

@@ -17,11 +17,11 @@ import time
 from proxies import prepare_data, resolve_data_dir, set_threads
 from search_space.cli import make_out_folder, run_cli
 
+from .backends.loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
 from .budget import format_ops
 from .cli_args import parse_args
-from .loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
-from .outputs import OUTPUT_FILES, write_outputs
-from .progress import SearchProgress, study_summary, summary_line
+from .report.outputs import OUTPUT_FILES, write_outputs
+from .report.progress import SearchProgress, study_summary, summary_line
 from .study import default_storage, enqueue_seed_presets, open_study
 
 __all__ = ["main"]
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     try:
         if args.backend == "ray":
-            from .ray_backend import run_ray
+            from .backends.ray_tune import run_ray
 
             run_ray(cfg, target, args.workers, args.ray_address, progress)
         elif args.workers > 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nas.outputs import OUTPUT_FILES
+from nas.report.outputs import OUTPUT_FILES
 from nas.search import main
 from search_space.cli import run_cli
 
@@ -20,7 +20,7 @@ def test_two_workers_share_one_study(tmp_path, cifar_dir):
                           "--sampler", "random"]) == 0
     t = pd.read_csv(out / "trials.csv")
     trained = t[t["outcome"].isin(["trained", "pruned"])]
-    assert len(trained) == 4 and trained["arch"].is_unique  # exactly the target (nas.loop.claim_slot)
+    assert len(trained) == 4 and trained["arch"].is_unique  # exactly the target (nas.backends.loop.claim_slot)
     assert (trained["ops"] <= 50e6).all()
 
 

@@ -11,10 +11,10 @@ import optuna
 import pytest
 
 from nas import SearchSettings, open_study
-from nas.export import main as export_main
+from nas.deploy.export import main as export_main
+from nas.deploy.train import main as train_main
 from nas.search import main as search_main
 from nas.study import default_storage
-from nas.train import main as train_main
 from search_space import PRESETS, SearchSpace
 from search_space.cli import run_cli
 

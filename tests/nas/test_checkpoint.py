@@ -1,4 +1,4 @@
-"""nas.checkpoint: packed checkpoints that load with torch.load(weights_only=True)."""
+"""nas.deploy.checkpoint: packed checkpoints that load with torch.load(weights_only=True)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nas.checkpoint import CHECKPOINT_FORMAT, load_packed, load_weights, read_checkpoint, save_packed
+from nas.deploy.checkpoint import CHECKPOINT_FORMAT, load_packed, load_weights, read_checkpoint, save_packed
 from search_space import PRESETS, BinaryActivation, BuildOptions, build_model, deploy_model
 
 

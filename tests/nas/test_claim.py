@@ -10,7 +10,7 @@ import pytest
 from optuna.trial import TrialState
 
 from nas import arch_params, open_study
-from nas.loop import LoopConfig, claim_slot, count_trained, run_worker
+from nas.backends.loop import LoopConfig, claim_slot, count_trained, run_worker
 from nas.study import default_storage
 from search_space import PRESETS
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.checkpoint import load_packed, read_checkpoint, save_packed
-from nas.export import EMULATION_NOTE, main
+from nas.deploy.checkpoint import load_packed, read_checkpoint, save_packed
+from nas.deploy.export import EMULATION_NOTE, main
 from search_space import PRESETS, ArchConfig, BuildOptions, analytic_cost, build_model, deploy_model
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 
 from nas import TrialRunner, arch_params, open_study
 from nas.adapter import suggest_arch
-from nas.loop import LoopConfig, _run_one, count_trained, run_worker
-from nas.stale import HOST
+from nas.backends.loop import LoopConfig, _run_one, count_trained, run_worker
+from nas.backends.stale import HOST
 from nas.study import default_storage
 from search_space import PRESETS
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from nas import TrialRunner, arch_params, enqueue_seed_presets, open_study, pareto_plot_data, report_data, write_outputs
-from nas.outputs import OUTPUT_FILES
 from nas.report import main as report_main
+from nas.report.outputs import OUTPUT_FILES
 from nas.study import default_storage
 from search_space import PRESETS, ArchConfig, SearchSpace
 

@@ -9,7 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from nas.outputs import OUTPUT_FILES
+from nas.report.outputs import OUTPUT_FILES
 from nas.search import main
 from nas.study import load_study
 from search_space.cli import run_cli

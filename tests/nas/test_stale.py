@@ -10,7 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas import arch_params, open_study
-from nas.stale import HOST, Heartbeat, recover_stale
+from nas.backends.stale import HOST, Heartbeat, recover_stale
 from nas.study import default_storage
 from search_space import PRESETS
 
@@ -93,7 +93,7 @@ def test_a_reused_pid_or_a_silent_local_process_is_stale(tmp_path, settings):
     """The owner names one process (host, pid, start time): a live pid that started at another
     time is another process (the pid was reused, e.g. a restarted container). A live local
     owner that has not beaten for the grace period (stopped with Ctrl-Z, hung) is stale too."""
-    from nas.stale import _started, owner_id
+    from nas.backends.stale import _started, owner_id
 
     study, _ = open_study(default_storage(tmp_path), "s", settings)
     other_start = int(_started(1)) + 1  # pid 1 is alive, but did not start then

@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-import nas.train as train_mod
-from nas.train import LOG_COLUMNS, SCHEDULES, main
+import nas.deploy.train as train_mod
+from nas.deploy.train import LOG_COLUMNS, SCHEDULES, main
 from search_space import PRESETS
 
 REPO = Path(__file__).resolve().parents[2]

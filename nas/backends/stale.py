@@ -1,3 +1,4 @@
+
 """Crash safety: trials left RUNNING by a dead process are failed and queued again.
 
 A worker marks each trial it runs with its owner (host, process id and the process's start
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
+
+from ..outcomes import Attr, Outcome
 
 __all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queue_again", "recover_stale"]
 
@@ -50,8 +53,8 @@ def owner_id() -> str:
 
 
 def mark_owner(trial: optuna.Trial) -> None:
-    trial.set_user_attr("owner", owner_id())
-    trial.set_user_attr("heartbeat", time.time())
+    trial.set_user_attr(Attr.OWNER, owner_id())
+    trial.set_user_attr(Attr.HEARTBEAT, time.time())
 
 
 def _alive(pid: int, started: str) -> bool:
@@ -78,7 +81,7 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             # A storage hiccup must not kill training; the next beat retries.
             with contextlib.suppress(Exception):
-                self.trial.set_user_attr("heartbeat", time.time())
+                self.trial.set_user_attr(Attr.HEARTBEAT, time.time())
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -109,7 +112,7 @@ def queue_again(study: optuna.Study, trial, *, drawn: bool = True, withdrawn: bo
 def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
     """Stale: owned by a dead process of this host (or one whose pid was reused), or silent
     for ``grace_s`` (another host; or a process of this host that is stopped or hung)."""
-    owner = str(t.user_attrs.get("owner") or "")
+    owner = str(t.user_attrs.get(Attr.OWNER) or "")
     parts = owner.split(":")
     if len(parts) == 2:  # host:pid, from before the start time was recorded
         parts.append("")
@@ -118,7 +121,7 @@ def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
             return False  # ours (another thread of this process)
         if not _alive(int(parts[1]), parts[2]):
             return True
-    beat = t.user_attrs.get("heartbeat")
+    beat = t.user_attrs.get(Attr.HEARTBEAT)
     if beat is None:
         beat = t.datetime_start.timestamp() if t.datetime_start else now
     return now - float(beat) > grace_s
@@ -132,8 +135,8 @@ def recover_stale(study: optuna.Study, grace_s: float = 6 * HEARTBEAT_S) -> int:
         if not _stale(t, now, grace_s):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "outcome", "stale")
-            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", "its process died; queued again")
+            study._storage.set_trial_user_attr(t._trial_id, Attr.OUTCOME, Outcome.STALE)
+            study._storage.set_trial_user_attr(t._trial_id, Attr.FAIL_REASON, "its process died; queued again")
             study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker recovered it first
             continue

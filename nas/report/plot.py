@@ -1,3 +1,4 @@
+
 """The Pareto plot: its data (tested) separately from its drawing (matplotlib)."""
 
 from __future__ import annotations
@@ -6,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from ..outcomes import Outcome
 
 __all__ = ["ParetoPlotData", "draw_pareto", "pareto_plot_data"]
 
@@ -28,10 +31,10 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
 
     ok = trials[trials["top1"].notna()]
-    seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == "trained")].drop_duplicates("seed_preset")
+    seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == Outcome.TRAINED)].drop_duplicates("seed_preset")
     return ParetoPlotData(
-        trained=pts(ok[ok["outcome"] == "trained"]),
-        pruned=pts(ok[ok["outcome"] == "pruned"]),
+        trained=pts(ok[ok["outcome"] == Outcome.TRAINED]),
+        pruned=pts(ok[ok["outcome"] == Outcome.PRUNED]),
         front=sorted(pts(front)),
         seeds=[(s, o / 1e6, 100 * t) for s, o, t in zip(seeds["seed_preset"], seeds["ops"], seeds["top1"],
                                                           strict=True)],

@@ -25,12 +25,13 @@ from optuna.trial import TrialState
 
 from proxies import ProxyData, prepare_data, set_threads
 
-from .objective import COUNTED, TrialRunner
-from .rungs import RungPolicy
-from .samplers import make_sampler
-from .settings import SearchSettings
+from ..objective import TrialRunner
+from ..outcomes import COUNTED, WASTED, Attr, Outcome
+from ..rungs import RungPolicy
+from ..samplers import make_sampler
+from ..settings import SearchSettings
+from ..study import open_study
 from .stale import mark_owner, queue_again, recover_stale
-from .study import open_study
 
 __all__ = ["LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers", "set_target"]
 
@@ -62,7 +63,7 @@ def count_trained(study: optuna.Study) -> tuple[int, int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
                                                       TrialState.RUNNING)):
         # The outcome is set just before the state changes, so it decides on its own.
-        outcome = t.user_attrs.get("outcome")
+        outcome = t.user_attrs.get(Attr.OUTCOME)
         if outcome in COUNTED:
             done += 1
         elif outcome is None and t.state == TrialState.RUNNING:
@@ -83,8 +84,8 @@ def claim_slot(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
     done, running = count_trained(study)
     if done + running <= target:
         return True
-    trial.set_user_attr("outcome", "withdrawn")
-    trial.set_user_attr("fail_reason", "another worker took the last slot of --trials")
+    trial.set_user_attr(Attr.OUTCOME, Outcome.WITHDRAWN)
+    trial.set_user_attr(Attr.FAIL_REASON, "another worker took the last slot of --trials")
     study.tell(trial, state=TrialState.FAIL)
     queue_again(study, trial, drawn=False, withdrawn=True)
     time.sleep(random.uniform(0.05, 0.5))
@@ -143,7 +144,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
             continue
         waiting_since = None
         outcome = _run_one(study, runner, target)
-        wasted = wasted + 1 if outcome in ("over_budget", "duplicate", "withdrawn") else 0
+        wasted = wasted + 1 if outcome in WASTED else 0
         if wasted >= MAX_WASTED:
             raise ValueError(
                 f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget, already"
@@ -158,12 +159,12 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
     try:
         trial = study.ask()
         if not claim_slot(study, trial, target):
-            return "withdrawn"
+            return Outcome.WITHDRAWN
         return runner.run(trial)
     except UpdateFinishedTrialError:  # stopped or hung too long: another worker found it stale
         print(f"trial {trial.number}: found stale by another worker while it ran (queued again there)",
               file=sys.stderr, flush=True)
-        return "stale"
+        return Outcome.STALE
     except KeyboardInterrupt:
         if trial is not None and study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
             runner.interrupted(trial)

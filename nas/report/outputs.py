@@ -15,10 +15,11 @@ import pandas as pd
 
 from search_space import PRESETS, SEED_PRESETS, ArchConfig, SearchSpace
 
-from .budget import format_ops
+from ..budget import format_ops
+from ..outcomes import EVALUATED, Outcome
+from ..study import study_meta
 from .plot import draw_pareto, pareto_plot_data
 from .records import choice_columns, pareto_frame, trials_frame
-from .study import study_meta
 
 __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
 
@@ -50,7 +51,7 @@ def report_data(study) -> dict:
     space = SearchSpace(per_stage='"s0.' in str(meta.get("space", '"s0.')))  # distances only need per_stage
     fronts = [ArchConfig.decode(a) for a in front["arch"]]
     seeds = []
-    trained = trials[trials["outcome"] == "trained"]
+    trained = trials[trials["outcome"] == Outcome.TRAINED]
     for name in SEED_PRESETS:
         arch = PRESETS[name].arch
         rows = trained[trained["arch"] == arch.encode()]
@@ -72,7 +73,7 @@ def report_data(study) -> dict:
     best = front.sort_values(["top1", "ops"], ascending=[False, True]).iloc[0].to_dict() if len(front) else None
     return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
             "seeds": seeds, "choice_frequency": freq, "counts": counts,
-            "train_seconds": float(trials.loc[trials["outcome"].isin(["trained", "pruned"]), "seconds"].sum())}
+            "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum())}
 
 
 def _markdown(d: dict) -> str:

@@ -8,7 +8,8 @@ from optuna.trial import TrialState
 from search_space import NUM_STAGES, ArchConfig
 from search_space.space import STAGE_CHOICES
 
-from .rungs import front_ranks
+from ..outcomes import Outcome
+from ..rungs import front_ranks
 
 __all__ = ["TRIAL_COLUMNS", "choice_columns", "pareto_frame", "trials_frame"]
 
@@ -61,7 +62,7 @@ def trials_frame(study) -> pd.DataFrame:
 def pareto_frame(trials: pd.DataFrame, budget: float | None = None) -> pd.DataFrame:
     """The non-dominated architectures (max top-1, min OPs) among fully trained trials within
     ``budget``, one row per architecture, sorted by OPs."""
-    done = trials[(trials["outcome"] == "trained") & trials["top1"].notna()]
+    done = trials[(trials["outcome"] == Outcome.TRAINED) & trials["top1"].notna()]
     if budget is not None:
         done = done[done["ops"] <= budget]
     done = done.drop_duplicates("arch")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from search_space.cli import ArgumentParser, check_out_folder, run_cli
 
+from ..study import default_storage, load_study
 from .outputs import OUTPUT_FILES, write_outputs
-from .study import default_storage, load_study
 
 __all__ = ["main"]
 

@@ -38,12 +38,13 @@ from proxies import prepare_data, set_threads
 from proxies.train import evaluate
 from search_space import ArchConfig
 
-from .adapter import suggest_arch
+from ..adapter import suggest_arch
+from ..objective import TrialRunner
+from ..outcomes import Attr, Outcome
+from ..samplers import make_sampler
+from ..study import open_study
 from .loop import LoopConfig, count_trained
-from .objective import TrialRunner
-from .samplers import make_sampler
 from .stale import HEARTBEAT_S, mark_owner, recover_stale
-from .study import open_study
 
 __all__ = ["MAX_FAILURES", "run_ray"]
 
@@ -98,7 +99,7 @@ def _searcher_class():
                 arch = suggest_arch(ot_trial, self._runner.settings.space)
                 ops = self._runner.record_candidate(ot_trial, arch)
                 if ops > self._runner.settings.budget:
-                    self._runner._tell(ot_trial, "over_budget", TrialState.PRUNED)
+                    self._runner._tell(ot_trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
                     continue
                 if self._runner.settle_if_taken(ot_trial, arch) is not None:  # trained, or in flight here or
                     continue                                                  # on another driver
@@ -129,18 +130,19 @@ def _searcher_class():
                 if key in result:
                     t.set_user_attr(key, result[key])
             if "epoch" in result:
-                t.set_user_attr("epochs_done", int(result["epoch"]))
+                t.set_user_attr(Attr.EPOCHS_DONE, int(result["epoch"]))
                 t.set_user_attr("top1", float(result["top1"]))
             if error:
-                t.set_user_attr("fail_reason", "the Ray trial failed (see the Ray logs in --out/ray)")
-                self._runner._tell(t, "error", TrialState.FAIL)
+                t.set_user_attr(Attr.FAIL_REASON, "the Ray trial failed (see the Ray logs in --out/ray)")
+                self._runner._tell(t, Outcome.ERROR, TrialState.FAIL)
             elif result.get("diverged"):
-                t.set_user_attr("fail_reason", "diverged: NaN or infinite training loss")
-                self._runner._tell(t, "diverged", TrialState.FAIL)
+                t.set_user_attr(Attr.FAIL_REASON, "diverged: NaN or infinite training loss")
+                self._runner._tell(t, Outcome.DIVERGED, TrialState.FAIL)
             elif result.get("done"):
-                self._runner._tell(t, "trained", TrialState.COMPLETE, [float(result["top1"]), float(result["ops"])])
+                self._runner._tell(t, Outcome.TRAINED, TrialState.COMPLETE,
+                                   [float(result["top1"]), float(result["ops"])])
             else:
-                self._runner._tell(t, "pruned", TrialState.PRUNED)
+                self._runner._tell(t, Outcome.PRUNED, TrialState.PRUNED)
             self._completed_trials.add(trial_id)
 
     return BudgetOptunaSearch
@@ -157,7 +159,7 @@ class _Heartbeat(threading.Thread):
         while not self.stop.wait(self.interval):
             for t in self.searcher.in_flight():
                 with contextlib.suppress(Exception):  # a storage hiccup: the next beat retries
-                    t.set_user_attr("heartbeat", time.time())
+                    t.set_user_attr(Attr.HEARTBEAT, time.time())
 
 
 def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, progress) -> None:
@@ -199,7 +201,7 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
         def on_trial_recover(self, iteration, trials, trial, **info):  # its worker died; Ray restarts it
             ot_trial = searcher._ot_trials.get(trial.trial_id)
             if ot_trial is not None:
-                ot_trial.set_user_attr("retries", int(trial.num_failures))
+                ot_trial.set_user_attr(Attr.RETRIES, int(trial.num_failures))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             progress.refresh()

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import os
 import pickle
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 import torch.nn as nn
 
 from search_space import ArchConfig, BuildOptions, build_model
 from search_space.deploy import PACKED_FORMAT, model_spec, pack_binary_state, unpack_binary_state
+from search_space.files import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT",
-    "atomic_write",
     "checkpoint_defaults",
     "checkpoint_sign_bias",
     "load_packed",
@@ -75,20 +74,6 @@ def save_packed(
     path = Path(path)
     atomic_write(path, lambda f: torch.save(payload, f))
     return path
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """``write`` into a new temporary file next to ``path`` (mode 0666 less the umask), then rename
-    it over ``path``; the rename replaces a symlink at ``path`` instead of following it."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def read_checkpoint(path: str | os.PathLike) -> Any:

@@ -10,8 +10,9 @@ import optuna
 from optuna.trial import TrialState
 from tqdm import tqdm
 
-from .budget import format_ops
-from .rungs import front_ranks
+from ..budget import format_ops
+from ..outcomes import COUNTED, Attr, Outcome
+from ..rungs import front_ranks
 
 __all__ = ["SearchProgress", "study_summary"]
 
@@ -22,12 +23,12 @@ def study_summary(study: optuna.Study, budget: float) -> dict:
     points = []
     running = 0
     for t in study.get_trials(deepcopy=False):
-        outcome = t.user_attrs.get("outcome")
+        outcome = t.user_attrs.get(Attr.OUTCOME)
         if t.state == TrialState.RUNNING and outcome is None and "arch" in t.user_attrs:
             running += 1
         if outcome:
             counts[outcome] = counts.get(outcome, 0) + 1
-        if outcome == "trained" and t.values and t.values[1] <= budget:
+        if outcome == Outcome.TRAINED and t.values and t.values[1] <= budget:
             points.append((t.values[0], t.values[1]))
     unique = list(set(points))
     ranks = front_ranks(unique)
@@ -51,7 +52,7 @@ class SearchProgress:
         if not self.enabled:
             return
         s = study_summary(self.study, self.budget)
-        done = sum(s["counts"].get(k, 0) for k in ("trained", "pruned", "diverged", "error"))
+        done = sum(s["counts"].get(k, 0) for k in COUNTED)
         self.bar.n = min(done, self.bar.total)
         post = {"running": s["running"], "front": s["front"],
                 "best": "-" if s["best"] is None else f"{100 * s['best']:.1f}%"}
@@ -89,6 +90,7 @@ class SearchProgress:
 def summary_line(s: dict, budget: float) -> str:
     c = s["counts"]
     parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in
-             ("trained", "pruned", "duplicate", "over_budget", "diverged", "error", "interrupted") if c.get(k)]
+             (Outcome.TRAINED, Outcome.PRUNED, Outcome.DUPLICATE, Outcome.OVER_BUDGET, Outcome.DIVERGED,
+              Outcome.ERROR, Outcome.INTERRUPTED) if c.get(k)]
     best = "-" if s["best"] is None else f"{100 * s['best']:.2f}%"
     return f"trials: {', '.join(parts) or 'none'}; front {s['front']}; best top-1 under {format_ops(budget)}: {best}"

@@ -1,0 +1,26 @@
+"""What a search leaves behind: trials.csv, pareto.csv, the Pareto plot (data computed apart
+from drawing), report.md, best_arch.json, progress lines; ``python -m nas.report`` rewrites
+them from the stored study."""
+
+from .cli import main
+from .outputs import OUTPUT_FILES, report_data, write_outputs
+from .plot import ParetoPlotData, draw_pareto, pareto_plot_data
+from .progress import SearchProgress, study_summary, summary_line
+from .records import TRIAL_COLUMNS, choice_columns, pareto_frame, trials_frame
+
+__all__ = [
+    "OUTPUT_FILES",
+    "TRIAL_COLUMNS",
+    "ParetoPlotData",
+    "SearchProgress",
+    "choice_columns",
+    "draw_pareto",
+    "main",
+    "pareto_frame",
+    "pareto_plot_data",
+    "report_data",
+    "study_summary",
+    "summary_line",
+    "trials_frame",
+    "write_outputs",
+]
