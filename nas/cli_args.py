@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
+from proxies.runtime import usable_cpus
 from search_space.cli import ArgumentParser, check_out_folder
 
 from .budget import parse_budget, parse_duration
@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     _positive("--trials", args.trials)
     _positive("--workers", args.workers)
     _positive("--population", args.population, 2)
-    if args.workers > (os.cpu_count() or 1) * 4:
+    if args.workers > usable_cpus() * 4:
         raise ValueError(f"--workers: {args.workers} is more than 4 per CPU core of this machine")
     if args.backend not in BACKENDS:
         raise ValueError(f"--backend: unknown value {args.backend!r} (choose from {', '.join(BACKENDS)})")

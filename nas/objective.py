@@ -99,17 +99,23 @@ class TrialRunner:
 
     def run(self, trial: optuna.Trial) -> str:
         """Run ``trial`` (from ``study.ask()``) to its end; tells the study; returns the outcome."""
-        mark_owner(trial)
-        arch = suggest_arch(trial, self.settings.space)
-        ops = self.record_candidate(trial, arch)
-        if ops > self.settings.budget:
-            return self._tell(trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
-        settled = self.settle_if_taken(trial, arch)
+        arch, ops, settled = self.admit(trial)
         if settled is not None:
             return settled
         if self.on_start:
             self.on_start(trial.number, arch.encode())
         return self._train(trial, arch, ops)
+
+    def admit(self, trial: optuna.Trial) -> tuple[ArchConfig, float, str | None]:
+        """The first step of every trial, in every backend: own it, draw its architecture, record
+        its cost, and settle it at once if it is over budget, trained already or in flight
+        elsewhere. Returns ``(arch, ops, outcome)``; ``outcome`` is None when it is to be trained."""
+        mark_owner(trial)
+        arch = suggest_arch(trial, self.settings.space)
+        ops = self.record_candidate(trial, arch)
+        if ops > self.settings.budget:
+            return arch, ops, self.finish(trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
+        return arch, ops, self.settle_if_taken(trial, arch)
 
     def settle_if_taken(self, trial: optuna.Trial, arch: ArchConfig) -> str | None:
         """Settle ``trial`` if its architecture (already recorded on it) is trained or being
@@ -127,15 +133,15 @@ class TrialRunner:
                 if key in done.user_attrs:
                     trial.set_user_attr(key, done.user_attrs[key])
             if done.state == TrialState.COMPLETE:
-                return self._tell(trial, Outcome.DUPLICATE, TrialState.COMPLETE, list(done.values))
-            return self._tell(trial, Outcome.DUPLICATE, TrialState.PRUNED)
+                return self.finish(trial, Outcome.DUPLICATE, TrialState.COMPLETE, list(done.values))
+            return self.finish(trial, Outcome.DUPLICATE, TrialState.PRUNED)
         if not flying:
             trial.set_user_attr(Attr.TRAINING, True)
             return None
         busy = min(flying, key=lambda t: (not t.user_attrs.get(Attr.TRAINING), t.number))
         trial.set_user_attr(Attr.DUPLICATE_OF, busy.number)
         trial.set_user_attr(Attr.FAIL_REASON, f"trial {busy.number} is training the same architecture")
-        self._tell(trial, Outcome.WITHDRAWN, TrialState.FAIL)
+        self.finish(trial, Outcome.WITHDRAWN, TrialState.FAIL)
         if not busy.user_attrs.get(Attr.TRAINING):  # it may be withdrawing too
             queue_again(self.study, trial, drawn=False)
         return Outcome.WITHDRAWN
@@ -174,26 +180,33 @@ class TrialRunner:
             reason = text.splitlines()[0][:300]
             trial.set_user_attr(Attr.FAIL_REASON, reason)
             trial.set_user_attr(Attr.TRACEBACK, traceback.format_exc()[-2000:])
-            return self._tell(trial, Outcome.ERROR, TrialState.FAIL)
+            return self.finish(trial, Outcome.ERROR, TrialState.FAIL)
         trial.set_user_attr(Attr.SECONDS, result.seconds)
         trial.set_user_attr(Attr.IMAGES_PER_S, result.images_per_s)
         trial.set_user_attr(Attr.EPOCHS_DONE, result.epochs_done)
         trial.set_user_attr("top1", result.val_top1)
         trial.set_user_attr(Attr.VAL_LOSS, result.val_loss)
-        if result.diverged:
+        return self.finish_training(trial, result.val_top1, ops, diverged=result.diverged,
+                                    completed=not result.pruned)
+
+    def finish_training(self, trial: optuna.Trial, top1: float, ops: float, *, diverged: bool,
+                        completed: bool) -> str:
+        """The last step of a trial that trained: diverged, stopped at a rung, or trained."""
+        if diverged:
             trial.set_user_attr(Attr.FAIL_REASON, "diverged: NaN or infinite training loss")
-            return self._tell(trial, Outcome.DIVERGED, TrialState.FAIL)
-        if result.pruned:
-            return self._tell(trial, Outcome.PRUNED, TrialState.PRUNED)
-        return self._tell(trial, Outcome.TRAINED, TrialState.COMPLETE, [result.val_top1, ops])
+            return self.finish(trial, Outcome.DIVERGED, TrialState.FAIL)
+        if not completed:
+            return self.finish(trial, Outcome.PRUNED, TrialState.PRUNED)
+        return self.finish(trial, Outcome.TRAINED, TrialState.COMPLETE, [float(top1), float(ops)])
 
     def interrupted(self, trial: optuna.Trial) -> None:
         """Record ``trial`` as interrupted (Ctrl-C, SIGTERM) and queue its architecture again
         (a fresh draw interrupted before it drew anything has nothing to queue)."""
-        self._tell(trial, Outcome.INTERRUPTED, TrialState.FAIL)
+        self.finish(trial, Outcome.INTERRUPTED, TrialState.FAIL)
         queue_again(self.study, trial)
 
-    def _tell(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
+    def finish(self, trial: optuna.Trial, outcome: str, state: TrialState, values: list[float] | None = None) -> str:
+        """Record ``outcome`` on ``trial`` and tell the study; returns the outcome."""
         trial.set_user_attr(Attr.OUTCOME, outcome)
         self.study.tell(trial, values, state=state)
         return outcome

@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search_space import ArchConfig, SearchSpace
 
+from . import compat
 from .adapter import arch_params
 from .outcomes import EVALUATED, Attr
 
@@ -65,8 +66,8 @@ class FeasibleRandomSampler(BaseSampler):
         raise ValueError(f"--budget: no architecture of the search space fits it in {MAX_DRAWS} random draws")
 
     def sample_independent(self, study, trial: FrozenTrial, param_name: str, param_distribution) -> Any:
-        if self._cache is None or self._cache[0] != trial._trial_id:
-            self._cache = (trial._trial_id, arch_params(self.draw(trial.number), self._space))
+        if self._cache is None or self._cache[0] != compat.trial_id(trial):
+            self._cache = (compat.trial_id(trial), arch_params(self.draw(trial.number), self._space))
         params = self._cache[1]
         if param_name in params and isinstance(param_distribution, CategoricalDistribution):
             value = params[param_name]
@@ -76,7 +77,7 @@ class FeasibleRandomSampler(BaseSampler):
 
 
 def _trained(study: optuna.Study) -> int:
-    trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
+    trials = compat.cached_trials(study, (TrialState.COMPLETE, TrialState.PRUNED))
     return sum(1 for t in trials if t.user_attrs.get(Attr.OUTCOME) in EVALUATED)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from proxies import Fidelity
 from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
+from search_space.checks import check_int
 
 __all__ = ["SearchSettings"]
 
@@ -28,11 +29,8 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"--ops-convention: unknown value {self.convention!r} (choose from {list(CONVENTIONS)})")
-        res = self.resolution
-        if isinstance(res, bool) or not isinstance(res, int) or not 32 <= res <= 1024:
-            raise ValueError(f"--resolution: invalid value {self.resolution!r} (expected 32..1024)")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"--num-classes: invalid value {self.num_classes!r} (expected an integer >= 2)")
+        check_int("--resolution", self.resolution, 32, 1024)
+        check_int("--num-classes", self.num_classes, 2)
 
     def cost(self, arch: ArchConfig) -> Cost:
         """The analytic cost of ``arch`` at the deployment input (no model built)."""
@@ -53,4 +51,5 @@ class SearchSettings:
             "num_classes": self.num_classes,
             "convention": self.convention,
             "space": json.dumps({k: list(v) for k, v in self.space.choices().items()}, sort_keys=True),
+            "per_stage": self.space.per_stage,
         }

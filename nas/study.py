@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
 
 from search_space import PRESETS, SEED_PRESETS
 
@@ -16,11 +15,12 @@ from .budget import format_ops
 from .settings import SearchSettings
 
 __all__ = [
-    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_study", "study_meta", "trials_in",
+    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_study", "study_meta",
 ]
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
+_ADDED_LATER = {"per_stage"}  # settings older studies lack; the space JSON already fixes them
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -135,6 +135,9 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
         if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
             raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
         for key, value in meta.items():
+            if key not in stored and key in _ADDED_LATER:  # made before binas stored it: implied by the rest
+                study.set_user_attr(_META_PREFIX + key, value)
+                continue
             if stored.get(key) != value:
                 raise ValueError(
                     f"--study-name: {study_name!r} was created with {key} {_shown(key, stored.get(key))}, this run"
@@ -186,7 +189,3 @@ def enqueue_seed_presets(study: optuna.Study, settings: SearchSettings) -> list[
         queued.append(name)
     study.set_user_attr(_META_PREFIX + "seeded", True)
     return queued
-
-
-def trials_in(study: optuna.Study, *states: TrialState) -> list[optuna.trial.FrozenTrial]:
-    return study.get_trials(deepcopy=False, states=states or None)

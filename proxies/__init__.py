@@ -19,7 +19,7 @@ from .data import (
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .loader import BatchLoader, ProxyData, prepare_data
 from .run import PROXIES, run_proxy
-from .runtime import keep_freed_memory, select_device, set_threads
+from .runtime import keep_freed_memory, select_device, set_threads, usable_cpus
 from .train import ProxyResult, TrainRecipe, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
@@ -50,5 +50,6 @@ __all__ = [
     "set_threads",
     "stratified_subset",
     "train_val_split",
+    "usable_cpus",
     "zero_cost_score",
 ]

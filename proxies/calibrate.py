@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from search_space import ArchConfig, SearchSpace, analytic_cost, preset_for_paper_row
 from search_space.cli import ArgumentParser, run_cli
+from search_space.files import atomic_write_text
 
 from .data import resolve_data_dir
 from .fidelity import Fidelity, get_fidelity
@@ -81,9 +82,7 @@ def _load_cache(path: Path, score_col: str) -> dict[tuple, dict]:
 
 
 def _save(rows: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pd.DataFrame(rows).to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
 
 
 def score_rows(jobs: list[dict], proxy: str, fidelity: Fidelity, data: ProxyData, seed: int,

@@ -10,7 +10,6 @@ stratified validation split of the training set; the test split is for final rep
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import multiprocessing
@@ -26,6 +25,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
+
+from search_space.checks import is_int
+from search_space.files import atomic_write
+
+from .runtime import usable_cpus
 
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "IMAGE_EXTENSIONS", "ImageSet", "default_cache_dir", "load_dataset",
@@ -70,8 +74,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _check_int(name: str, value: object, lo: int = 1, hi: int | None = None, why: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo or (hi is not None
-                                                                                           and value > hi):
+    if not is_int(value) or value < lo or (hi is not None and value > hi):
         bound = f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
         raise ValueError(f"{name} {value!r} is not {bound}{why}")
     return int(value)
@@ -187,7 +190,7 @@ def _decode_files(paths: list[str], split_dir: Path, image_size: int | None, wor
                   progress: bool | None) -> torch.Tensor:
     """PIL decode, in a process pool for large folders; returns uint8 (N, 3, H, W)."""
     if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), 8) if len(paths) >= 4096 else 1
+        workers = min(usable_cpus(), 8) if len(paths) >= 4096 else 1
     chunk = max(64, min(2048, math.ceil(len(paths) / (8 * max(workers, 1)))))
     tasks = [(paths[i:i + chunk], image_size) for i in range(0, len(paths), chunk)]
     parts: list[np.ndarray] = []
@@ -219,14 +222,10 @@ def _decode_files(paths: list[str], split_dir: Path, image_size: int | None, wor
 
 
 def _save_cache(cache_file: Path, blob: dict) -> None:
-    tmp = cache_file.with_suffix(f".tmp{os.getpid()}")  # written whole, then renamed: never half a file
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(blob, tmp)
-        os.replace(tmp, cache_file)
+        atomic_write(cache_file, lambda f: torch.save(blob, f))  # written whole, then renamed
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         warnings.warn(f"could not write the data cache {cache_file}: {_one_line(exc)}", stacklevel=3)
 
 
@@ -242,20 +241,45 @@ def load_dataset(data_dir: PathLike, split: str = "train", *, image_size: int | 
         raise ValueError(f"split {split!r} is not one of {SPLITS}")
     if image_size is not None:
         _check_int("image_size", image_size)
-    root = Path(data_dir).expanduser()
+    root = _check_root(Path(data_dir).expanduser())
+    for batches in (root / _BATCHES, root):
+        if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
+            return _resized(_load_pickles(batches, split), image_size)
+    split_dir = _split_dir(root, split)
+    classes, files, stamp = _list_folder(split_dir)
+    resolved = str(split_dir.resolve())
+    fingerprint = f"v{_CACHE_VERSION}|{resolved}|{image_size}|{stamp}"
+    key = hashlib.sha256(f"{resolved}|{image_size}".encode()).hexdigest()[:20]
+    cache_file = _cache_root(cache_dir) / "decoded" / f"{split}-{key}.pt"
+    cached = _read_cache(cache_file, fingerprint) if use_cache else None
+    if cached is not None:
+        return cached
+    images = _decode_files([p for f in files for p in f], split_dir, image_size, workers, progress)
+    labels = torch.repeat_interleave(torch.arange(len(classes)), torch.tensor([len(f) for f in files]))
+    if use_cache:
+        _save_cache(cache_file, {"fingerprint": fingerprint, "images": images, "labels": labels,
+                                 "classes": list(classes)})
+    return ImageSet(images, labels, classes)
+
+
+def _check_root(root: Path) -> Path:
     if not root.exists():
         raise ValueError(f"data directory {root} does not exist")
     if not root.is_dir():
         raise ValueError(f"data directory {root} is a file, not a directory")
     if not any(root.iterdir()):
         raise ValueError(f"data directory {root} is empty")
-    for batches in (root / _BATCHES, root):
-        if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
-            data = _load_pickles(batches, split)
-            if image_size is None or image_size == 32:
-                return data
-            big = F.interpolate(data.images.float(), size=(image_size,) * 2, mode="bilinear", antialias=True)
-            return ImageSet(big.round_().clamp_(0, 255).to(torch.uint8), data.labels, data.classes)
+    return root
+
+
+def _resized(data: ImageSet, image_size: int | None) -> ImageSet:
+    if image_size is None or image_size == data.images.shape[-1]:
+        return data
+    big = F.interpolate(data.images.float(), size=(image_size,) * 2, mode="bilinear", antialias=True)
+    return ImageSet(big.round_().clamp_(0, 255).to(torch.uint8), data.labels, data.classes)
+
+
+def _split_dir(root: Path, split: str) -> Path:
     if not any((root / name).is_dir() for name in ("train", "test", "val")):
         raise ValueError(f"data directory {root} has neither a {_BATCHES}/ folder nor train/ and test/ "
                          "(or val/) folders of class folders")
@@ -263,24 +287,19 @@ def load_dataset(data_dir: PathLike, split: str = "train", *, image_size: int | 
     split_dir = next((root / n for n in names if (root / n).is_dir()), None)
     if split_dir is None:
         raise ValueError(f"data directory {root} has no {' or '.join(n + '/' for n in names)} folder")
-    classes, files, stamp = _list_folder(split_dir)
-    resolved = str(split_dir.resolve())
-    fingerprint = f"v{_CACHE_VERSION}|{resolved}|{image_size}|{stamp}"
-    key = hashlib.sha256(f"{resolved}|{image_size}".encode()).hexdigest()[:20]
-    cache_file = _cache_root(cache_dir) / "decoded" / f"{split}-{key}.pt"
-    if use_cache and cache_file.is_file():
-        try:
-            blob = torch.load(cache_file, weights_only=True)
-            if blob["fingerprint"] == fingerprint:
-                return ImageSet(blob["images"], blob["labels"], tuple(blob["classes"]))
-        except Exception:  # unreadable or foreign cache file: decode again and overwrite it
-            pass
-    images = _decode_files([p for f in files for p in f], split_dir, image_size, workers, progress)
-    labels = torch.repeat_interleave(torch.arange(len(classes)), torch.tensor([len(f) for f in files]))
-    if use_cache:
-        _save_cache(cache_file, {"fingerprint": fingerprint, "images": images, "labels": labels,
-                                 "classes": list(classes)})
-    return ImageSet(images, labels, classes)
+    return split_dir
+
+
+def _read_cache(cache_file: Path, fingerprint: str) -> ImageSet | None:
+    if not cache_file.is_file():
+        return None
+    try:
+        blob = torch.load(cache_file, weights_only=True)
+        if blob["fingerprint"] == fingerprint:
+            return ImageSet(blob["images"], blob["labels"], tuple(blob["classes"]))
+    except Exception:  # unreadable or foreign cache file: decode again and overwrite it
+        pass
+    return None
 
 
 # --- subsets ---------------------------------------------------------------------------------------

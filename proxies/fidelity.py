@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from search_space.checks import check_int
+
 __all__ = ["FIDELITIES", "Fidelity", "get_fidelity"]
 
 
@@ -27,8 +29,7 @@ class Fidelity:
         for name, lo in (("epochs", 1), ("train_subset", 10), ("resolution", 8),
                          ("batch_size", 1), ("val_size", 10)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-                raise ValueError(f"{name}: invalid value {value!r} (expected an integer >= {lo})")
+            check_int(name, value, lo)
         if not isinstance(self.width_scale, int | float) or not 0.1 <= self.width_scale <= 4:
             raise ValueError(f"width_scale: invalid value {self.width_scale!r} (expected 0.1..4)")
         if self.train_subset < self.batch_size:

@@ -19,11 +19,14 @@ Nothing is ever tuned against this set: it is only measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
+import math
 import os
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, replace
@@ -48,6 +51,8 @@ __all__ = ["REFERENCE_FIDELITY", "REFERENCE_RECIPE", "main", "read_reference", "
 REFERENCE_FIDELITY = Fidelity(epochs=6, train_subset=10_000, val_size=2_000)
 REFERENCE_RECIPE = TrainRecipe(crop_pad=4)
 DATA_SEED = 0
+BEAT_S = 60.0  # a run in progress touches its lock this often
+STALE_S = 600.0  # a lock untouched this long belongs to a process that is gone
 ARCH_COLUMNS = ["index", "name", "origin", "arch", "ops_m", "seeds"]
 
 
@@ -96,13 +101,17 @@ def _owner() -> str:
 
 
 def _stale(lock: Path) -> bool:
-    """A lock left by a process of this host that is gone (a killed run)."""
+    """A lock left by a process that is gone: of this host and dead, or silent (its owner refreshes
+    it every ``BEAT_S``) for ``STALE_S`` on any host (a session that ended, a machine gone)."""
     try:
         host, pid = lock.read_text().strip().rsplit(":", 1)
+        age = time.time() - lock.stat().st_mtime
     except (OSError, ValueError):
         return True
+    if age > STALE_S:
+        return True
     if host != socket.gethostname():
-        return False  # another machine's: trust it (delete the file by hand if that machine is gone)
+        return False  # another machine's, alive
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -110,6 +119,19 @@ def _stale(lock: Path) -> bool:
     except (PermissionError, ValueError):
         return False
     return False
+
+
+class _Beat(threading.Thread):
+    """Refreshes the lock of the run in progress, so that other processes know it is alive."""
+
+    def __init__(self, lock: Path) -> None:
+        super().__init__(daemon=True)
+        self.lock, self.stop = lock, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(BEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(self.lock)
 
 
 def claim(runs: Path, key: str) -> bool:
@@ -175,12 +197,21 @@ def summarize(ref: pd.DataFrame, archs: pd.DataFrame) -> tuple[pd.DataFrame, dic
     return summary, noise
 
 
+def _nulls(value):
+    """NaN as JSON null (plain JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nulls(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def write_tables(out: Path, archs: pd.DataFrame) -> dict:
     ref = read_reference(out)
     atomic_write_text(out / "reference.csv", ref.drop(columns=["threads"]).to_csv(index=False))
     summary, noise = summarize(ref, archs)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.5g"))
-    atomic_write_text(out / "summary.json", json.dumps(noise, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(_nulls(noise), indent=2) + "\n")
     return noise
 
 
@@ -274,6 +305,8 @@ def _main(argv: list[str] | None) -> int:
         key = run_key(arch, seed)
         if not claim(runs, key):
             continue
+        beat = _Beat(runs / f"{key}.lock")
+        beat.start()
         try:
             if data is None:
                 data = prepare_data(args.data_dir, fidelity.train_subset, fidelity.val_size, DATA_SEED,
@@ -281,6 +314,7 @@ def _main(argv: list[str] | None) -> int:
             row = _train_one(name, arch, seed, fidelity, REFERENCE_RECIPE, data, args.device, threads)
             atomic_write_text(runs / f"{key}.json", json.dumps(row) + "\n")
         finally:
+            beat.stop.set()
             (runs / f"{key}.lock").unlink(missing_ok=True)
         done_now += 1
         noise = write_tables(args.out, archs)

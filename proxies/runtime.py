@@ -8,7 +8,7 @@ import os
 
 import torch
 
-__all__ = ["keep_freed_memory", "select_device", "set_threads"]
+__all__ = ["keep_freed_memory", "select_device", "set_threads", "usable_cpus"]
 
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -31,13 +31,20 @@ def select_device(device: str | None = None) -> torch.device:
     return dev
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def set_threads(threads: int | None = None) -> int:
     """Use every core this process may run on for intra-op work (one model at a time).
 
     Also keeps freed memory in the process (:func:`keep_freed_memory`).
     """
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        threads = usable_cpus()
     n = max(1, int(threads or 1))
     torch.set_num_threads(n)
     keep_freed_memory()

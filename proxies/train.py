@@ -121,6 +121,15 @@ def _top1(model: nn.Module, batches) -> float:
     return _accuracy(model, batches)[0]
 
 
+def _prepare_device(device: str | None) -> torch.device:
+    dev = select_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return dev
+
+
 def evaluate(
     arch: ArchConfig,
     fidelity: Fidelity,
@@ -140,12 +149,8 @@ def evaluate(
     every training step.
     """
     recipe = recipe or TrainRecipe()
-    dev = select_device(device)
-    if dev.type == "cpu":
-        keep_freed_memory()
+    dev = _prepare_device(device)
     channels_last = dev.type == "cuda"
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     if data.image_size != (fidelity.resolution, fidelity.resolution):
         raise ValueError(
             f"fidelity resolution {fidelity.resolution} does not match the data's images"

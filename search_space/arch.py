@@ -21,6 +21,8 @@ import numbers
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from .checks import check_int
+
 __all__ = [
     "ACTIVATIONS",
     "ArchConfig",
@@ -71,10 +73,7 @@ class StageConfig:
     def __post_init__(self) -> None:
         _check_choice("topology", self.topology, TOPOLOGIES)
         _check_choice("placement", self.placement, PLACEMENTS)
-        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral):
-            raise ValueError(f"k: invalid value {self.k!r} (expected an integer {KS[0]}..{KS[-1]})")
-        object.__setattr__(self, "k", int(self.k))
-        _check_choice("k", self.k, KS)
+        object.__setattr__(self, "k", check_int("k", self.k, KS[0], KS[-1]))
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("binary_scope", self.binary_scope, SCOPES)
         if self.topology == "cascade":
@@ -154,15 +153,7 @@ class ArchConfig:
                 " with at most two decimals)"
             )
         object.__setattr__(self, "width", width)
-        if (
-            isinstance(self.depth, bool)
-            or not isinstance(self.depth, numbers.Integral)
-            or not DEPTH_RANGE[0] <= self.depth <= DEPTH_RANGE[1]
-        ):
-            raise ValueError(
-                f"depth: invalid value {self.depth!r} (expected an integer"
-                f" {DEPTH_RANGE[0]}..{DEPTH_RANGE[1]})"
-            )
+        check_int("depth", self.depth, *DEPTH_RANGE)
         object.__setattr__(self, "depth", int(self.depth))
         # Normalise K: when no depthwise conv of a stage has a multiple of 2^K channels, the
         # group size gcd(C, 2^K) stops growing, and K builds the same network as a smaller K.

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from .arch import ArchConfig, StageConfig
 from .blocks import Block, BlockOptions, activation_layer, block_cost
+from .checks import check_int
 from .cost import Cost
 from .skeleton import Skeleton, _skeleton, skeleton
 
@@ -97,8 +98,7 @@ class MobileNetBNN(nn.Module):
 
 
 def _check_classes(num_classes: int) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes: invalid value {num_classes!r} (expected an integer >= 1)")
+    check_int("num_classes", num_classes, 1)
 
 
 def build_model(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .arch import ArchConfig
+from .checks import check_int
 from .cost import conv_out
 
 __all__ = ["BlockSpec", "Skeleton", "make_divisible", "max_useful_k", "skeleton"]
@@ -61,8 +62,7 @@ class Skeleton:
 
 def skeleton(arch: ArchConfig, input_size: int, stem_stride: int | None = None) -> Skeleton:
     """Channels, strides and feature-map sizes of every block of ``arch``."""
-    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 8:
-        raise ValueError(f"input_size: invalid value {input_size!r} (expected an integer >= 8)")
+    check_int("input_size", input_size, 8)
     if stem_stride is None:
         stem_stride = 1 if input_size <= SMALL_INPUT_MAX else 2
     if stem_stride not in (1, 2):

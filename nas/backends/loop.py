@@ -23,8 +23,9 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from proxies import ProxyData, prepare_data, set_threads
+from proxies import ProxyData, prepare_data, set_threads, usable_cpus
 
+from .. import compat
 from ..objective import TrialRunner
 from ..outcomes import COUNTED, WASTED, Attr, Outcome
 from ..rungs import RungPolicy
@@ -166,7 +167,7 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
               file=sys.stderr, flush=True)
         return Outcome.STALE
     except KeyboardInterrupt:
-        if trial is not None and study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+        if trial is not None and compat.trial_state(study, trial) == TrialState.RUNNING:
             runner.interrupted(trial)
         raise
 
@@ -243,7 +244,7 @@ def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: floa
     """
     ctx = mp.get_context("spawn")
     errors = ctx.Queue()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cpus()
     shares = [LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers), "worker": i}) for i in range(workers)]
     procs = [ctx.Process(target=_worker_main, args=(share, target, errors, os.getpid()), daemon=False)
              for share in shares]

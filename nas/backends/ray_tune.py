@@ -34,17 +34,17 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from proxies import prepare_data, set_threads
+from proxies import prepare_data, set_threads, usable_cpus
 from proxies.train import evaluate
 from search_space import ArchConfig
 
-from ..adapter import suggest_arch
+from .. import compat
 from ..objective import TrialRunner
 from ..outcomes import Attr, Outcome
 from ..samplers import make_sampler
 from ..study import open_study
 from .loop import LoopConfig, count_trained
-from .stale import HEARTBEAT_S, mark_owner, recover_stale
+from .stale import HEARTBEAT_S, recover_stale
 
 __all__ = ["MAX_FAILURES", "run_ray"]
 
@@ -92,60 +92,54 @@ def _searcher_class():
             self._limit = limit
 
         def suggest(self, trial_id: str) -> dict | None:
-            study = self._ot_study
+            study = compat.searcher_study(self)
             for _ in range(self._limit):
-                ot_trial = study.ask()
-                mark_owner(ot_trial)  # the driver owns it: if the driver dies, the next run re-queues it
-                arch = suggest_arch(ot_trial, self._runner.settings.space)
-                ops = self._runner.record_candidate(ot_trial, arch)
-                if ops > self._runner.settings.budget:
-                    self._runner._tell(ot_trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
-                    continue
-                if self._runner.settle_if_taken(ot_trial, arch) is not None:  # trained, or in flight here or
-                    continue                                                  # on another driver
-                self._ot_trials[trial_id] = ot_trial
-                return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
+                ot_trial = study.ask()  # owned by the driver: if the driver dies, the next run re-queues it
+                arch, ops, settled = self._runner.admit(ot_trial)
+                if settled is None:
+                    compat.ray_trials(self)[trial_id] = ot_trial
+                    return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
             raise RuntimeError(f"no new within-budget architecture in {self._limit} proposals")
 
         def save(self, checkpoint_path: str) -> None:
             """Ray checkpoints the searcher; the study lives in the Optuna storage, so only the
             map from Ray trial ids to Optuna trial numbers is saved."""
-            state = {"trials": {k: t.number for k, t in self._ot_trials.items()},
-                     "completed": sorted(self._completed_trials)}
+            state = {"trials": {k: t.number for k, t in compat.ray_trials(self).items()},
+                     "completed": sorted(compat.ray_completed(self))}
             Path(checkpoint_path).write_text(json.dumps(state), encoding="utf-8")
 
         def restore(self, checkpoint_path: str) -> None:
             state = json.loads(Path(checkpoint_path).read_text(encoding="utf-8"))
-            self._completed_trials = set(state["completed"])
+            compat.set_ray_completed(self, set(state["completed"]))
 
         def in_flight(self) -> list:
-            return [t for k, t in list(self._ot_trials.items()) if k not in self._completed_trials]
+            done = compat.ray_completed(self)
+            return [t for k, t in list(compat.ray_trials(self).items()) if k not in done]
 
         def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-            if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            trials, done = compat.ray_trials(self), compat.ray_completed(self)
+            if trial_id in done or trial_id not in trials:
                 return
-            t = self._ot_trials[trial_id]
-            result = result or {}
-            for key in ("seconds", "val_loss", "curve"):
-                if key in result:
-                    t.set_user_attr(key, result[key])
-            if "epoch" in result:
-                t.set_user_attr(Attr.EPOCHS_DONE, int(result["epoch"]))
-                t.set_user_attr("top1", float(result["top1"]))
-            if error:
-                t.set_user_attr(Attr.FAIL_REASON, "the Ray trial failed (see the Ray logs in --out/ray)")
-                self._runner._tell(t, Outcome.ERROR, TrialState.FAIL)
-            elif result.get("diverged"):
-                t.set_user_attr(Attr.FAIL_REASON, "diverged: NaN or infinite training loss")
-                self._runner._tell(t, Outcome.DIVERGED, TrialState.FAIL)
-            elif result.get("done"):
-                self._runner._tell(t, Outcome.TRAINED, TrialState.COMPLETE,
-                                   [float(result["top1"]), float(result["ops"])])
-            else:
-                self._runner._tell(t, Outcome.PRUNED, TrialState.PRUNED)
-            self._completed_trials.add(trial_id)
+            _record(self._runner, trials[trial_id], result or {}, error)
+            done.add(trial_id)
 
     return BudgetOptunaSearch
+
+
+def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
+    """Record a finished Ray trial's last result on its Optuna trial, and its outcome."""
+    for key in ("seconds", "val_loss", "curve"):
+        if key in result:
+            t.set_user_attr(key, result[key])
+    if "epoch" in result:
+        t.set_user_attr(Attr.EPOCHS_DONE, int(result["epoch"]))
+        t.set_user_attr("top1", float(result["top1"]))
+    if error:
+        t.set_user_attr(Attr.FAIL_REASON, "the Ray trial failed (see the Ray logs in --out/ray)")
+        runner.finish(t, Outcome.ERROR, TrialState.FAIL)
+    else:
+        runner.finish_training(t, result.get("top1", float("nan")), result.get("ops", float("nan")),
+                               diverged=bool(result.get("diverged")), completed=bool(result.get("done")))
 
 
 class _Heartbeat(threading.Thread):
@@ -180,7 +174,7 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
         if address:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         else:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            cores = usable_cpus()
             ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         # ray.init makes SIGTERM exit the driver at once; keep the caller's handler (nas.search
         # turns SIGTERM into Ctrl-C, so the trials in flight are recorded as interrupted).
@@ -192,14 +186,14 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
     sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
     runner = TrialRunner(study, cfg.settings, None, cfg.device)  # used to record and tell, never to train
     searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],
-                                 sampler=sampler, study_name=cfg.study_name, storage=study._storage)
+                                 sampler=sampler, study_name=cfg.study_name, storage=compat.storage(study))
     f = cfg.settings.fidelity
     scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
                               reduction_factor=cfg.eta)
 
     class _Callback(tune.Callback):
         def on_trial_recover(self, iteration, trials, trial, **info):  # its worker died; Ray restarts it
-            ot_trial = searcher._ot_trials.get(trial.trial_id)
+            ot_trial = compat.ray_trials(searcher).get(trial.trial_id)
             if ot_trial is not None:
                 ot_trial.set_user_attr(Attr.RETRIES, int(trial.num_failures))
 

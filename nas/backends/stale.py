@@ -23,6 +23,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from .. import compat
 from ..outcomes import Attr, Outcome
 
 __all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queue_again", "recover_stale"]
@@ -99,7 +100,7 @@ def queue_again(study: optuna.Study, trial, *, drawn: bool = True, withdrawn: bo
     stopped earlier has nothing to lose). The queued trial keeps ``seed_preset`` and is a
     ``retry_of`` ``trial``; a ``withdrawn`` trial was no attempt, so it passes on its own
     ``retry_of`` instead."""
-    params = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+    params = compat.fixed_params(study, trial)
     if not params and drawn and trial.params and "arch" in trial.user_attrs:
         params = trial.params
     if not params:
@@ -135,8 +136,8 @@ def recover_stale(study: optuna.Study, grace_s: float = 6 * HEARTBEAT_S) -> int:
         if not _stale(t, now, grace_s):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, Attr.OUTCOME, Outcome.STALE)
-            study._storage.set_trial_user_attr(t._trial_id, Attr.FAIL_REASON, "its process died; queued again")
+            compat.set_frozen_user_attr(study, t, Attr.OUTCOME, Outcome.STALE)
+            compat.set_frozen_user_attr(study, t, Attr.FAIL_REASON, "its process died; queued again")
             study.tell(t.number, state=TrialState.FAIL)
         except Exception:  # another worker recovered it first
             continue

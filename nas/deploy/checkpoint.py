@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from search_space import ArchConfig, BuildOptions, build_model
+from search_space.checks import is_int
 from search_space.deploy import PACKED_FORMAT, model_spec, pack_binary_state, unpack_binary_state
 from search_space.files import atomic_write
 
@@ -156,7 +157,7 @@ def checkpoint_defaults(data: Any) -> dict[str, int]:
         classes = settings.get("classes")
         found = {"resolution": settings.get("resolution"),
                  "num_classes": len(classes) if isinstance(classes, list) else settings.get("num_classes")}
-    return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+    return {k: v for k, v in found.items() if is_int(v)}
 
 
 def checkpoint_sign_bias(data: Any) -> bool:

@@ -37,9 +37,9 @@ import argparse
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import math
-import os
 import signal
 import sys
 import threading
@@ -54,10 +54,11 @@ from tqdm import tqdm
 
 from proxies.data import resolve_data_dir
 from proxies.run import check_seed
-from proxies.runtime import select_device, set_threads
+from proxies.runtime import select_device, set_threads, usable_cpus
 from proxies.train import _param_groups
 from search_space import build_model
 from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, resolve_arch, run_cli
+from search_space.files import atomic_write, atomic_write_text
 
 from .fulltrain_data import FullData, prepare_full_data
 
@@ -94,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=int, help="images held out of train/ to pick best.pt (default 5000, at most"
                    " a tenth; 0: none)")
     p.add_argument("--test-subset", type=int, help="report test top-1 on a stratified subset of N images")
-    p.add_argument("--workers", type=int, default=min(8, len(os.sched_getaffinity(0))),
-                   help="DataLoader workers for large images")
+    p.add_argument("--workers", type=int, default=None,
+                   help="DataLoader workers for large images (default: the usable cores, at most 8)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action=argparse.BooleanOptionalAction,
@@ -117,6 +118,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.schedule not in SCHEDULES:
         raise ValueError(f"--schedule: unknown name {args.schedule!r} (choose from {', '.join(SCHEDULES)})")
     check_seed(args.seed)
+    if args.workers is None:
+        args.workers = min(8, usable_cpus())
 
 
 def _default_out(text: str, name: str, encoded: str) -> Path:
@@ -144,9 +147,7 @@ def _check_same(path: Path, saved: dict, current: dict, keys: tuple[str, ...]) -
 
 
 def _save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 @contextlib.contextmanager
@@ -171,12 +172,11 @@ def _start_log(path: Path, epochs_done: int) -> None:
     if epochs_done and path.is_file():
         with path.open(newline="") as f:
             rows = [r for r in csv.DictReader(f) if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done]
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, LOG_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, LOG_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def _append_log(path: Path, row: dict) -> None:
@@ -217,6 +217,34 @@ def _top1(model: nn.Module, batches) -> float:
     return correct / n
 
 
+def _open_checkpoint(last: Path, resume: bool | None, settings: dict) -> dict | None:
+    """The checkpoint to resume from (checked against this run's settings), or None to start."""
+    if last.exists():
+        if resume is False:
+            raise ValueError(f"--no-resume: {last} exists; choose another --out or move it away (nothing was"
+                             " overwritten)")
+        ckpt = _load(last)
+        _check_same(last, ckpt.get("settings", {}), settings, _KEYS)
+        return ckpt
+    if resume:
+        raise ValueError(f"--resume: {last} does not exist")
+    return None
+
+
+def _restore(ckpt: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR,
+             lr_factor: Callable[[int], float], dev: torch.device) -> tuple[int, dict]:
+    """Load model, optimizer, schedule and RNG state; returns (epochs done, best so far)."""
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    for group, base in zip(opt.param_groups, sched.base_lrs, strict=True):  # the (maybe longer) schedule's lr
+        group["lr"] = base * lr_factor(sched.last_epoch)
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if dev.type == "cuda" and len(ckpt["rng"]["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    return int(ckpt["epoch"]), dict(ckpt["best"])
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     _check_args(args)
@@ -228,15 +256,7 @@ def _main(argv: list[str] | None) -> int:
         set_threads()
     settings: dict = {"arch": arch.encode(), **{k: getattr(args, k) for k in _KEYS[1:]}}
     last = out / "last.pt"
-    ckpt = None
-    if last.exists():
-        if args.resume is False:
-            raise ValueError(f"--no-resume: {last} exists; choose another --out or move it away (nothing was"
-                             " overwritten)")
-        ckpt = _load(last)
-        _check_same(last, ckpt.get("settings", {}), settings, _KEYS)
-    elif args.resume:
-        raise ValueError(f"--resume: {last} does not exist")
+    ckpt = _open_checkpoint(last, args.resume, settings)
     check_out_folder(out)
 
     data = prepare_full_data(resolve_data_dir(args.data_dir), resolution=args.resolution,
@@ -261,15 +281,7 @@ def _main(argv: list[str] | None) -> int:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: factor(t, total, spe))
     start, best = 0, {"epoch": 0, "val_top1": -1.0}
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        for group, base in zip(opt.param_groups, sched.base_lrs, strict=True):  # the (maybe longer) schedule's lr
-            group["lr"] = base * factor(sched.last_epoch, total, spe)
-        start, best = int(ckpt["epoch"]), dict(ckpt["best"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if dev.type == "cuda" and len(ckpt["rng"]["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        start, best = _restore(ckpt, model, opt, sched, lambda t: factor(t, total, spe), dev)
     make_out_folder(out)
     _start_log(out / "log.csv", start)
     params = sum(p.numel() for p in model.parameters())
@@ -319,8 +331,7 @@ def _main(argv: list[str] | None) -> int:
         where = f"{last} holds epoch {done}" if done else "no epoch was finished"
         print(f"interrupted: {where}; run the same command to resume", file=sys.stderr)
         return 130
-    with (out / "result.json").open("w") as f:
-        json.dump({**result, "settings": settings}, f, indent=2)
+    atomic_write_text(out / "result.json", json.dumps({**result, "settings": settings}, indent=2) + "\n")
     best_text = (f"; best val top-1 {result['best_val_top1']:.2%} at epoch {result['best_epoch']}, test top-1 "
                  f"{result['best_test_top1']:.2%}" if result["best_epoch"] else "")
     print(f"{label}: test top-1 {result['test_top1']:.2%} on {result['test_images']} images after {done} epochs"

@@ -7,13 +7,12 @@ written to a temporary name and renamed, so a reader never sees a half-written f
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from search_space import PRESETS, SEED_PRESETS, ArchConfig, SearchSpace
+from search_space.files import atomic_write, atomic_write_text
 
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
@@ -26,20 +25,17 @@ __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
 OUTPUT_FILES = ("trials.csv", "pareto.csv", "pareto.png", "pareto.svg", "report.md", "best_arch.json")
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _dominated(top1: float, ops: float, front: pd.DataFrame) -> bool:
     better = (front["top1"] >= top1) & (front["ops"] <= ops) & ((front["top1"] > top1) | (front["ops"] < ops))
     return bool(better.any())
+
+
+def _per_stage(meta: dict) -> bool:
+    """Whether the study searched the per-stage space (stored since per_stage was added to the
+    study's settings; older studies: from the stored space's choice names)."""
+    if "per_stage" in meta:
+        return bool(meta["per_stage"])
+    return any(name.startswith("s0.") for name in json.loads(meta.get("space") or "{}"))
 
 
 def report_data(study) -> dict:
@@ -48,7 +44,7 @@ def report_data(study) -> dict:
     budget = float(meta["budget"])
     trials = trials_frame(study)
     front = pareto_frame(trials, budget)
-    space = SearchSpace(per_stage='"s0.' in str(meta.get("space", '"s0.')))  # distances only need per_stage
+    space = SearchSpace(per_stage=_per_stage(meta))  # distances only need per_stage
     fronts = [ArchConfig.decode(a) for a in front["arch"]]
     seeds = []
     trained = trials[trials["outcome"] == Outcome.TRAINED]
@@ -116,13 +112,13 @@ def write_outputs(study, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     d = report_data(study)
     meta = d["meta"]
-    _atomic(out / "trials.csv", lambda p: d["trials"].to_csv(p, index=False))
-    _atomic(out / "pareto.csv", lambda p: d["front"].to_csv(p, index=False))
+    atomic_write_text(out / "trials.csv", d["trials"].to_csv(index=False))
+    atomic_write_text(out / "pareto.csv", d["front"].to_csv(index=False))
     title = f"{d['study']}: budget {format_ops(meta['budget'])} OPs, fidelity {meta['fidelity']}"
     plot = pareto_plot_data(d["trials"], d["front"], float(meta["budget"]), title)
-    for name in ("pareto.png", "pareto.svg"):
-        _atomic(out / name, lambda p: draw_pareto(plot, [p]))
-    _atomic(out / "report.md", lambda p: p.write_text(_markdown(d), encoding="utf-8"))
+    for fmt in ("png", "svg"):
+        atomic_write(out / f"pareto.{fmt}", lambda f, fmt=fmt: draw_pareto(plot, [(f, fmt)]))
+    atomic_write_text(out / "report.md", _markdown(d))
     if d["best"]:
         b = d["best"]
         payload = ArchConfig.decode(b["arch"]).to_dict() | {
@@ -130,5 +126,5 @@ def write_outputs(study, out: Path) -> dict:
             "convention": meta["convention"], "resolution": meta["resolution"], "num_classes": meta["num_classes"],
             "fidelity": meta["fidelity"], "study": d["study"], "trial": int(b["number"]),
         }
-        _atomic(out / "best_arch.json", lambda p: p.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8"))
+        atomic_write_text(out / "best_arch.json", json.dumps(payload, indent=2) + "\n")
     return d

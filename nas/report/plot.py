@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -43,7 +43,8 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
     )
 
 
-def draw_pareto(data: ParetoPlotData, paths: list[Path]) -> None:
+def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> None:
+    """Draw ``data`` into each ``(file, format)`` of ``targets`` (``format``: png, svg, ...)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,6 +69,6 @@ def draw_pareto(data: ParetoPlotData, paths: list[Path]) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    for p in paths:
-        fig.savefig(p)
+    for f, fmt in targets:
+        fig.savefig(f, format=fmt)
     plt.close(fig)

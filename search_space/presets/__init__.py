@@ -27,7 +27,6 @@ __all__ = [
     "Preset",
     "get_preset",
     "preset_for_paper_row",
-    "preset_names",
     "register_preset",
 ]
 
@@ -58,10 +57,6 @@ def get_preset(name: str) -> Preset:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"preset: unknown name {name!r} (see python -m search_space.presets)") from None
-
-
-def preset_names() -> list[str]:
-    return list(_REGISTRY)
 
 
 def _sp(topology: str, expansion: str | None, scope: str, width: float = 1.0, depth: int = 1):

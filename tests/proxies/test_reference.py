@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
 
-from proxies.reference import build_archs, claim, coverage, jobs, main, run_key, summarize
+from proxies.reference import STALE_S, build_archs, claim, coverage, jobs, main, run_key, summarize
 from search_space import PRESETS, ArchConfig, analytic_cost
 
 
@@ -49,7 +50,10 @@ def test_a_claim_is_taken_once_and_a_dead_owner_is_stale(tmp_path):
     (tmp_path / "k3.lock").write_text(f"{os.uname().nodename}:{dead}")
     assert claim(tmp_path, "k3")  # the killed owner's lock is taken over
     (tmp_path / "k4.lock").write_text("another-host:1")
-    assert not claim(tmp_path, "k4")  # another machine's claim is trusted
+    assert not claim(tmp_path, "k4")  # another machine's live claim is trusted
+    old = time.time() - STALE_S - 60
+    os.utime(tmp_path / "k4.lock", (old, old))
+    assert claim(tmp_path, "k4")  # ... until it falls silent (that machine's session ended)
 
 
 def test_summary_measures_the_seed_to_seed_agreement():
@@ -83,7 +87,7 @@ def test_a_tiny_reference_run_learns_and_resumes_without_training_again(tmp_path
     after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
     assert len(after) == 3 and all(after[k] == v for k, v in before.items())
     assert not list((out / "runs").glob("*.lock"))
-    noise = json.loads((out / "summary.json").read_text())
+    noise = json.loads((out / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert noise["runs"] == 3 and noise["runs_in_set"] == len(archs) + 1
     # another fidelity in the same folder is refused, nothing touched
     assert main([*args[:-2], "--epochs", "1", "--limit", "1"]) == 2
