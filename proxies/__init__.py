@@ -11,16 +11,19 @@ from .data import (
     IMAGE_EXTENSIONS,
     ImageSet,
     default_cache_dir,
+    derive_seed,
     load_dataset,
+    probe_layout,
     resolve_data_dir,
     stratified_subset,
     train_val_split,
 )
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
-from .loader import BatchLoader, ProxyData, prepare_data
+from .fulldata import FullData, prepare_full_data
+from .loader import BatchLoader, ProxyData, prepare_data, select_test, select_train
 from .run import PROXIES, run_proxy
 from .runtime import keep_freed_memory, select_device, set_threads, usable_cpus
-from .train import ProxyResult, TrainRecipe, proxy_arch
+from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
 __all__ = [
@@ -31,20 +34,27 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ZERO_COST",
     "BatchLoader",
+    "FullData",
     "Fidelity",
     "ImageSet",
     "ProxyData",
     "ProxyResult",
     "TrainRecipe",
     "default_cache_dir",
+    "derive_seed",
     "float_twin",
     "get_fidelity",
     "load_dataset",
     "prepare_data",
+    "prepare_full_data",
+    "probe_layout",
+    "param_groups",
     "proxy_arch",
     "register_zero_cost",
     "resolve_data_dir",
     "run_proxy",
+    "select_test",
+    "select_train",
     "keep_freed_memory",
     "select_device",
     "set_threads",

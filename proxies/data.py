@@ -32,8 +32,8 @@ from search_space.files import atomic_write
 from .runtime import usable_cpus
 
 __all__ = [
-    "CIFAR10_MEAN", "CIFAR10_STD", "IMAGE_EXTENSIONS", "ImageSet", "default_cache_dir", "load_dataset",
-    "resolve_data_dir", "stratified_subset", "train_val_split",
+    "CIFAR10_MEAN", "CIFAR10_STD", "IMAGE_EXTENSIONS", "ImageSet", "default_cache_dir", "derive_seed",
+    "load_dataset", "probe_layout", "resolve_data_dir", "stratified_subset", "train_val_split",
 ]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -262,6 +262,30 @@ def load_dataset(data_dir: PathLike, split: str = "train", *, image_size: int | 
     return ImageSet(images, labels, classes)
 
 
+def probe_layout(data_dir: PathLike) -> tuple[str, int]:
+    """``("pickles", 32)`` for a CIFAR-10 pickle root, else ``("folder", size)`` with the larger side
+    of the first training image; a one-line ``ValueError`` naming ``--data-dir`` for anything else."""
+    root = Path(data_dir).expanduser()
+    try:
+        _check_root(root)
+        for batches in (root / _BATCHES, root):
+            if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
+                return "pickles", 32
+        _split_dir(root, "test")
+        classes, files, _ = _list_folder(_split_dir(root, "train"))
+    except ValueError as exc:
+        raise ValueError(f"--data-dir: {exc}") from None
+    first = next((f[0] for f in files if f), None)
+    if first is None:
+        raise ValueError(f"--data-dir: {root / 'train'} has no class folders with images")
+    path = Path(first)
+    try:
+        with Image.open(path) as img:
+            return "folder", max(img.size)
+    except Exception as exc:
+        raise ValueError(f"--data-dir: cannot read image {path} ({type(exc).__name__})") from None
+
+
 def _check_root(root: Path) -> Path:
     if not root.exists():
         raise ValueError(f"data directory {root} does not exist")
@@ -305,7 +329,8 @@ def _read_cache(cache_file: Path, fingerprint: str) -> ImageSet | None:
 # --- subsets ---------------------------------------------------------------------------------------
 
 
-def _derive_seed(seed: int, stream: int) -> int:
+def derive_seed(seed: int, stream: int) -> int:
+    """An independent seed for ``stream`` of ``seed`` (the selections, the epochs' batches)."""
     return int(np.random.SeedSequence([int(seed), int(stream)]).generate_state(1)[0])
 
 

@@ -13,20 +13,22 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from search_space.checks import check_int
+
 from .data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     Device,
     PathLike,
     _check_int,
-    _derive_seed,
+    derive_seed,
     load_dataset,
     resolve_data_dir,
     stratified_subset,
     train_val_split,
 )
 
-__all__ = ["BatchLoader", "ProxyData", "prepare_data"]
+__all__ = ["BatchLoader", "ProxyData", "prepare_data", "select_test", "select_train"]
 
 
 # --- batches ---------------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ class BatchLoader:
         return self.epoch(self._next_epoch - 1)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(_derive_seed(self.seed, epoch))  # CPU: same draws on any device
+        gen = torch.Generator().manual_seed(derive_seed(self.seed, epoch))  # CPU: same draws on any device
         n = len(self.images)
         order = torch.randperm(n, generator=gen).to(self.device) if self.shuffle else None
         for lo in range(0, len(self) * self.batch_size, self.batch_size):
@@ -153,17 +155,40 @@ def prepare_data(data_dir: PathLike | None, train_subset: int | None, val_size: 
     opts = {"image_size": image_size, "cache_dir": cache_dir, "use_cache": use_cache, "workers": workers,
             "progress": progress}
     train = load_dataset(root, "train", **opts)
-    rest, val = train_val_split(train.labels, val_size, seed)
-    if train_subset is not None:
-        _check_int("train_subset", train_subset, 1, len(rest), f" (the images left after val_size={val_size})")
-        rest = rest[stratified_subset(train.labels[rest], train_subset, _derive_seed(seed, 1))]
+    rest, val = select_train(train.labels, val_size, train_subset, seed)
     test_x = test_y = None
     if with_test:
         test = load_dataset(root, "test", **opts)
         if test.classes != train.classes:
             raise ValueError(f"the test split of {root} has classes {test.classes}, train has {train.classes}")
-        keep = slice(None) if test_subset is None else stratified_subset(test.labels, test_subset,
-                                                                           _derive_seed(seed, 2))
+        keep = select_test(test.labels, test_subset, seed)
         test_x, test_y = test.images[keep].contiguous(), test.labels[keep].contiguous()
-    return ProxyData(train.images[rest], train.labels[rest], train.images[val], train.labels[val],
-                     test_x, test_y, train.classes)
+    val_x, val_y = (train.images[val], train.labels[val]) if val is not None else (train.images[:0], train.labels[:0])
+    return ProxyData(train.images[rest], train.labels[rest], val_x, val_y, test_x, test_y, train.classes)
+
+
+def select_train(labels: torch.Tensor, val_size: int, train_subset: int | None, seed: int
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Indices of the training subset and of the validation split (None when ``val_size`` is 0):
+    a stratified ``val_size`` held out first, then a stratified ``train_subset`` of the rest (None:
+    all of it), each from its own stream of ``seed``, so the validation split does not depend on
+    ``train_subset``. The proxy and full training both select with this."""
+    n = len(labels)
+    check_int("--val-size", val_size, 0, n - 1, f"; the data set has {n} training images")
+    if val_size > 0:
+        rest, val = train_val_split(labels, val_size, seed)
+    else:
+        rest, val = torch.arange(n), None
+    if train_subset is not None:
+        check_int("--train-subset", train_subset, 1, len(rest), f"; {len(rest)} images are left after --val-size"
+                  f" {val_size}")
+        rest = rest[stratified_subset(labels[rest], train_subset, derive_seed(seed, 1))]
+    return rest, val
+
+
+def select_test(labels: torch.Tensor, test_subset: int | None, seed: int) -> torch.Tensor:
+    """Indices of the test images kept: all, or a stratified ``test_subset``."""
+    if test_subset is None:
+        return torch.arange(len(labels))
+    check_int("--test-subset", test_subset, 1, len(labels), f"; the test split has {len(labels)} images")
+    return stratified_subset(labels, test_subset, derive_seed(seed, 2))

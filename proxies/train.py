@@ -34,7 +34,7 @@ from .fidelity import Fidelity
 from .loader import ProxyData
 from .runtime import keep_freed_memory, select_device
 
-__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "proxy_arch"]
+__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch"]
 
 EpochCallback = Callable[[int, float, float], bool]
 
@@ -83,7 +83,9 @@ def proxy_arch(arch: ArchConfig, fidelity: Fidelity) -> ArchConfig:
     return ArchConfig(arch.stages, width, arch.depth)
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Adam groups: weight decay on full-precision conv and classifier weights only (none on binary
+    latent weights, which only carry a sign, nor on BN, PReLU or biases)."""
     binary, decay, no_decay = [], [], []
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
@@ -169,7 +171,7 @@ def evaluate(
             f"train_subset: {len(data.train_y)} images give no full batch of {fidelity.batch_size}"
         )
     total = steps_per_epoch * fidelity.epochs
-    opt = torch.optim.Adam(_param_groups(model, recipe.weight_decay), lr=recipe.lr)
+    opt = torch.optim.Adam(param_groups(model, recipe.weight_decay), lr=recipe.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=recipe.lr, total_steps=total, pct_start=recipe.warmup,
         div_factor=25.0, final_div_factor=40.0, anneal_strategy="cos",

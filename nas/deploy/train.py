@@ -2,7 +2,7 @@
 
 ARCH is an exported ``arch.json`` (an ``ArchConfig.to_dict()``, extra keys allowed), a preset name or
 an architecture string. ``--data-dir`` is a CIFAR-10 root or an ImageFolder root with ``train/`` and
-``test/`` or ``val/`` (ImageNet layout); see :mod:`nas.fulltrain_data` for loading and augmentation.
+``test/`` or ``val/`` (ImageNet layout); see :mod:`proxies.fulldata` for loading and augmentation.
 
 Defaults, from the seed papers (``../shared/seeds/``):
 
@@ -53,14 +53,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from proxies.data import resolve_data_dir
+from proxies.fulldata import FullData, prepare_full_data
 from proxies.run import check_seed
 from proxies.runtime import select_device, set_threads, usable_cpus
-from proxies.train import _param_groups
+from proxies.train import param_groups
 from search_space import build_model
 from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, resolve_arch, run_cli
 from search_space.files import atomic_write, atomic_write_text
-
-from .fulltrain_data import FullData, prepare_full_data
 
 __all__ = ["CHECKPOINT_FORMAT", "LOG_COLUMNS", "SCHEDULES", "main"]
 
@@ -275,7 +274,7 @@ def _main(argv: list[str] | None) -> int:
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    opt = torch.optim.Adam(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.999))
+    opt = torch.optim.Adam(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.999))
     factor = SCHEDULES[args.schedule]
     total = spe * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: factor(t, total, spe))

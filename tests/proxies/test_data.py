@@ -498,9 +498,9 @@ def test_prepare_data(tmp_path, cache):
     x, y = next(iter(data.train_loader(4, seed=0, channels_last=True)))
     assert x.shape == (4, 3, 8, 8) and x.is_contiguous(memory_format=torch.channels_last)
     assert sum(len(y) for _, y in data.val_loader(4)) == 9 and sum(len(y) for _, y in data.test_loader(4)) == 9
-    with pytest.raises(ValueError, match="train_subset 52"):
+    with pytest.raises(ValueError, match="--train-subset: invalid value 52"):
         prepare_data(root, 52, 9, 0, cache_dir=cache)
-    with pytest.raises(ValueError, match="val_size 60"):
+    with pytest.raises(ValueError, match="--val-size: invalid value 60"):
         prepare_data(root, None, 60, 0, cache_dir=cache)
 
 
@@ -530,3 +530,19 @@ def test_real_cifar10_test_split(shared, tmp_path):
     start = time.perf_counter()
     again = load_dataset(root, "test", cache_dir=tmp_path)
     assert time.perf_counter() - start < 5 and torch.equal(again.images, test.images)
+
+
+def test_full_training_and_the_proxy_select_the_same_images(image_folder):
+    from proxies import prepare_full_data
+
+    for seed in (0, 3):
+        proxy = prepare_data(image_folder, 100, 40, seed, with_test=True, test_subset=50)
+        full = prepare_full_data(image_folder, resolution=None, train_subset=100, val_size=40, test_subset=50,
+                                 seed=seed, batch_size=10, device=torch.device("cpu"), workers=0)
+        assert full.sizes == {"train": 100, "val": 40, "test": 50}
+        assert torch.equal(full._train.images, proxy.train_x) and torch.equal(full._train.labels, proxy.train_y)
+        assert torch.equal(full._val.images, proxy.val_x) and torch.equal(full._test.images, proxy.test_x)
+    no_val = prepare_full_data(image_folder, resolution=None, train_subset=None, val_size=0, test_subset=None,
+                               seed=0, batch_size=10, device=torch.device("cpu"), workers=0)
+    assert no_val.val() is None and no_val.sizes["train"] == 200
+    assert prepare_data(image_folder, None, 0, 0).val_x.shape[0] == 0

@@ -44,7 +44,7 @@ def test_env_var_data_dir(image_folder, monkeypatch, capsys):
         (["mobilenet_v1", "--fidelity", "extreme"], "extreme"),
         (["mobilenet_v1", "--epochs", "0"], "epochs"),
         (["mobilenet_v1", "--data-dir", "/does/not/exist", "--proxy", "params"], "/does/not/exist"),
-        (["mobilenet_v1", "--train-subset", "100000", "--val-size", "50", "--proxy", "params"], "train_subset"),
+        (["mobilenet_v1", "--train-subset", "100000", "--val-size", "50", "--proxy", "params"], "--train-subset"),
     ],
 )
 def test_bad_input_one_line_exit_2(args, needle, image_folder, capsys):

@@ -1,4 +1,4 @@
-"""Data for ``python -m nas.train``: small images in memory, large images streamed from disk.
+"""Data for full training (``python -m nas.train``): small images in memory, large images streamed.
 
 ``--data-dir`` is a torchvision CIFAR-10 root or an ImageFolder root with ``train/`` and ``test/``
 (or ``val/``, the ImageNet layout) folders of class folders. Small images (<= 64 px, e.g. CIFAR-10)
@@ -9,7 +9,7 @@ r)`` plus ``CenterCrop(r)`` for evaluation, ImageNet mean/std.
 
 Selection: a stratified ``val_size`` split held out of the training set (best-model selection; default
 5,000 images, or a tenth of the set if that is fewer), then a stratified ``train_subset`` of the rest, both
-fixed by the seed (the same streams as :func:`proxies.prepare_data`); the test split, or a stratified
+fixed by the seed (the very functions :func:`proxies.prepare_data` selects with); the test split, or a stratified
 ``test_subset`` of it, is only reported.
 Every epoch's order and augmentation depend only on ``(seed, epoch)``, so a resumed run sees the same
 batches as an uninterrupted one.
@@ -17,59 +17,23 @@ batches as an uninterrupted one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from proxies.data import (
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    IMAGE_EXTENSIONS,
-    _derive_seed,
-    load_dataset,
-    stratified_subset,
-    train_val_split,
-)
-from proxies.loader import BatchLoader
+from .data import CIFAR10_MEAN, CIFAR10_STD, derive_seed, load_dataset, probe_layout
+from .loader import BatchLoader, select_test, select_train
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SMALL_IMAGE_MAX", "FullData", "inspect_data_dir", "prepare_full_data"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SMALL_IMAGE_MAX", "FullData", "prepare_full_data"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_VAL_SIZE = 5000  # held-out images (at most a tenth of the training set) unless given
 SMALL_IMAGE_MAX = 64  # images up to this size (and this training resolution) are held in memory
-_PICKLES = "cifar-10-batches-py"
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-
-
-def inspect_data_dir(root: Path) -> tuple[str, int]:
-    """``("pickles", 32)`` for a CIFAR-10 pickle root, else ``("folder", size)`` with the larger side
-    of the first training image; raises a one-line ``ValueError`` for anything else."""
-    if not root.exists():
-        raise ValueError(f"--data-dir: {root} does not exist")
-    if not root.is_dir():
-        raise ValueError(f"--data-dir: {root} is a file, not a directory")
-    for batches in (root / _PICKLES, root):
-        if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
-            return "pickles", 32
-    if not (root / "train").is_dir() or not any((root / s).is_dir() for s in ("test", "val")):
-        raise ValueError(f"--data-dir: {root} has neither a {_PICKLES}/ folder nor train/ and test/ (or val/) "
-                         "folders of class folders")
-    classes = sorted(e.path for e in os.scandir(root / "train") if e.is_dir() and not e.name.startswith("."))
-    first = next((os.path.join(c, n) for c in classes for n in sorted(os.listdir(c))
-                  if n.lower().endswith(IMAGE_EXTENSIONS)), None)
-    if first is None:
-        raise ValueError(f"--data-dir: {root / 'train'} has no class folders with images")
-    try:
-        with Image.open(first) as img:
-            return "folder", max(img.size)
-    except Exception as exc:
-        raise ValueError(f"--data-dir: cannot read image {first} ({type(exc).__name__})") from None
 
 
 @dataclass(eq=False)
@@ -101,35 +65,17 @@ class FullData:
 
 def _select(labels: torch.Tensor, train_subset: int | None, val_size: int | None, seed: int
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if val_size is None:
-        val_size = min(DEFAULT_VAL_SIZE, len(labels) // 10)
-    if val_size > 0:
-        if val_size >= len(labels):
-            raise ValueError(f"--val-size {val_size} leaves none of the {len(labels)} training images")
-        rest, val = train_val_split(labels, val_size, seed)
-    else:
-        rest, val = torch.arange(len(labels)), None
-    if train_subset is not None:
-        if train_subset > len(rest):
-            raise ValueError(f"--train-subset {train_subset} is more than the {len(rest)} training images "
-                             f"left after --val-size {val_size}")
-        rest = rest[stratified_subset(labels[rest], train_subset, _derive_seed(seed, 1))]
-    return rest, val
-
-
-def _test_keep(labels: torch.Tensor, test_subset: int | None, seed: int) -> torch.Tensor:
-    if test_subset is None:
-        return torch.arange(len(labels))
-    if test_subset > len(labels):
-        raise ValueError(f"--test-subset {test_subset} is more than the {len(labels)} test images")
-    return stratified_subset(labels, test_subset, _derive_seed(seed, 2))
+    """The proxy's selection (:func:`proxies.loader.select_train`), with full training's default
+    validation size: 5,000 images, or a tenth of the set if that is fewer."""
+    return select_train(labels, min(DEFAULT_VAL_SIZE, len(labels) // 10) if val_size is None else val_size,
+                        train_subset, seed)
 
 
 def prepare_full_data(root: Path, *, resolution: int | None, train_subset: int | None, val_size: int | None,
                       test_subset: int | None, seed: int, batch_size: int, device: torch.device,
                       workers: int, progress: bool | None = None) -> FullData:
     """Load ``root`` for full training; ``resolution=None``: the images' own size if small, else 224."""
-    layout, native = inspect_data_dir(root)
+    layout, native = probe_layout(root)
     small = native <= SMALL_IMAGE_MAX
     resolution = resolution or (native if small else 224)
     if small and resolution <= SMALL_IMAGE_MAX:
@@ -149,7 +95,7 @@ def _memory_data(root: Path, image_size: int | None, native: int, train_subset: 
     if test.classes != train.classes:
         raise ValueError(f"--data-dir: the test split of {root} has other classes than the train split")
     rest, val = _select(train.labels, train_subset, val_size, seed)
-    keep = _test_keep(test.labels, test_subset, seed)
+    keep = select_test(test.labels, test_subset, seed)
     channels_last = device.type == "cuda"
 
     def loader(x: torch.Tensor, y: torch.Tensor, training: bool = False) -> BatchLoader:
@@ -180,7 +126,7 @@ class _Stream:
         from torch.utils.data import DataLoader, RandomSampler
 
         shuffle = self.seed is not None
-        gen = torch.Generator().manual_seed(_derive_seed(self.seed or 0, epoch))
+        gen = torch.Generator().manual_seed(derive_seed(self.seed or 0, epoch))
         loader = DataLoader(self.dataset, self.batch_size, sampler=RandomSampler(self.dataset, generator=gen)
                             if shuffle else None, drop_last=shuffle, num_workers=self.workers, generator=gen,
                             pin_memory=self.device.type == "cuda", persistent_workers=False)
@@ -210,7 +156,7 @@ def _stream_data(root: Path, resolution: int, train_subset: int | None, val_size
     if test.classes != train_aug.classes:
         raise ValueError(f"--data-dir: {test_dir} has other classes than {root / 'train'}")
     rest, val = _select(torch.tensor(train_aug.targets), train_subset, val_size, seed)
-    keep = _test_keep(torch.tensor(test.targets), test_subset, seed)
+    keep = select_test(torch.tensor(test.targets), test_subset, seed)
     val_stream = None if val is None else _Stream(Subset(train_plain, val.tolist()), batch_size, device, workers, None)
     sizes = {"train": len(rest), "val": 0 if val is None else len(val), "test": len(keep)}
     return FullData("stream", resolution, tuple(train_aug.classes), sizes,
