@@ -8,7 +8,7 @@ from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
 from proxies.runtime import usable_cpus
-from search_space.cli import ArgumentParser, check_out_folder
+from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
 from .budget import parse_budget, parse_duration
 from .samplers import SAMPLERS
@@ -26,20 +26,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search binary MobileNet blocks for the accuracy-vs-OPs Pareto front under a budget.",
     )
     p.add_argument("--budget", required=True, help="OPs budget, e.g. 50M, 0.05G, 50e6 (FP MACs + binary MACs / 64)")
-    p.add_argument("--trials", type=int, default=36, help="architectures to train in this run (default 36)")
+    p.add_argument("--trials", type=int_at_least(1), default=36, help="architectures to train in this run (default 36)")
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
     p.add_argument("--trial-timeout", help="stop a trial that trains longer than this (recorded as an error)")
     p.add_argument("--data-dir", help="CIFAR-10 (ImageFolder or torchvision root); default $NAS_DATA_DIR")
     p.add_argument("--out", type=Path, help="output folder (default results/<study-name>)")
     p.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out; e.g. postgresql://...)")
     p.add_argument("--study-name", help="default: search-<budget>-<fidelity>")
-    p.add_argument("--sampler", default="nsga2", help=f"{', '.join(SAMPLERS)} (default nsga2)")
-    p.add_argument("--population", type=int, default=10,
+    p.add_argument("--sampler", default="nsga2", type=choice(SAMPLERS), help=f"{', '.join(SAMPLERS)} (default nsga2)")
+    p.add_argument("--population", type=int_at_least(2), default=10,
                    help="NSGA-II generation size / TPE start-up trials (default 10)")
     p.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
     add_fidelity_args(p)
-    p.add_argument("--workers", type=int, default=1, help="parallel trial processes on this machine (default 1)")
-    p.add_argument("--backend", default="optuna", help="optuna (default) or ray")
+    p.add_argument("--workers", type=int_at_least(1), default=1,
+                   help="parallel trial processes on this machine (default 1)")
+    p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
     p.add_argument("--resolution", type=int, default=224, help="input size the OPs are counted at (default 224)")
     p.add_argument("--num-classes", type=int, default=1000, help="classes the OPs are counted with (default 1000)")
@@ -49,11 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     return p
-
-
-def _positive(name: str, value: int, lo: int = 1) -> None:
-    if value < lo:
-        raise ValueError(f"{name}: invalid value {value} (expected an integer >= {lo})")
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettings]:
@@ -68,13 +64,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
             break
     args = p.parse_args(argv)
     budget = parse_budget(args.budget)
-    _positive("--trials", args.trials)
-    _positive("--workers", args.workers)
-    _positive("--population", args.population, 2)
     if args.workers > usable_cpus() * 4:
         raise ValueError(f"--workers: {args.workers} is more than 4 per CPU core of this machine")
-    if args.backend not in BACKENDS:
-        raise ValueError(f"--backend: unknown value {args.backend!r} (choose from {', '.join(BACKENDS)})")
     if args.ray_address and args.backend != "ray":
         raise ValueError("--ray-address: only meaningful with --backend ray")
     if args.backend == "ray" and args.workers != 1 and args.ray_address:
@@ -82,8 +73,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     if args.storage and in_memory(args.storage):
         raise ValueError(f"--storage: {args.storage!r} lives in one process's memory, so the search could not be"
                          " resumed, reported or shared; give a file (sqlite:///PATH) or a database server")
-    if args.sampler not in SAMPLERS:
-        raise ValueError(f"--sampler: unknown value {args.sampler!r} (choose from {', '.join(SAMPLERS)})")
     check_seed(args.seed)
     args.timeout_s = parse_duration(args.timeout) if args.timeout is not None else None
     args.trial_timeout_s = (parse_duration(args.trial_timeout, "--trial-timeout")

@@ -27,13 +27,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from search_space import ArchConfig, SearchSpace, analytic_cost, preset_for_paper_row
-from search_space.cli import ArgumentParser, run_cli
+from search_space.cli import ArgumentParser, choice, run_cli
 from search_space.files import atomic_write_text
 
 from .data import resolve_data_dir
 from .fidelity import Fidelity, get_fidelity
 from .loader import ProxyData, prepare_data
-from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
+from .run import PROXIES, add_fidelity_args, check_seed, fidelity_from_args, run_proxy
 from .runtime import set_threads
 from .stats import kendall, spearman
 
@@ -162,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--against", choices=("paper", "reference"), default="paper")
     p.add_argument("--data-dir", help="CIFAR-10 root (default: $NAS_DATA_DIR, else a download)")
-    p.add_argument("--proxy", default="train", help=f"one of: {', '.join(PROXIES)}")
+    p.add_argument("--proxy", default="train", type=choice(PROXIES, "name"), help=f"one of: {', '.join(PROXIES)}")
     add_fidelity_args(p)
     p.add_argument("--reference-fidelity", default="thorough", help="--against reference: the truth")
     p.add_argument("--n", type=int, default=10, help="--against reference: architectures to sample")
@@ -176,7 +176,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    check_proxy(args.proxy, "--proxy")
     check_seed(args.seed)
     fidelity = fidelity_from_args(args)
     out = args.out or Path(f"calibration-{args.against}-{args.proxy}.csv")

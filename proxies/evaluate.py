@@ -13,10 +13,10 @@ import sys
 import time
 
 from search_space import analytic_cost
-from search_space.cli import ArgumentParser, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, choice, resolve_arch, run_cli
 
 from .loader import prepare_data
-from .run import PROXIES, add_fidelity_args, check_proxy, check_seed, fidelity_from_args, run_proxy
+from .run import PROXIES, add_fidelity_args, check_seed, fidelity_from_args, run_proxy
 from .runtime import select_device, set_threads
 from .train import TrainRecipe
 
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                    " default: $NAS_DATA_DIR, else a download into the user cache")
     add_fidelity_args(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--proxy", default="train", help=f"one of: {', '.join(PROXIES)}")
+    p.add_argument("--proxy", default="train", type=choice(PROXIES, "name"), help=f"one of: {', '.join(PROXIES)}")
     p.add_argument("--lr", type=float, help="peak learning rate of the training proxy")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
@@ -41,7 +41,6 @@ def _parser() -> argparse.ArgumentParser:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     arch, name = resolve_arch(args.arch)
-    check_proxy(args.proxy, "--proxy")
     check_seed(args.seed)
     fidelity = fidelity_from_args(args)
     recipe = TrainRecipe(lr=args.lr) if args.lr is not None else None

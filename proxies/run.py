@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from search_space import ArchConfig, build_model
+from search_space.cli import choice
 
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .loader import ProxyData
@@ -35,7 +36,8 @@ def check_seed(seed: int) -> int:
 
 
 def add_fidelity_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fidelity", default="default", help=f"base fidelity: {', '.join(FIDELITIES)}")
+    p.add_argument("--fidelity", default="default", type=choice(tuple(FIDELITIES), "name"),
+                   help=f"base fidelity: {', '.join(FIDELITIES)}")
     p.add_argument("--epochs", type=int, help="training epochs (overrides the fidelity)")
     p.add_argument("--train-subset", type=int, help="training images (overrides the fidelity)")
     p.add_argument("--val-size", type=int, help="validation images held out of the training set")

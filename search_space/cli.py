@@ -8,13 +8,13 @@ import os
 import select
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .arch import ArchConfig
 from .presets import PRESETS
 
-__all__ = ["ArgumentParser", "check_out_folder", "make_out_folder", "resolve_arch", "run_cli"]
+__all__ = ["ArgumentParser", "check_out_folder", "choice", "int_at_least", "make_out_folder", "resolve_arch", "run_cli"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -22,7 +22,33 @@ class ArgumentParser(argparse.ArgumentParser):
     and exits 2 (argparse itself prints the usage text too)."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise ValueError(message)
+        raise ValueError(message.removeprefix("argument "))  # "--flag: ..." as every other message
+
+
+def choice(values: Sequence[str], noun: str = "value") -> Callable[[str], str]:
+    """An argparse ``type=`` that accepts one of ``values``; the error reads
+    ``--flag: unknown value 'x' (choose from a, b)`` (argparse puts the flag in front)."""
+    def parse(text: str) -> str:
+        if text not in values:
+            raise argparse.ArgumentTypeError(f"unknown {noun} {text!r} (choose from {', '.join(values)})")
+        return text
+    parse.__name__ = noun  # argparse names the type in some messages
+    return parse
+
+
+def int_at_least(lo: int) -> Callable[[str], int]:
+    """An argparse ``type=``: an integer >= ``lo``; the error reads ``--flag: invalid value 0
+    (expected an integer >= 1)``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected an integer >= {lo})") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"invalid value {value} (expected an integer >= {lo})")
+        return value
+    parse.__name__ = "integer"
+    return parse
 
 
 def check_out_folder(path: Path, option: str = "--out") -> None:

@@ -58,7 +58,7 @@ from proxies.run import check_seed
 from proxies.runtime import select_device, set_threads, usable_cpus
 from proxies.train import param_groups
 from search_space import build_model
-from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, resolve_arch, run_cli
+from search_space.cli import ArgumentParser, check_out_folder, choice, make_out_folder, resolve_arch, run_cli
 from search_space.files import atomic_write, atomic_write_text
 
 __all__ = ["CHECKPOINT_FORMAT", "LOG_COLUMNS", "SCHEDULES", "main"]
@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="default 128 (MoBiNet)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate, default 1e-3 (MoBiNet)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="full-precision weights only; 1e-5 (MoBiNet)")
-    p.add_argument("--schedule", default="poly", help=f"{', '.join(SCHEDULES)} (default poly: MobileNet-Sp)")
+    p.add_argument("--schedule", default="poly", type=choice(tuple(SCHEDULES), "name"),
+                   help=f"{', '.join(SCHEDULES)} (default poly: MobileNet-Sp)")
     p.add_argument("--resolution", type=int, help="input size (default: the images' own if <= 64 px, else 224)")
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (quick runs)")
     p.add_argument("--val-size", type=int, help="images held out of train/ to pick best.pt (default 5000, at most"
@@ -114,8 +115,6 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--lr: invalid value {args.lr} (expected a number > 0)")
     if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
         raise ValueError(f"--weight-decay: invalid value {args.weight_decay} (expected a number >= 0)")
-    if args.schedule not in SCHEDULES:
-        raise ValueError(f"--schedule: unknown name {args.schedule!r} (choose from {', '.join(SCHEDULES)})")
     check_seed(args.seed)
     if args.workers is None:
         args.workers = min(8, usable_cpus())
