@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from proxies.run import add_fidelity_args, check_seed, fidelity_from_args
+from proxies.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
 from proxies.runtime import usable_cpus
 from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
@@ -29,8 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int_at_least(1), default=36, help="architectures to train in this run (default 36)")
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
     p.add_argument("--trial-timeout", help="stop a trial that trains longer than this (recorded as an error)")
-    p.add_argument("--data-dir", help="CIFAR-10 (ImageFolder or torchvision root); default $NAS_DATA_DIR")
-    p.add_argument("--out", type=Path, help="output folder (default results/<study-name>)")
+    p.add_argument("--data-dir", help="CIFAR-10 or any image folder (class folders, with or without train/ and"
+                   " test/); default $NAS_DATA_DIR")
+    p.add_argument("--out", type=Path, help="output folder (default runs/<study-name>; runs/ is ignored by git,"
+                   " so a search never changes a committed file)")
     p.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out; e.g. postgresql://...)")
     p.add_argument("--study-name", help="default: search-<budget>-<fidelity>")
     p.add_argument("--sampler", default="nsga2", type=choice(SAMPLERS), help=f"{', '.join(SAMPLERS)} (default nsga2)")
@@ -80,10 +82,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     fidelity = fidelity_from_args(args)
     settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
                               resolution=args.resolution, num_classes=args.num_classes,
-                              convention=args.ops_convention, seed=args.seed)
+                              convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args))
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
     args.study_name = args.study_name or f"search-{budget / 1e6:g}M-{args.fidelity}"
-    args.out = args.out or Path("results") / args.study_name
+    args.out = args.out or Path("runs") / args.study_name
     check_out_folder(args.out)
     return args, settings

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxies import Fidelity
+from proxies import DataOptions, Fidelity
 from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
 from search_space.checks import check_int
 
@@ -25,6 +25,7 @@ class SearchSettings:
     convention: str = "bireal"
     space: SearchSpace = field(default_factory=SearchSpace)
     seed: int = 0
+    data: DataOptions = field(default_factory=DataOptions)  # --test-fraction, --skip-bad-images
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
@@ -52,4 +53,6 @@ class SearchSettings:
             "convention": self.convention,
             "space": json.dumps({k: list(v) for k, v in self.space.choices().items()}, sort_keys=True),
             "per_stage": self.space.per_stage,
+            "test_fraction": self.data.test_fraction,
+            "skip_bad_images": self.data.skip_bad,
         }

@@ -20,7 +20,7 @@ __all__ = [
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
-_ADDED_LATER = {"per_stage"}  # settings older studies lack; the space JSON already fixes them
+_ADDED_LATER = {"per_stage", "test_fraction", "skip_bad_images"}  # older studies lack them: implied by the rest
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 

@@ -20,7 +20,7 @@ from .data import (
 )
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .fulldata import FullData, prepare_full_data
-from .loader import BatchLoader, ProxyData, prepare_data, select_test, select_train
+from .loader import BatchLoader, DataOptions, ProxyData, channel_stats, prepare_data, select_test, select_train
 from .run import PROXIES, run_proxy
 from .runtime import keep_freed_memory, select_device, set_threads, usable_cpus
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
@@ -34,12 +34,14 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ZERO_COST",
     "BatchLoader",
+    "DataOptions",
     "FullData",
     "Fidelity",
     "ImageSet",
     "ProxyData",
     "ProxyResult",
     "TrainRecipe",
+    "channel_stats",
     "default_cache_dir",
     "derive_seed",
     "float_twin",

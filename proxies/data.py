@@ -1,7 +1,9 @@
 """The proxy task's data: CIFAR-10 (or any ImageFolder) decoded once into uint8 tensors.
 
-Layouts: torchvision's ``cifar-10-batches-py`` pickles (that folder or its parent), or an
-ImageFolder root with ``train/`` and ``test/`` (or ``val/``) folders of class folders. A decoded
+Layouts: torchvision's ``cifar-10-batches-py`` pickles (that folder or its parent), an
+ImageFolder root with ``train/`` and ``test/`` (or ``val/``) folders of class folders, or a root of
+class folders with no split (a stratified test split is carved out: :mod:`proxies.folder`). Images
+of any size and mode are read as RGB and brought to one size (:func:`proxies.folder.fit_image`). A decoded
 ImageFolder split is cached as ``<cache>/decoded/<split>-<hash>.pt`` (cache: ``$BINAS_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/binas``, else ``~/.cache/binas``), rebuilt when a class folder's mtime or
 number of images changes (an image edited in place changes neither). Proxies select on a
@@ -11,12 +13,10 @@ stratified validation split of the training set; the test split is for final rep
 from __future__ import annotations
 
 import hashlib
-import math
-import multiprocessing
 import os
 import pickle
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm import tqdm
 
 from search_space.checks import is_int
 from search_space.files import atomic_write
 
-from .runtime import usable_cpus
+from .folder import DEFAULT_TEST_FRACTION, IMAGE_EXTENSIONS, carve_test, decode_files, list_folder
 
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "IMAGE_EXTENSIONS", "ImageSet", "default_cache_dir", "derive_seed",
@@ -38,11 +37,10 @@ __all__ = [
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "test")
 _BATCHES = "cifar-10-batches-py"
 _PICKLES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: resize = shorter side + centre crop; skipped files recorded
 
 PathLike = str | os.PathLike
 Device = torch.device | str | None
@@ -55,6 +53,7 @@ class ImageSet:
     images: torch.Tensor
     labels: torch.Tensor
     classes: tuple[str, ...]
+    skipped: tuple[str, ...] = ()  # unreadable files left out (skip_bad)
 
 
 def default_cache_dir() -> Path:
@@ -152,75 +151,6 @@ def _load_pickles(batches: Path, split: str) -> ImageSet:
                     tuple(classes))
 
 
-def _list_folder(split_dir: Path) -> tuple[tuple[str, ...], list[list[str]], str]:
-    """Class names, image paths per class and a fingerprint of the folder's state."""
-    class_dirs = sorted((e for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith(".")),
-                        key=lambda e: e.name)
-    if not class_dirs:
-        raise ValueError(f"{split_dir} has no class folders (expected {split_dir}/<class>/<image>)")
-    files, stamp = [], []
-    for entry in class_dirs:
-        names = sorted(f.name for f in os.scandir(entry.path) if f.name.lower().endswith(IMAGE_EXTENSIONS))
-        if not names:
-            raise ValueError(f"class folder {entry.path} contains no images ({', '.join(IMAGE_EXTENSIONS)})")
-        files.append([os.path.join(entry.path, n) for n in names])
-        stamp.append(f"{entry.name}:{entry.stat().st_mtime_ns}:{len(names)}")
-    return tuple(d.name for d in class_dirs), files, "|".join(stamp)
-
-
-def _decode_chunk(task: tuple[list[str], int | None]) -> tuple[str, object, object]:
-    """Worker: ("ok", array (n, H, W, 3), None), ("error", path, reason) or ("size", path, shapes)."""
-    paths, size = task
-    arrays = []
-    for path in paths:
-        try:
-            with Image.open(path) as img:
-                img = img.convert("RGB")
-                if size is not None and img.size != (size, size):
-                    img = img.resize((size, size), Image.Resampling.BICUBIC)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except Exception as exc:
-            return "error", path, _one_line(exc)
-        if arrays[-1].shape != arrays[0].shape:
-            return "size", path, (arrays[0].shape, arrays[-1].shape)
-    return "ok", np.stack(arrays), None
-
-
-def _decode_files(paths: list[str], split_dir: Path, image_size: int | None, workers: int | None,
-                  progress: bool | None) -> torch.Tensor:
-    """PIL decode, in a process pool for large folders; returns uint8 (N, 3, H, W)."""
-    if workers is None:
-        workers = min(usable_cpus(), 8) if len(paths) >= 4096 else 1
-    chunk = max(64, min(2048, math.ceil(len(paths) / (8 * max(workers, 1)))))
-    tasks = [(paths[i:i + chunk], image_size) for i in range(0, len(paths), chunk)]
-    parts: list[np.ndarray] = []
-    with tqdm(total=len(paths), desc=f"decoding {split_dir}", unit="img", leave=False,
-              disable=None if progress is None else not progress) as bar:
-
-        def consume(results: Iterator[tuple[str, object, object]]) -> None:
-            for (chunk_paths, _), (status, value, info) in zip(tasks, results, strict=False):
-                if status == "error":
-                    raise ValueError(f"cannot read image {value}: {info}")
-                if status == "ok" and parts and parts[0].shape[1:] != value.shape[1:]:
-                    status, value, info = "size", chunk_paths[0], (parts[0].shape[1:], value.shape[1:])
-                if status == "size":
-                    path, (a, b) = value, info
-                    raise ValueError(f"image {path} is {b[1]}x{b[0]} but other images in {split_dir} are "
-                                     f"{a[1]}x{a[0]}; pass image_size to resize them")
-                parts.append(value)
-                bar.update(len(value))
-
-        if workers <= 1 or len(tasks) == 1:
-            consume(map(_decode_chunk, tasks))
-        else:  # fork: no re-import of torch in the workers, which only run PIL
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12: fork with threads
-                with multiprocessing.get_context(method).Pool(workers) as pool:
-                    consume(pool.imap(_decode_chunk, tasks))
-    return torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2).contiguous()
-
-
 def _save_cache(cache_file: Path, blob: dict) -> None:
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -231,59 +161,96 @@ def _save_cache(cache_file: Path, blob: dict) -> None:
 
 def load_dataset(data_dir: PathLike, split: str = "train", *, image_size: int | None = None,
                  cache_dir: PathLike | None = None, use_cache: bool = True, workers: int | None = None,
-                 progress: bool | None = None) -> ImageSet:
-    """Decode one split (``"train"`` or ``"test"``) of a CIFAR-10 pickle root or an ImageFolder root.
+                 progress: bool | None = None, test_fraction: float = DEFAULT_TEST_FRACTION,
+                 skip_bad: bool = False) -> ImageSet:
+    """Decode one split (``"train"`` or ``"test"``) of a CIFAR-10 pickle root, an ImageFolder root
+    with ``train/`` and ``test/`` (or ``val/``), or a root of class folders with no split (its test
+    split is a stratified ``test_fraction``: :func:`proxies.folder.carve_test`).
 
-    ``image_size=None`` keeps the images' own size (they must all agree); an int resizes every image
-    that differs to ``image_size`` squared. ``workers=None`` picks a process pool for >= 4096 files.
+    ``image_size=None`` keeps the images' own size (they must all agree); an int brings every
+    image to ``image_size`` squared (shorter side, then centre crop: :func:`proxies.folder.fit_image`).
+    ``skip_bad`` leaves unreadable files out (``ImageSet.skipped``) instead of stopping.
+    ``workers=None`` picks a process pool for >= 4096 files.
     """
     if split not in SPLITS:
         raise ValueError(f"split {split!r} is not one of {SPLITS}")
     if image_size is not None:
         _check_int("image_size", image_size)
     root = _check_root(Path(data_dir).expanduser())
+    layout = _layout(root)
+    if layout == "pickles":
+        batches = root / _BATCHES if (root / _BATCHES).is_dir() else root
+        return _resized(_load_pickles(batches, split), image_size)
+    if layout == "split":
+        return _decode_split(_split_dir(root, split), split, image_size, cache_dir, use_cache, workers, progress,
+                             skip_bad)
+    whole = _decode_split(root, "all", image_size, cache_dir, use_cache, workers, progress, skip_bad)
+    test = carve_test(whole.labels, test_fraction)
+    keep = torch.ones(len(whole.labels), dtype=torch.bool)
+    keep[test] = False
+    idx = test if split == "test" else keep.nonzero().flatten()
+    return ImageSet(whole.images[idx], whole.labels[idx], whole.classes, whole.skipped)
+
+
+_decode_files = decode_files  # one name to count or fake decodes by (tests)
+
+
+def _layout(root: Path) -> str:
+    """``pickles`` (CIFAR-10's), ``split`` (train/ and test/ or val/ folders) or ``flat`` (class folders)."""
     for batches in (root / _BATCHES, root):
         if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
-            return _resized(_load_pickles(batches, split), image_size)
-    split_dir = _split_dir(root, split)
-    classes, files, stamp = _list_folder(split_dir)
+            return "pickles"
+    if any((root / name).is_dir() for name in ("train", "test", "val")):
+        return "split"
+    if any(e.is_dir() and not e.name.startswith(".") for e in os.scandir(root)):
+        return "flat"
+    raise ValueError(f"data directory {root} has neither a {_BATCHES}/ folder, nor train/ and test/ (or val/) "
+                     "folders of class folders, nor class folders of images")
+
+
+def _decode_split(split_dir: Path, split: str, image_size: int | None, cache_dir: PathLike | None, use_cache: bool,
+                  workers: int | None, progress: bool | None, skip_bad: bool) -> ImageSet:
+    classes, files, stamp = list_folder(split_dir)
     resolved = str(split_dir.resolve())
-    fingerprint = f"v{_CACHE_VERSION}|{resolved}|{image_size}|{stamp}"
-    key = hashlib.sha256(f"{resolved}|{image_size}".encode()).hexdigest()[:20]
+    fingerprint = f"v{_CACHE_VERSION}|{resolved}|{image_size}|{skip_bad}|{stamp}"
+    key = hashlib.sha256(f"{resolved}|{image_size}|{skip_bad}".encode()).hexdigest()[:20]
     cache_file = _cache_root(cache_dir) / "decoded" / f"{split}-{key}.pt"
     cached = _read_cache(cache_file, fingerprint) if use_cache else None
     if cached is not None:
         return cached
-    images = _decode_files([p for f in files for p in f], split_dir, image_size, workers, progress)
+    paths = [p for f in files for p in f]
+    images, skipped = _decode_files(paths, split_dir, image_size, workers, progress, skip_bad)
     labels = torch.repeat_interleave(torch.arange(len(classes)), torch.tensor([len(f) for f in files]))
+    if skipped:
+        bad = set(skipped)
+        labels = labels[torch.tensor([p not in bad for p in paths])]
     if use_cache:
         _save_cache(cache_file, {"fingerprint": fingerprint, "images": images, "labels": labels,
-                                 "classes": list(classes)})
-    return ImageSet(images, labels, classes)
+                                 "classes": list(classes), "skipped": skipped})
+    return ImageSet(images, labels, classes, tuple(skipped))
 
 
 def probe_layout(data_dir: PathLike) -> tuple[str, int]:
-    """``("pickles", 32)`` for a CIFAR-10 pickle root, else ``("folder", size)`` with the larger side
-    of the first training image; a one-line ``ValueError`` naming ``--data-dir`` for anything else."""
+    """``("pickles", 32)`` for a CIFAR-10 pickle root, else ``("split" | "flat", size)`` with the
+    larger side of the first training image; a one-line ``ValueError`` naming ``--data-dir`` for
+    anything else."""
     root = Path(data_dir).expanduser()
     try:
-        _check_root(root)
-        for batches in (root / _BATCHES, root):
-            if (batches / "batches.meta").is_file() or (batches / "test_batch").is_file():
-                return "pickles", 32
-        _split_dir(root, "test")
-        classes, files, _ = _list_folder(_split_dir(root, "train"))
+        layout = _layout(_check_root(root))
+        if layout == "pickles":
+            return "pickles", 32
+        if layout == "split":
+            _split_dir(root, "test")
+        _, files, _ = list_folder(_split_dir(root, "train") if layout == "split" else root)
     except ValueError as exc:
         raise ValueError(f"--data-dir: {exc}") from None
-    first = next((f[0] for f in files if f), None)
-    if first is None:
-        raise ValueError(f"--data-dir: {root / 'train'} has no class folders with images")
-    path = Path(first)
-    try:
-        with Image.open(path) as img:
-            return "folder", max(img.size)
-    except Exception as exc:
-        raise ValueError(f"--data-dir: cannot read image {path} ({type(exc).__name__})") from None
+    for path in (p for f in files for p in f):
+        try:
+            with Image.open(path) as img:
+                return layout, max(img.size)
+        except Exception:  # a bad file is reported (or skipped) when the images are read
+            continue
+    raise ValueError(f"--data-dir: no image under {root} can be read")
 
 
 def _check_root(root: Path) -> Path:
@@ -304,13 +271,11 @@ def _resized(data: ImageSet, image_size: int | None) -> ImageSet:
 
 
 def _split_dir(root: Path, split: str) -> Path:
-    if not any((root / name).is_dir() for name in ("train", "test", "val")):
-        raise ValueError(f"data directory {root} has neither a {_BATCHES}/ folder nor train/ and test/ "
-                         "(or val/) folders of class folders")
     names = ("train",) if split == "train" else ("test", "val")
     split_dir = next((root / n for n in names if (root / n).is_dir()), None)
     if split_dir is None:
-        raise ValueError(f"data directory {root} has no {' or '.join(n + '/' for n in names)} folder")
+        raise ValueError(f"data directory {root} has no {' or '.join(n + '/' for n in names)} folder (or give"
+                         " a folder of class folders with no split: a test split is then carved out)")
     return split_dir
 
 
@@ -320,7 +285,7 @@ def _read_cache(cache_file: Path, fingerprint: str) -> ImageSet | None:
     try:
         blob = torch.load(cache_file, weights_only=True)
         if blob["fingerprint"] == fingerprint:
-            return ImageSet(blob["images"], blob["labels"], tuple(blob["classes"]))
+            return ImageSet(blob["images"], blob["labels"], tuple(blob["classes"]), tuple(blob.get("skipped", ())))
     except Exception:  # unreadable or foreign cache file: decode again and overwrite it
         pass
     return None

@@ -16,7 +16,15 @@ from search_space import analytic_cost
 from search_space.cli import ArgumentParser, choice, resolve_arch, run_cli
 
 from .loader import prepare_data
-from .run import PROXIES, add_fidelity_args, check_seed, fidelity_from_args, run_proxy
+from .run import (
+    PROXIES,
+    add_fidelity_args,
+    check_seed,
+    data_options_from_args,
+    fidelity_from_args,
+    fit_fidelity_to_data,
+    run_proxy,
+)
 from .runtime import select_device, set_threads
 from .train import TrainRecipe
 
@@ -27,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m proxies.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("arch", help="preset name, architecture string or JSON file")
-    p.add_argument("--data-dir", help="CIFAR-10 (torchvision root or ImageFolder with train/ and test/);"
-                   " default: $NAS_DATA_DIR, else a download into the user cache")
+    p.add_argument("--data-dir", help="CIFAR-10 or any image folder (class folders, with or without train/ and"
+                   " test/; see README 'Your own data'); default: $NAS_DATA_DIR, else a download of CIFAR-10")
     add_fidelity_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--proxy", default="train", type=choice(PROXIES, "name"), help=f"one of: {', '.join(PROXIES)}")
@@ -43,12 +51,14 @@ def _main(argv: list[str] | None) -> int:
     arch, name = resolve_arch(args.arch)
     check_seed(args.seed)
     fidelity = fidelity_from_args(args)
+    options = data_options_from_args(args)
     recipe = TrainRecipe(lr=args.lr) if args.lr is not None else None
     select_device(args.device)  # a bad --device fails here, before any data is loaded
     set_threads()
     t0 = time.perf_counter()
+    fidelity = fit_fidelity_to_data(fidelity, args, options)
     data = prepare_data(args.data_dir, fidelity.train_subset, fidelity.val_size, args.seed,
-                        progress=not args.json)
+                        image_size=fidelity.resolution, progress=not args.json, options=options)
     data_seconds = time.perf_counter() - t0
     out = run_proxy(arch, args.proxy, fidelity, data, args.seed, progress=True, recipe=recipe,
                     device=args.device)

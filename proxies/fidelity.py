@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from search_space.checks import check_int
 
-__all__ = ["FIDELITIES", "Fidelity", "get_fidelity"]
+__all__ = ["FIDELITIES", "MIN_VAL_SIZE", "Fidelity", "fit_to_data", "get_fidelity"]
+
+MIN_VAL_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,18 @@ def get_fidelity(name: str) -> Fidelity:
     if name not in FIDELITIES:
         raise ValueError(f"fidelity: unknown name {name!r} (choose from {', '.join(FIDELITIES)})")
     return FIDELITIES[name]
+
+
+def fit_to_data(fidelity: Fidelity, n_train: int, *, val_size_given: bool = False,
+                train_subset_given: bool = False) -> Fidelity:
+    """``fidelity`` on a data set of ``n_train`` training images: the sizes the user did not give
+    shrink to fit (validation: a fifth of the images, at least ``MIN_VAL_SIZE``, at most the
+    fidelity's; training subset: at most what the validation split leaves). Given sizes are kept
+    (and refused later, naming the flag and the largest value that fits, if they cannot fit)."""
+    val = fidelity.val_size if val_size_given else min(fidelity.val_size, max(MIN_VAL_SIZE, n_train // 5))
+    train = fidelity.train_subset if train_subset_given else min(fidelity.train_subset, n_train - val)
+    if not train_subset_given and train < fidelity.batch_size:
+        raise ValueError(f"--data-dir: {n_train} training images leave {max(train, 0)} after a validation split of"
+                         f" {val}, fewer than a batch of {fidelity.batch_size} (use a larger data set, or a smaller"
+                         " --val-size)")
+    return replace(fidelity, val_size=val, train_subset=train)

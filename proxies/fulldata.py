@@ -1,16 +1,19 @@
 """Data for full training (``python -m nas.train``): small images in memory, large images streamed.
 
-``--data-dir`` is a torchvision CIFAR-10 root or an ImageFolder root with ``train/`` and ``test/``
-(or ``val/``, the ImageNet layout) folders of class folders. Small images (<= 64 px, e.g. CIFAR-10)
-are decoded once into :mod:`proxies.data`'s uint8 cache and batched by :class:`proxies.BatchLoader`
-(4-pixel pad-and-crop plus horizontal flip, CIFAR-10 mean/std). Large images go through torchvision's
-``ImageFolder`` and a ``DataLoader``: ``RandomResizedCrop`` plus flip for training, ``Resize(256/224 *
-r)`` plus ``CenterCrop(r)`` for evaluation, ImageNet mean/std.
+``--data-dir`` takes every layout :func:`proxies.load_dataset` reads: a torchvision CIFAR-10 root, an
+ImageFolder root with ``train/`` and ``test/`` (or ``val/``, the ImageNet layout), or a root of class
+folders with no split (the same stratified test split as the proxies carve, ``--test-fraction``).
+At a resolution up to 64 px the images are decoded once (any size and mode -> RGB, shorter side then
+centre crop) into :mod:`proxies.data`'s uint8 cache and batched by :class:`proxies.BatchLoader`
+(4-pixel pad-and-crop plus horizontal flip). Above, they are read from their files by a
+``DataLoader``: ``RandomResizedCrop`` plus flip for training, ``Resize(256/224 * r)`` plus
+``CenterCrop(r)`` for evaluation. Normalisation: the mean and std of the training split (in
+memory: all of it; streamed: 512 images evenly spaced), never another data set's constants.
 
 Selection: a stratified ``val_size`` split held out of the training set (best-model selection; default
 5,000 images, or a tenth of the set if that is fewer), then a stratified ``train_subset`` of the rest, both
-fixed by the seed (the very functions :func:`proxies.prepare_data` selects with); the test split, or a stratified
-``test_subset`` of it, is only reported.
+fixed by the seed (the very functions :func:`proxies.prepare_data` selects with); the test split, or a
+stratified ``test_subset`` of it, is only reported.
 Every epoch's order and augmentation depend only on ``(seed, epoch)``, so a resumed run sees the same
 batches as an uninterrupted one.
 """
@@ -22,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
-from .data import CIFAR10_MEAN, CIFAR10_STD, derive_seed, load_dataset, probe_layout
-from .loader import BatchLoader, select_test, select_train
+from .data import derive_seed, load_dataset, probe_layout
+from .folder import carve_test, decode_files, list_folder
+from .loader import BatchLoader, DataOptions, channel_stats, select_test, select_train
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SMALL_IMAGE_MAX", "FullData", "prepare_full_data"]
+__all__ = ["SMALL_IMAGE_MAX", "FullData", "prepare_full_data"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_VAL_SIZE = 5000  # held-out images (at most a tenth of the training set) unless given
 SMALL_IMAGE_MAX = 64  # images up to this size (and this training resolution) are held in memory
 
@@ -48,6 +51,7 @@ class FullData:
     _train: object
     _val: object | None
     _test: object
+    skipped: int = 0  # unreadable images left out (--skip-bad-images; the memory path counts them)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -73,41 +77,49 @@ def _select(labels: torch.Tensor, train_subset: int | None, val_size: int | None
 
 def prepare_full_data(root: Path, *, resolution: int | None, train_subset: int | None, val_size: int | None,
                       test_subset: int | None, seed: int, batch_size: int, device: torch.device,
-                      workers: int, progress: bool | None = None) -> FullData:
-    """Load ``root`` for full training; ``resolution=None``: the images' own size if small, else 224."""
+                      workers: int, progress: bool | None = None, options: DataOptions | None = None) -> FullData:
+    """Load ``root`` (any layout :func:`proxies.load_dataset` reads) for full training at ``resolution``
+    (None: the images' own size if small, else 224). Up to ``SMALL_IMAGE_MAX`` px the images are
+    decoded into memory at that size; above, they are streamed from disk."""
+    options = options or DataOptions()
     layout, native = probe_layout(root)
-    small = native <= SMALL_IMAGE_MAX
-    resolution = resolution or (native if small else 224)
-    if small and resolution <= SMALL_IMAGE_MAX:
-        return _memory_data(root, resolution if resolution != native else None, native, train_subset, val_size,
-                            test_subset, seed, batch_size, device, progress)
+    resolution = resolution or (native if native <= SMALL_IMAGE_MAX else 224)
+    if resolution <= SMALL_IMAGE_MAX:
+        return _memory_data(root, resolution, train_subset, val_size, test_subset, seed, batch_size, device,
+                            progress, options)
     if layout == "pickles":
         raise ValueError(f"--resolution {resolution}: a CIFAR-10 pickle root trains at <= {SMALL_IMAGE_MAX} px "
                          "(use an ImageFolder copy of it for larger inputs)")
-    return _stream_data(root, resolution, train_subset, val_size, test_subset, seed, batch_size, device, workers)
+    return _stream_data(root, layout, resolution, train_subset, val_size, test_subset, seed, batch_size, device,
+                        workers, options)
 
 
-def _memory_data(root: Path, image_size: int | None, native: int, train_subset: int | None, val_size: int | None,
+def _memory_data(root: Path, resolution: int, train_subset: int | None, val_size: int | None,
                  test_subset: int | None, seed: int, batch_size: int, device: torch.device,
-                 progress: bool) -> FullData:
-    train = load_dataset(root, "train", image_size=image_size, progress=progress)
-    test = load_dataset(root, "test", image_size=image_size, progress=progress)
+                 progress: bool | None, options: DataOptions) -> FullData:
+    opts = {"image_size": resolution, "progress": progress, "test_fraction": options.test_fraction,
+            "skip_bad": options.skip_bad}
+    train = load_dataset(root, "train", **opts)
+    test = load_dataset(root, "test", **opts)
     if test.classes != train.classes:
         raise ValueError(f"--data-dir: the test split of {root} has other classes than the train split")
     rest, val = _select(train.labels, train_subset, val_size, seed)
     keep = select_test(test.labels, test_subset, seed)
     channels_last = device.type == "cuda"
+    mean, std = channel_stats(train.images)
 
     def loader(x: torch.Tensor, y: torch.Tensor, training: bool = False) -> BatchLoader:
         return BatchLoader(x.contiguous(), y.contiguous(), batch_size if training else 500, shuffle=training,
-                           augment=training, seed=seed, drop_last=training, pad=4, mean=CIFAR10_MEAN,
-                           std=CIFAR10_STD, device=device, channels_last=channels_last)
+                           augment=training, seed=seed, drop_last=training, pad=4, mean=mean,
+                           std=std, device=device, channels_last=channels_last)
 
     train_loader = loader(train.images[rest], train.labels[rest], training=True)
     val_loader = None if val is None else loader(train.images[val], train.labels[val])
     sizes = {"train": len(rest), "val": 0 if val is None else len(val), "test": len(keep)}
-    return FullData("memory", image_size or native, train.classes, sizes, train_loader, val_loader,
+    data = FullData("memory", resolution, train.classes, sizes, train_loader, val_loader,
                     loader(test.images[keep], test.labels[keep]))
+    data.skipped = len(set(train.skipped) | set(test.skipped))
+    return data
 
 
 class _Stream:
@@ -138,27 +150,77 @@ class _Stream:
         return self.epoch(0)
 
 
-def _stream_data(root: Path, resolution: int, train_subset: int | None, val_size: int | None, test_subset: int | None,
-                 seed: int, batch_size: int, device: torch.device, workers: int) -> FullData:
-    from torch.utils.data import Subset
-    from torchvision import transforms as T
-    from torchvision.datasets import ImageFolder
+class _Files(torch.utils.data.Dataset):
+    """Images read from their files (any mode -> RGB) with a torchvision transform. A file that cannot
+    be read stops the run naming it, or, with ``skip_bad``, is replaced by the next readable one."""
 
-    norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+    def __init__(self, paths: list[str], labels: list[int], transform, skip_bad: bool) -> None:
+        self.paths, self.labels, self.transform, self.skip_bad = paths, labels, transform, skip_bad
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        for j in range(len(self.paths)):
+            path = self.paths[(i + j) % len(self.paths)]
+            try:
+                with Image.open(path) as img:
+                    return self.transform(img.convert("RGB")), self.labels[(i + j) % len(self.paths)]
+            except Exception as exc:
+                if not self.skip_bad:
+                    raise ValueError(f"cannot read image {path} ({type(exc).__name__}; --skip-bad-images"
+                                     " leaves such files out)") from None
+        raise ValueError("no image can be read")
+
+
+def _file_splits(root: Path, layout: str, test_fraction: float) -> tuple[tuple[str, ...], dict]:
+    """Class names and ``{"train": (paths, labels), "test": (paths, labels)}`` of a folder layout."""
+    if layout == "split":
+        test_dir = next(root / s for s in ("test", "val") if (root / s).is_dir())
+        dirs = {"train": root / "train", "test": test_dir}
+        listed = {k: list_folder(d) for k, d in dirs.items()}
+        classes = listed["train"][0]
+        if listed["test"][0] != classes:
+            raise ValueError(f"--data-dir: {test_dir} has other classes than {root / 'train'}")
+        return classes, {k: ([p for f in files for p in f], [c for c, f in enumerate(files) for _ in f])
+                         for k, (_, files, _) in listed.items()}
+    classes, files, _ = list_folder(root)
+    paths = [p for f in files for p in f]
+    labels = torch.tensor([c for c, f in enumerate(files) for _ in f])
+    test = set(carve_test(labels, test_fraction).tolist())
+    out = {k: ([p for i, p in enumerate(paths) if (i in test) == (k == "test")],
+               [int(y) for i, y in enumerate(labels) if (i in test) == (k == "test")]) for k in ("train", "test")}
+    return classes, out
+
+
+def _sample_stats(paths: list[str], resolution: int, skip_bad: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std of (up to) 512 training images, evenly spaced, at the training resolution."""
+    step = max(1, len(paths) // 512)
+    images, _ = decode_files(paths[::step][:512], Path("training images"), resolution, 1, False, skip_bad)
+    return channel_stats(images)
+
+
+def _stream_data(root: Path, layout: str, resolution: int, train_subset: int | None, val_size: int | None,
+                 test_subset: int | None, seed: int, batch_size: int, device: torch.device, workers: int,
+                 options: DataOptions) -> FullData:
+    from torchvision import transforms as T
+
+    classes, files = _file_splits(root, layout, options.test_fraction)
+    train_paths, train_labels = files["train"]
+    norm = T.Normalize(*_sample_stats(train_paths, resolution, options.skip_bad))
     train_tf = T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), T.ToTensor(), norm])
     eval_tf = T.Compose([T.Resize(round(resolution * 256 / 224)), T.CenterCrop(resolution), T.ToTensor(), norm])
-    test_dir = next(root / s for s in ("test", "val") if (root / s).is_dir())
-    try:
-        train_aug, train_plain = ImageFolder(str(root / "train"), train_tf), ImageFolder(str(root / "train"), eval_tf)
-        test = ImageFolder(str(test_dir), eval_tf)
-    except (OSError, RuntimeError) as exc:  # FileNotFoundError: a split without class folders or images
-        raise ValueError(f"--data-dir: {' '.join(str(exc).split())[:200]}") from None
-    if test.classes != train_aug.classes:
-        raise ValueError(f"--data-dir: {test_dir} has other classes than {root / 'train'}")
-    rest, val = _select(torch.tensor(train_aug.targets), train_subset, val_size, seed)
-    keep = select_test(torch.tensor(test.targets), test_subset, seed)
-    val_stream = None if val is None else _Stream(Subset(train_plain, val.tolist()), batch_size, device, workers, None)
+    rest, val = _select(torch.tensor(train_labels), train_subset, val_size, seed)
+    test_paths, test_labels = files["test"]
+    keep = select_test(torch.tensor(test_labels), test_subset, seed).tolist()
+
+    def files_of(paths: list[str], labels: list[int], idx: list[int], tf) -> _Files:
+        return _Files([paths[i] for i in idx], [labels[i] for i in idx], tf, options.skip_bad)
+
+    val_stream = None if val is None else _Stream(files_of(train_paths, train_labels, val.tolist(), eval_tf),
+                                                  batch_size, device, workers, None)
     sizes = {"train": len(rest), "val": 0 if val is None else len(val), "test": len(keep)}
-    return FullData("stream", resolution, tuple(train_aug.classes), sizes,
-                    _Stream(Subset(train_aug, rest.tolist()), batch_size, device, workers, seed), val_stream,
-                    _Stream(Subset(test, keep.tolist()), batch_size, device, workers, None))
+    return FullData("stream", resolution, classes, sizes,
+                    _Stream(files_of(train_paths, train_labels, rest.tolist(), train_tf), batch_size, device,
+                            workers, seed), val_stream,
+                    _Stream(files_of(test_paths, test_labels, keep, eval_tf), batch_size, device, workers, None))

@@ -27,8 +27,9 @@ from .data import (
     stratified_subset,
     train_val_split,
 )
+from .folder import DEFAULT_TEST_FRACTION
 
-__all__ = ["BatchLoader", "ProxyData", "prepare_data", "select_test", "select_train"]
+__all__ = ["BatchLoader", "DataOptions", "ProxyData", "channel_stats", "prepare_data", "select_test", "select_train"]
 
 
 # --- batches ---------------------------------------------------------------------------------------
@@ -112,6 +113,9 @@ class ProxyData:
     test_x: torch.Tensor | None
     test_y: torch.Tensor | None
     classes: tuple[str, ...]
+    mean: tuple[float, ...] = CIFAR10_MEAN  # per channel, of the training split (0..1 pixel values)
+    std: tuple[float, ...] = CIFAR10_STD
+    skipped: tuple[str, ...] = ()  # unreadable files left out (--skip-bad-images)
 
     def __repr__(self) -> str:
         test = None if self.test_y is None else len(self.test_y)
@@ -130,30 +134,59 @@ class ProxyData:
                      device: Device = None, channels_last: bool = False, pad: int = 4) -> BatchLoader:
         """Shuffled, augmented batches; the short last batch is dropped (the order changes every epoch)."""
         return BatchLoader(self.train_x, self.train_y, batch_size, shuffle=True, augment=augment, seed=seed,
-                           drop_last=drop_last, device=device, channels_last=channels_last, pad=pad)
+                           drop_last=drop_last, device=device, channels_last=channels_last, pad=pad,
+                           mean=self.mean, std=self.std)
 
     def val_loader(self, batch_size: int = 500, *, device: Device = None,
                    channels_last: bool = False) -> BatchLoader:
-        return BatchLoader(self.val_x, self.val_y, batch_size, device=device, channels_last=channels_last)
+        return BatchLoader(self.val_x, self.val_y, batch_size, device=device, channels_last=channels_last,
+                           mean=self.mean, std=self.std)
 
     def test_loader(self, batch_size: int = 500, *, device: Device = None,
                     channels_last: bool = False) -> BatchLoader:
         if self.test_x is None or self.test_y is None:
             raise ValueError("this ProxyData has no test split (build it with prepare_data(with_test=True))")
-        return BatchLoader(self.test_x, self.test_y, batch_size, device=device, channels_last=channels_last)
+        return BatchLoader(self.test_x, self.test_y, batch_size, device=device, channels_last=channels_last,
+                           mean=self.mean, std=self.std)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How a data directory is read, beyond the fidelity: the test fraction carved out of a folder
+    with no split (``--test-fraction``) and whether unreadable images are skipped (``--skip-bad-images``)."""
+
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    skip_bad: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"--test-fraction: invalid value {self.test_fraction!r} (expected a number between 0"
+                             " and 1)")
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of uint8 images, as 0..1 pixel values."""
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    hist = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256) for c in range(images.shape[1])])
+    hist = hist.double() / hist.sum(dim=1, keepdim=True)  # exact, fast (a float copy would take 600 MB)
+    mean = hist @ levels
+    std = (hist @ levels.square() - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)  # one flat colour: no 1/0
+    return tuple(round(v, 5) for v in mean.tolist()), tuple(round(v, 5) for v in std.tolist())
 
 
 def prepare_data(data_dir: PathLike | None, train_subset: int | None, val_size: int, seed: int, *,
                  with_test: bool = False, test_subset: int | None = None, image_size: int | None = None,
                  cache_dir: PathLike | None = None, use_cache: bool = True, workers: int | None = None,
-                 progress: bool | None = None) -> ProxyData:
+                 progress: bool | None = None, options: DataOptions | None = None) -> ProxyData:
     """Load the training split, hold out a stratified ``val_size`` validation split, keep a stratified
     ``train_subset`` of the rest (``None``: all of it) and, with ``with_test``, the test split
     (``test_subset`` of it). ``seed`` fixes all three selections, each from its own stream, so the
-    validation split does not depend on ``train_subset``."""
+    validation split does not depend on ``train_subset``. Images are normalised with the mean and
+    standard deviation of the whole training split (:func:`channel_stats`)."""
+    options = options or DataOptions()
     root = resolve_data_dir(data_dir, cache_dir=cache_dir)
     opts = {"image_size": image_size, "cache_dir": cache_dir, "use_cache": use_cache, "workers": workers,
-            "progress": progress}
+            "progress": progress, "test_fraction": options.test_fraction, "skip_bad": options.skip_bad}
     train = load_dataset(root, "train", **opts)
     rest, val = select_train(train.labels, val_size, train_subset, seed)
     test_x = test_y = None
@@ -164,7 +197,9 @@ def prepare_data(data_dir: PathLike | None, train_subset: int | None, val_size: 
         keep = select_test(test.labels, test_subset, seed)
         test_x, test_y = test.images[keep].contiguous(), test.labels[keep].contiguous()
     val_x, val_y = (train.images[val], train.labels[val]) if val is not None else (train.images[:0], train.labels[:0])
-    return ProxyData(train.images[rest], train.labels[rest], val_x, val_y, test_x, test_y, train.classes)
+    mean, std = channel_stats(train.images)
+    return ProxyData(train.images[rest], train.labels[rest], val_x, val_y, test_x, test_y, train.classes, mean, std,
+                     train.skipped)
 
 
 def select_train(labels: torch.Tensor, val_size: int, train_subset: int | None, seed: int

@@ -13,12 +13,15 @@ from tqdm import tqdm
 from search_space import ArchConfig, build_model
 from search_space.cli import choice
 
-from .fidelity import FIDELITIES, Fidelity, get_fidelity
-from .loader import ProxyData
+from .data import load_dataset, probe_layout, resolve_data_dir
+from .fidelity import FIDELITIES, Fidelity, fit_to_data, get_fidelity
+from .folder import DEFAULT_TEST_FRACTION
+from .loader import DataOptions, ProxyData
 from .train import TrainRecipe, evaluate, proxy_arch
 from .zero_cost import BASELINES, ZERO_COST, zero_cost_score
 
-__all__ = ["PROXIES", "add_fidelity_args", "check_proxy", "check_seed", "fidelity_from_args", "run_proxy"]
+__all__ = ["PROXIES", "add_fidelity_args", "check_proxy", "check_seed", "data_options_from_args", "fidelity_from_args",
+           "fit_fidelity_to_data", "run_proxy", "split_note"]
 
 PROXIES = ("train", *ZERO_COST)
 
@@ -39,17 +42,54 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fidelity", default="default", type=choice(tuple(FIDELITIES), "name"),
                    help=f"base fidelity: {', '.join(FIDELITIES)}")
     p.add_argument("--epochs", type=int, help="training epochs (overrides the fidelity)")
-    p.add_argument("--train-subset", type=int, help="training images (overrides the fidelity)")
-    p.add_argument("--val-size", type=int, help="validation images held out of the training set")
+    p.add_argument("--train-subset", type=int, help="training images (overrides the fidelity; on a data set too"
+                   " small for the fidelity's, the default adapts: what --val-size leaves)")
+    p.add_argument("--val-size", type=int, help="validation images held out of the training set (default: the"
+                   " fidelity's, or a fifth of a smaller data set, at least 10)")
     p.add_argument("--width-scale", type=float, help="proxy width multiplier (OPs are unchanged)")
+    p.add_argument("--proxy-resolution", type=int, help="input size the proxies train at: every image is resized"
+                   " (shorter side, then centre crop) to it (default 32)")
+    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
+                   help="a data directory of class folders with no train/ and test/: the stratified share of"
+                   " every class held out as its test split (default %(default)s; the same on every machine)")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out images that cannot be read (and say how many) instead of stopping")
 
 
 def fidelity_from_args(args: argparse.Namespace) -> Fidelity:
     """The named ``--fidelity`` with any of ``--epochs``, ``--train-subset``, ``--val-size``,
-    ``--width-scale`` overriding it."""
-    overrides = {k: getattr(args, k) for k in ("epochs", "train_subset", "val_size", "width_scale")
-                 if getattr(args, k, None) is not None}
+    ``--width-scale``, ``--proxy-resolution`` overriding it."""
+    names = {"epochs": "epochs", "train_subset": "train_subset", "val_size": "val_size", "width_scale": "width_scale",
+             "proxy_resolution": "resolution"}
+    overrides = {field: getattr(args, k) for k, field in names.items() if getattr(args, k, None) is not None}
     return replace(get_fidelity(args.fidelity), **overrides)
+
+
+def data_options_from_args(args: argparse.Namespace) -> DataOptions:
+    return DataOptions(test_fraction=args.test_fraction, skip_bad=args.skip_bad_images)
+
+
+def split_note(root, options: DataOptions) -> str | None:
+    """The line that says a test split is carved out of a folder with no split (None otherwise)."""
+    if probe_layout(root)[0] != "flat":
+        return None
+    return (f"{root} has no train/ and test/: {options.test_fraction:.0%} of every class is held out as its test"
+            " split (--test-fraction), the same on every machine")
+
+
+def fit_fidelity_to_data(fidelity: Fidelity, args: argparse.Namespace, options: DataOptions) -> Fidelity:
+    """``fidelity`` with the validation and training sizes the user did not give fitted to the data set
+    (:func:`proxies.fidelity.fit_to_data`); loads (and caches) the training split to count it."""
+    root = resolve_data_dir(args.data_dir)
+    note = split_note(root, options)
+    if note:
+        print(note, file=sys.stderr)
+    train = load_dataset(root, "train", image_size=fidelity.resolution, progress=False,
+                         test_fraction=options.test_fraction, skip_bad=options.skip_bad)
+    if train.skipped:
+        print(f"skipped {len(train.skipped)} unreadable image(s), e.g. {train.skipped[0]}", file=sys.stderr)
+    return fit_to_data(fidelity, len(train.labels), val_size_given=getattr(args, "val_size", None) is not None,
+                       train_subset_given=getattr(args, "train_subset", None) is not None)
 
 
 def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData, seed: int = 0,

@@ -115,3 +115,38 @@ def unwritable_dir(tmp_path):
         pytest.skip("no unwritable folder here (running as root, and /sys is writable)")
     finally:
         folder.chmod(0o700)
+
+
+def write_messy_folder(root: Path, per_class: int = 24, classes: int = 10, truncated: bool = True) -> Path:
+    """A user's own data set: class folders with no train/ and test/ split; JPEG and PNG photos of
+    mixed sizes (20 to 300 px, not square); grayscale, RGBA and palette images among them; and, with
+    ``truncated``, one JPEG cut short. The classes are learnable (the synthetic colours and stripes)."""
+    from PIL import Image
+
+    x, y = synthetic_images(per_class, classes, size=32, seed=7)
+    sizes = [20, 37, 64, 100, 150, 300]
+    for i, (img, label) in enumerate(zip(x, y, strict=True)):
+        folder = root / f"class_{int(label)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        w = sizes[i % len(sizes)]
+        pic = Image.fromarray(img.permute(1, 2, 0).numpy()).resize((w, max(20, w * 3 // 4)))
+        mode = i % 7
+        if mode == 1:
+            pic.convert("L").save(folder / f"{i:04d}.png")
+        elif mode == 2:
+            pic.convert("RGBA").save(folder / f"{i:04d}.png")
+        elif mode == 3:
+            pic.convert("P").save(folder / f"{i:04d}.png")
+        else:
+            pic.save(folder / f"{i:04d}.jpg", quality=90)
+    if truncated:
+        bad = root / "class_0" / "9999.jpg"
+        Image.fromarray(x[0].permute(1, 2, 0).numpy()).resize((120, 90)).save(bad, quality=90)
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    return root
+
+
+@pytest.fixture(scope="session")
+def messy_folder(tmp_path_factory) -> Path:
+    """:func:`write_messy_folder`: 240 images in 10 class folders, no split, one truncated JPEG."""
+    return write_messy_folder(tmp_path_factory.mktemp("own") / "photos")

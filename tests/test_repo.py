@@ -12,3 +12,22 @@ def test_ci_runs_the_readme_test_command_verbatim():
     ci = (REPO / ".ci" / "run").read_text()
     test_cmd = next(line.strip() for line in readme.splitlines() if "python -m pytest" in line)
     assert test_cmd in ci.splitlines()
+
+
+def test_the_main_command_writes_where_git_does_not_look(monkeypatch, tmp_path):
+    """The README's main command (default --out) writes under runs/, which git ignores: a fresh
+    clone's `git status` stays clean after it, and the committed reference runs in results/ are
+    never overwritten."""
+    import shutil
+    import subprocess
+
+    from nas.cli_args import parse_args
+
+    monkeypatch.chdir(REPO)
+    args, _ = parse_args(["--budget", "50M"])
+    assert args.out.parts[0] == "runs" and not str(args.out).startswith("results")
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return
+    probe = args.out / "trials.csv"
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=REPO)
+    assert ignored.returncode == 0, f"{probe} is not ignored by git"

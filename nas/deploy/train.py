@@ -52,9 +52,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from proxies import DataOptions
 from proxies.data import resolve_data_dir
+from proxies.folder import DEFAULT_TEST_FRACTION
 from proxies.fulldata import FullData, prepare_full_data
-from proxies.run import check_seed
+from proxies.run import check_seed, split_note
 from proxies.runtime import select_device, set_threads, usable_cpus
 from proxies.train import param_groups
 from search_space import build_model
@@ -72,8 +74,10 @@ SCHEDULES: dict[str, Callable[[int, int, int], float]] = {
     "step": lambda t, total, spe: 0.1 ** sum(t // spe >= round(f * total / spe) for f in (0.3, 0.9)),
 }
 # settings a resumed run must share with its checkpoint (--epochs, --device, --workers, --test-subset may change)
-_KEYS = ("arch", "batch_size", "lr", "weight_decay", "schedule", "seed", "train_subset")
+_KEYS = ("arch", "batch_size", "lr", "weight_decay", "schedule", "seed", "train_subset", "test_fraction",
+         "skip_bad_images")
 _DATA_KEYS = ("resolution", "val_size", "classes", "train_images")
+_ADDED_LATER = {"test_fraction", "skip_bad_images"}
 
 
 
@@ -81,8 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m nas.train", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("arch", help="arch.json (from nas.export), preset name or architecture string")
-    p.add_argument("--data-dir", help="CIFAR-10 root or ImageFolder root with train/ and test/ or val/"
-                   " (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)")
+    p.add_argument("--data-dir", help="CIFAR-10, or any image folder: class folders, with or without train/ and"
+                   " test/ (or val/) (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)")
+    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
+                   help="a folder of class folders with no split: the stratified share of every class held out as"
+                   " its test split (default %(default)s; the proxies carve the same one)")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out images that cannot be read instead of stopping")
     p.add_argument("--out", help="run folder (default: the arch.json's folder/train, else train/<name>)")
     p.add_argument("--epochs", type=int, default=100, help="default 100 (MobileNet-Sp)")
     p.add_argument("--batch-size", type=int, default=128, help="default 128 (MoBiNet)")
@@ -90,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=1e-5, help="full-precision weights only; 1e-5 (MoBiNet)")
     p.add_argument("--schedule", default="poly", type=choice(tuple(SCHEDULES), "name"),
                    help=f"{', '.join(SCHEDULES)} (default poly: MobileNet-Sp)")
-    p.add_argument("--resolution", type=int, help="input size (default: the images' own if <= 64 px, else 224)")
+    p.add_argument("--resolution", type=int, help="input size: every image is resized (shorter side, then centre"
+                   " crop) to it, e.g. 32, 100 or 224 (default: the first image's own size if <= 64 px, else 224)")
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (quick runs)")
     p.add_argument("--val-size", type=int, help="images held out of train/ to pick best.pt (default 5000, at most"
                    " a tenth; 0: none)")
@@ -138,6 +148,8 @@ def _load(path: Path) -> dict:
 
 def _check_same(path: Path, saved: dict, current: dict, keys: tuple[str, ...]) -> None:
     for key in keys:
+        if key not in saved and key in _ADDED_LATER:  # a checkpoint from before binas recorded it
+            continue
         if saved.get(key) != current.get(key):
             was, now = (str(v)[:60] for v in (saved.get(key), current.get(key)))
             raise ValueError(f"{path} was trained with {key} {was}, this run asks for {now}; use the same "
@@ -257,9 +269,16 @@ def _main(argv: list[str] | None) -> int:
     ckpt = _open_checkpoint(last, args.resume, settings)
     check_out_folder(out)
 
+    options = DataOptions(args.test_fraction, args.skip_bad_images)
+    note = split_note(resolve_data_dir(args.data_dir), options)
+    if note:
+        print(note, file=sys.stderr)
     data = prepare_full_data(resolve_data_dir(args.data_dir), resolution=args.resolution,
                              train_subset=args.train_subset, val_size=args.val_size, test_subset=args.test_subset,
-                             seed=args.seed, batch_size=args.batch_size, device=dev, workers=args.workers)
+                             seed=args.seed, batch_size=args.batch_size, device=dev, workers=args.workers,
+                             options=options)
+    if data.skipped:
+        print(f"skipped {data.skipped} unreadable image(s) (--skip-bad-images)", file=sys.stderr)
     settings.update(resolution=data.resolution, val_size=data.sizes["val"], classes=list(data.classes),
                     train_images=data.sizes["train"])
     if ckpt is not None:

@@ -134,7 +134,7 @@ def test_image_sizes_must_agree_unless_resized(tmp_path, cache):
     root = write_imagefolder(tmp_path / "d", {"train": 3, "test": 1})
     odd = root / "train" / "dog" / "0001.png"
     Image.new("RGB", (12, 6), (9, 9, 9)).save(odd)
-    with pytest.raises(ValueError, match="0001.png is 12x6 .*image_size"):
+    with pytest.raises(ValueError, match="0001.png is 12x6 .*--proxy-resolution"):
         load_dataset(root, "train", cache_dir=cache)
     resized = load_dataset(root, "train", image_size=16, cache_dir=cache)
     assert resized.images.shape == (9, 3, 16, 16)
