@@ -172,8 +172,11 @@ def evaluate(
         )
     total = steps_per_epoch * fidelity.epochs
     opt = torch.optim.Adam(param_groups(model, recipe.weight_decay), lr=recipe.lr)
+    # OneCycleLR divides by (warm-up fraction x steps - 1): a warm-up of exactly one step (4 steps in all
+    # at the default 25%) would divide by zero, so it gets two
+    pct = recipe.warmup if abs(recipe.warmup * total - 1) > 1e-9 else 2 / total
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=recipe.lr, total_steps=total, pct_start=recipe.warmup,
+        opt, max_lr=recipe.lr, total_steps=total, pct_start=pct,
         div_factor=25.0, final_div_factor=40.0, anneal_strategy="cos",
     )
     result = ProxyResult(arch.encode(), fidelity.key(), seed, float("nan"), float("nan"), 0, 0.0, 0.0,

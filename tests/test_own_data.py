@@ -41,8 +41,9 @@ def test_evaluate_search_export_and_train_on_a_folder_with_no_split(messy_folder
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert "held out as its test split" in proc.stderr and "skipped 1 unreadable image" in proc.stderr
-    # 240 readable images: 48 carved out for test; of the other 192, a fifth for validation, the rest trains
-    assert "e8-n154-r32" in result["fidelity"] and "v38" in result["fidelity"]
+    # 24 readable images a class: round(0.2 * 24) = 5 of each carved out for test (50); of the other 190,
+    # a fifth (38) for validation, the rest (152) trains
+    assert "e8-n152-r32" in result["fidelity"] and "v38" in result["fidelity"]
     assert result["score"] > 0.3, result  # 10 classes: chance is 0.1
 
     out = tmp_path / "search"
@@ -58,5 +59,5 @@ def test_evaluate_search_export_and_train_on_a_folder_with_no_split(messy_folder
                 "--out", str(tmp_path / "train"))
     assert proc.returncode == 0, proc.stderr
     done = json.loads((tmp_path / "train" / "result.json").read_text())
-    assert done["settings"]["resolution"] == 48 and done["test_images"] == 48
+    assert done["settings"]["resolution"] == 48 and done["test_images"] == 50
     assert done["settings"]["classes"] == [f"class_{i}" for i in range(10)]

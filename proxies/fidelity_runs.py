@@ -1,0 +1,122 @@
+"""The run cache of the rank-fidelity benchmark: every ``(kind, fidelity, seed, arch)`` run once.
+
+The cache is one CSV, a row per finished run, rewritten atomically after every run: a killed
+benchmark loses at most the run in progress and the same command resumes. Columns:
+``kind, fidelity, seed, arch, val_top1, sotl_e, score, cpu_seconds, seconds, diverged`` and,
+after them, ``device`` (where it ran: ``cpu_seconds`` is host CPU time, which says little about a
+GPU run), ``data`` (the resolved data folder; a cache never mixes two) and ``error`` (a run the
+fidelity cannot hold, e.g. a width scale that leaves the space: recorded with NaN scores, not
+retried). ``cpu_seconds`` is the ``time.process_time()`` delta of the run (every thread of the
+process), ``seconds`` its wall time.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from search_space import ArchConfig
+from search_space.files import atomic_write_text
+
+from .evaluators import RunSpec
+from .loader import ProxyData
+from .run import run_proxy
+from .train import proxy_arch
+from .zero_cost import BASELINES
+
+__all__ = ["RUN_COLUMNS", "check_data", "load_runs", "pending", "run_all", "run_one", "save_runs"]
+
+RUN_COLUMNS = ["kind", "fidelity", "seed", "arch", "val_top1", "sotl_e", "score", "cpu_seconds", "seconds",
+               "diverged", "device", "data", "error"]
+_REQUIRED = RUN_COLUMNS[:10]
+
+
+def load_runs(path: Path, option: str = "--out") -> pd.DataFrame:
+    """The runs cached in ``path`` (none if it does not exist); a file that is not a run cache is
+    refused (and so never overwritten)."""
+    if not path.exists():
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    if not path.is_file():
+        raise ValueError(f"{option}: {str(path)!r} exists and is not a file")
+    try:
+        runs = pd.read_csv(path, dtype={"kind": str, "fidelity": str, "arch": str, "data": str, "error": str,
+                                        "device": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        runs = pd.DataFrame()
+    if not set(_REQUIRED) <= set(runs.columns):
+        raise ValueError(f"{option}: {str(path)!r} exists and is not a fidelity run cache (not overwritten)")
+    for col in RUN_COLUMNS[10:]:
+        if col not in runs.columns:
+            runs[col] = pd.NA
+    try:
+        runs["seed"] = runs["seed"].astype(int)
+    except (TypeError, ValueError):
+        raise ValueError(f"{option}: {str(path)!r} has a seed that is not an integer (not overwritten)") from None
+    return runs[RUN_COLUMNS]
+
+
+def save_runs(runs: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, runs[RUN_COLUMNS].to_csv(index=False))
+
+
+def check_data(runs: pd.DataFrame, data_key: str, path: Path) -> None:
+    """Refuse to add runs on ``data_key`` to a cache that holds runs on other data."""
+    other = sorted({str(d) for d in runs["data"].dropna()} - {data_key})
+    if other:
+        raise ValueError(f"--data-dir: {str(path)!r} holds runs on {other[0]!r}, not {data_key!r} (pass that"
+                         " --data-dir, or another --out)")
+
+
+def run_one(spec: RunSpec, arch: str, data: ProxyData, device: str | None = None) -> dict:
+    """Run ``spec`` on ``arch``: a row of the cache (without ``data``)."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    row = {"kind": spec.kind, "fidelity": spec.fidelity.key(), "seed": spec.seed, "arch": arch,
+           "val_top1": math.nan, "sotl_e": math.nan, "score": math.nan, "diverged": False, "device": "cpu",
+           "error": ""}
+    config = ArchConfig.decode(arch)
+    try:
+        if spec.kind not in BASELINES:
+            proxy_arch(config, spec.fidelity)
+    except ValueError as exc:  # this fidelity cannot hold the architecture: a result, not a crash
+        row["error"] = str(exc)
+    else:
+        result = run_proxy(config, spec.kind, spec.fidelity, data, spec.seed, device=device)
+        row["score"] = result["score"]
+        if spec.kind == "train":
+            row.update(val_top1=result["val_top1"], sotl_e=result["sotl_e"], diverged=bool(result["diverged"]),
+                       device=result["device"])
+    row["cpu_seconds"] = round(time.process_time() - cpu0, 3)
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+def pending(specs: Sequence[RunSpec], archs: Sequence[str], runs: pd.DataFrame) -> list[tuple[RunSpec, str]]:
+    """The ``(spec, arch)`` runs not in ``runs``, spec by spec, architectures in the given order."""
+    done = {(r["kind"], r["fidelity"], int(r["seed"]), r["arch"]) for r in runs.to_dict("records")}
+    archs = list(dict.fromkeys(archs))
+    return [(s, a) for s in specs for a in archs if s.key(a) not in done]
+
+
+def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path, data_for: Callable[[RunSpec],
+            ProxyData], data_key: str, *, device: str | None = None, progress: bool = True,
+            runner: Callable[..., dict] | None = None) -> pd.DataFrame:
+    """Run ``todo`` in order, saving the cache after every run; returns every run, old and new.
+    ``data_for(spec)`` gives the data of a spec's fidelity (loaded on first use)."""
+    runner = runner or run_one
+    rows = runs.to_dict("records")
+    with tqdm(total=len(todo), unit="run", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+        for spec, arch in todo:
+            bar.set_description(f"{spec.kind} {spec.fidelity.key()} s{spec.seed}", refresh=False)
+            bar.set_postfix_str(arch[:40])
+            row = runner(spec, arch, data_for(spec), device)
+            row["data"] = data_key
+            rows.append(row)
+            save_runs(pd.DataFrame(rows, columns=RUN_COLUMNS), path)
+            bar.update(1)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -1,0 +1,313 @@
+"""Rank fidelity of the evaluators: against the reference set and within the papers' tables.
+
+Metrics (all from :mod:`proxies.stats`):
+
+* reference: Kendall's tau-b, Spearman's rho and pairwise accuracy of an evaluator's scores
+  against the reference truth (mean ``test_top1`` per architecture over its seeds), over the
+  architectures that have both; 95% percentile bootstrap intervals (:func:`proxies.stats.rank_ci`);
+* papers: ``paper_spearman`` is the row-weighted mean of the per-table Spearman's rho
+  (:func:`proxies.calibrate.correlations`); ``paper_pairwise`` pools the within-table pairs of rows
+  that the published top-1 orders strictly (pairs from different tables are never compared):
+  the per-table pairwise accuracies weighted by each table's number of such pairs.
+
+A combination ranks within the set being compared: within each paper table (its distinct
+architectures) and within the reference set (the architectures with a reference result). Its
+fitted weight (``@fit``) is chosen on the papers' tables only, from the grid 0, 0.1, ..., 1 (weight
+of the first member), maximising the row-weighted Spearman; ties go to the weight closest to 0.5,
+then the smaller one:
+
+* paper metrics of an ``@fit`` evaluator are held out: each table is scored with the weight fitted
+  on the *other* tables (leave one table out), and ``heldout_weights`` lists those weights;
+* reference metrics use the weight fitted on *all* the papers' tables (column ``weight``). The
+  reference set is never used to fit anything.
+
+``fidelity-scores.csv`` holds every score behind the table: columns ``evaluator, arch, seed, score,
+set``. ``set`` is ``all`` for a score that does not depend on the set (training and zero-cost
+evaluators), ``reference`` or a paper table (``sp-T7``) for a combination's rank within that set.
+``seed`` is the training seed of a one-seed score, and ``mean`` for the mean over several seeds
+(an evaluator with several seeds also has a row per seed; a combination has ``mean`` when a member
+has several seeds, else the seed). An evaluator's score is its ``mean`` row when it has one, else
+its single row: :func:`recompute_kendall` rebuilds ``kendall_ref`` that way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .calibrate import _paper_jobs, correlations
+from .evaluators import Evaluator, final_scores, rank_average, seed_scores
+from .reference import reference_truth
+from .stats import kendall, pairwise_accuracy, rank_ci, spearman
+
+__all__ = ["GRID", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData", "choose_default", "fidelity_plot_data",
+           "fidelity_table", "fit_weight", "markdown_table", "paper_frame", "paper_pairwise", "paper_rows",
+           "recompute_kendall", "table_spearmans"]
+
+GRID = tuple(i / 10 for i in range(11))
+SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
+TABLE_COLUMNS = ["evaluator", "kendall_ref", "spearman_ref", "pairwise_ref", "paper_spearman", "paper_pairwise",
+                 "cpu_s_per_arch", "is_default", "kendall_ref_lo", "kendall_ref_hi", "spearman_ref_lo",
+                 "spearman_ref_hi", "n_ref", "paper_rows", "mobinet_t3_spearman", "sp_t7_spearman", "weight",
+                 "heldout_weights", "description"]
+PER_TABLE = {"mobinet_t3_spearman": "mobinet-T3", "sp_t7_spearman": "sp-T7"}
+DEFAULT_SLACK = 1.1  # an evaluator may cost up to 1.1x default's CPU seconds to become the default
+
+
+def paper_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The papers' rows (``read_paper_table``) as ``table, name, arch, top1`` (table = ``sp-T7``)."""
+    return pd.DataFrame(_paper_jobs(table), columns=["source", "table", "name", "preset", "arch", "top1"])[
+        ["table", "name", "arch", "top1"]]
+
+
+def paper_pairwise(df: pd.DataFrame, truth: str = "top1", score: str = "score", group: str = "table") -> float:
+    """Pairwise accuracy pooled over the pairs within each group that ``truth`` orders strictly."""
+    agree, pairs = 0.0, 0
+    for _, g in df.groupby(group, sort=False):
+        g = g[g[truth].notna() & g[score].notna()]
+        t = g[truth].to_numpy(dtype=float)
+        n = int(np.triu(t[:, None] != t[None, :], 1).sum())  # the pairs the truth orders
+        if n:
+            agree, pairs = agree + pairwise_accuracy(t, g[score].to_numpy(dtype=float)) * n, pairs + n
+    return agree / pairs if pairs else math.nan
+
+
+def _weights(ev: Evaluator, w: float | None) -> tuple[float, ...] | None:
+    return ev.weights if w is None else (w, 1.0 - w)
+
+
+def paper_frame(ev: Evaluator, base: Mapping[str, pd.Series], paper: pd.DataFrame,
+                weight: float | Mapping[str, float] | None = None) -> pd.DataFrame:
+    """``paper`` with the evaluator's ``score`` per row; a combination ranks within each table, with
+    ``weight`` (one for all tables, or per table; None: the evaluator's own)."""
+    if not ev.is_combination:
+        return paper.assign(score=paper["arch"].map(base[ev.name]))
+    parts = []
+    for name, g in paper.groupby("table", sort=False):
+        w = weight.get(name) if isinstance(weight, Mapping) else weight
+        s = rank_average([base[m] for m in ev.members], _weights(ev, w), g["arch"])
+        parts.append(g.assign(score=g["arch"].map(s)))
+    return pd.concat(parts) if parts else paper.assign(score=np.nan)
+
+
+def table_spearmans(ev: Evaluator, base: Mapping[str, pd.Series], paper: pd.DataFrame) -> dict[float, dict]:
+    """For every grid weight, each table's (Spearman, rows) where defined (as ``correlations`` counts)."""
+    out = {}
+    for w in GRID:
+        groups = correlations(paper_frame(ev, base, paper, w), "top1", "score", "table")["groups"]
+        out[w] = {g["group"]: (g["spearman"], g["rows"]) for g in groups
+                  if not (math.isnan(g["spearman"]) or math.isnan(g["kendall"]))}
+    return out
+
+
+def fit_weight(per_weight: Mapping[float, Mapping[str, tuple[float, int]]], tables: Iterable[str]) -> float:
+    """The grid weight with the highest row-weighted Spearman over ``tables`` only (ties: closest
+    to 0.5, then smaller; nothing defined: 0.5)."""
+    tables = set(tables)
+
+    def value(w: float) -> float:
+        used = [(rho, n) for t, (rho, n) in per_weight[w].items() if t in tables]
+        return sum(r * n for r, n in used) / sum(n for _, n in used) if used else -math.inf
+
+    return max(GRID, key=lambda w: (round(value(w), 12), -abs(w - 0.5), -w))
+
+
+def _reference_metrics(truth: pd.Series, score: pd.Series, n_resamples: int) -> dict:
+    common = truth.index[truth.index.isin(score.dropna().index)]
+    t, s = truth.loc[common].to_numpy(dtype=float), score.loc[common].to_numpy(dtype=float)
+    out = {"kendall_ref": kendall(t, s), "spearman_ref": spearman(t, s), "pairwise_ref": pairwise_accuracy(t, s),
+           "n_ref": len(common)}
+    for stat in ("kendall", "spearman"):
+        lo, hi = rank_ci(t, s, stat, n_resamples=n_resamples) if n_resamples else (math.nan, math.nan)
+        out[f"{stat}_ref_lo"], out[f"{stat}_ref_hi"] = lo, hi
+    return out
+
+
+def _seed_label(evs: Sequence[Evaluator]) -> str:
+    seeds = {s for e in evs for s in e.seeds}
+    return "mean" if any(len(e.runs) > 1 for e in evs) or len(seeds) != 1 else str(seeds.pop())
+
+
+def _score_rows(name: str, s: pd.Series, seed: str, where: str) -> list[dict]:
+    return [{"evaluator": name, "arch": a, "seed": seed, "score": float(v), "set": where} for a, v in s.items()]
+
+
+def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs: pd.DataFrame, truth: pd.Series,
+                   paper: pd.DataFrame, *, cpu: Mapping[str, float], n_resamples: int = 2000
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per evaluator (``TABLE_COLUMNS``) and every score behind it (``SCORE_COLUMNS``).
+
+    ``truth``: reference top-1 per architecture; ``paper``: :func:`paper_rows`; ``cpu``: CPU seconds
+    per architecture of each evaluator. The fit of an ``@fit`` weight reads ``paper`` only."""
+    truth = truth.dropna()
+    bases = {m for n in names for m in (registry[n].members or (n,))}
+    base = {b: final_scores(registry[b], runs) for b in bases}
+    rows, scores = [], []
+    for name in names:
+        ev = registry[name]
+        row = {"evaluator": name, "description": ev.description, "cpu_s_per_arch": cpu.get(name, math.nan),
+               "weight": math.nan, "heldout_weights": ""}
+        if not ev.is_combination:
+            ref_score, frame = base[name], paper_frame(ev, base, paper)
+            if len(ev.runs) > 1:
+                per = seed_scores(ev, runs)
+                scores += [{"evaluator": name, "arch": r.arch, "seed": str(r.seed), "score": r.score, "set": "all"}
+                           for r in per[per["arch"].isin(ref_score.index)].itertuples()]
+            scores += _score_rows(name, ref_score, _seed_label([ev]), "all")
+        else:
+            seed = _seed_label([registry[m] for m in ev.members])
+            held: dict[str, float] | None = None
+            w_ref = None
+            if ev.fit_weights:
+                per_weight = table_spearmans(ev, base, paper)
+                tables = list(dict.fromkeys(paper["table"]))
+                held = {t: fit_weight(per_weight, [u for u in tables if u != t]) for t in tables}
+                w_ref = fit_weight(per_weight, tables)
+                row["heldout_weights"] = ";".join(f"{t}:{w:g}" for t, w in held.items())
+            ws = _weights(ev, w_ref)
+            row["weight"] = ws[0] / sum(ws) if ws else 1.0 / len(ev.members)
+            ref_score = rank_average([base[m] for m in ev.members], ws, truth.index)
+            frame = paper_frame(ev, base, paper, held)
+            scores += _score_rows(name, ref_score, seed, "reference")
+            for t, g in frame[frame["score"].notna()].groupby("table", sort=False):
+                scores += _score_rows(name, g.drop_duplicates("arch").set_index("arch")["score"], seed, str(t))
+        row.update(_reference_metrics(truth, ref_score, n_resamples))
+        corr = correlations(frame, "top1", "score", "table")
+        groups = {g["group"]: g for g in corr["groups"]}
+        row.update(paper_spearman=corr["spearman"], paper_pairwise=paper_pairwise(frame), paper_rows=corr["rows_used"],
+                   **{col: groups[t]["spearman"] if t in groups else math.nan for col, t in PER_TABLE.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=[c for c in TABLE_COLUMNS if c != "is_default"])
+    default, _ = choose_default(table)
+    table.insert(TABLE_COLUMNS.index("is_default"), "is_default", table["evaluator"] == default)
+    return table, pd.DataFrame(scores, columns=SCORE_COLUMNS)
+
+
+def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, str]:
+    """The evaluator to mark ``is_default``, and why.
+
+    Rule: among the evaluators whose ``cpu_s_per_arch`` is at most 1.1x that of ``default``, the
+    highest ``kendall_ref``; ties or NaN are decided by ``paper_spearman`` (NaN lowest), then by
+    being ``default``, then by name. Without reference data (every ``kendall_ref`` NaN) or without
+    ``default``'s cost, ``default`` itself."""
+    if default not in set(table["evaluator"]):
+        raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
+    base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])
+    if table["kendall_ref"].isna().all():
+        return default, f"no reference data yet: {default!r} stays the default"
+    if math.isnan(base_cpu):
+        return default, f"{default!r} has no CPU cost yet: it stays the default"
+    limit = DEFAULT_SLACK * base_cpu
+    ok = table[table["cpu_s_per_arch"].notna() & (table["cpu_s_per_arch"] <= limit)]
+
+    def key(r: pd.Series) -> tuple:
+        k = -math.inf if math.isnan(r["kendall_ref"]) else round(float(r["kendall_ref"]), 12)
+        p = -math.inf if math.isnan(r["paper_spearman"]) else round(float(r["paper_spearman"]), 12)
+        return (k, p, r["evaluator"] == default, [-ord(c) for c in r["evaluator"]])
+
+    best = max((r for _, r in ok.iterrows()), key=key)["evaluator"]
+    return best, (f"default: {best!r}, the highest kendall_ref (then paper_spearman) among the evaluators costing"
+                  f" at most {DEFAULT_SLACK:g}x {default!r}'s {base_cpu:.3g} CPU s per architecture")
+
+
+def recompute_kendall(scores_csv: Path | str, reference_csv: Path | str, evaluator: str) -> float:
+    """``kendall_ref`` of ``evaluator`` rebuilt from ``fidelity-scores.csv`` and ``reference.csv``."""
+    s = pd.read_csv(scores_csv, dtype={"evaluator": str, "arch": str, "seed": str, "set": str})
+    s = s[(s["evaluator"] == evaluator) & s["set"].isin(["all", "reference"])]
+    if (s["seed"] == "mean").any():
+        s = s[s["seed"] == "mean"]
+    score = s.set_index("arch")["score"].astype(float)
+    if not score.index.is_unique:
+        raise ValueError(f"{str(scores_csv)!r}: evaluator {evaluator!r} has several scores for one architecture")
+    truth = reference_truth(pd.read_csv(reference_csv)).dropna()
+    common = truth.index[truth.index.isin(score.dropna().index)]
+    return kendall(truth.loc[common].to_numpy(dtype=float), score.loc[common].to_numpy(dtype=float))
+
+
+# --- presentation ---------------------------------------------------------------------------------------
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    cols = TABLE_COLUMNS[:8] + ["n_ref"]
+    lines = ["| " + " | ".join(cols) + " |", "| --- |" + " ---: |" * (len(cols) - 1)]
+    for r in table.to_dict("records"):
+        cells = []
+        for c in cols:
+            v = r[c]
+            if isinstance(v, bool | np.bool_):
+                cells.append("**yes**" if v else "")
+            elif isinstance(v, float) and c == "cpu_s_per_arch":
+                cells.append("n/a" if math.isnan(v) else f"{v:.3g}")
+            elif isinstance(v, float):
+                cells.append("n/a" if math.isnan(v) else f"{v:+.3f}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class FidelityPlotData:
+    """One point per evaluator placed on the CPU axis: (name, CPU s per arch, value)."""
+
+    kendall: list[tuple[str, float, float]] = field(default_factory=list)
+    kendall_err: list[tuple[float, float]] = field(default_factory=list)  # (below, above); NaN: no interval
+    paper: list[tuple[str, float, float]] = field(default_factory=list)
+    default: str = ""
+    unplaced: list[str] = field(default_factory=list)  # no positive CPU cost yet (log axis)
+    title: str = ""
+
+
+def fidelity_plot_data(table: pd.DataFrame) -> FidelityPlotData:
+    data = FidelityPlotData()
+    for r in table.to_dict("records"):
+        name, cpu = r["evaluator"], r["cpu_s_per_arch"]
+        if r["is_default"]:
+            data.default = name
+        if not (isinstance(cpu, float | int) and cpu > 0):
+            data.unplaced.append(name)
+            continue
+        k, lo, hi = r["kendall_ref"], r["kendall_ref_lo"], r["kendall_ref_hi"]
+        if not math.isnan(k):
+            data.kendall.append((name, float(cpu), float(k)))
+            data.kendall_err.append((k - lo, hi - k) if not (math.isnan(lo) or math.isnan(hi)) else (math.nan,) * 2)
+        if not math.isnan(r["paper_spearman"]):
+            data.paper.append((name, float(cpu), float(r["paper_spearman"])))
+    n_ref = int(table["n_ref"].max()) if len(table) and table["n_ref"].notna().any() else 0
+    data.title = f"rank fidelity per CPU-second ({n_ref} reference architectures; default: {data.default})"
+    return data
+
+
+def draw_fidelity(data: FidelityPlotData, paths: Sequence[Path], marker: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), dpi=120, sharex=True)
+    panels = [(axes[0], data.kendall, data.kendall_err, "Kendall tau vs reference (95% CI)"),
+              (axes[1], data.paper, None, "row-weighted Spearman within the papers' tables")]
+    for ax, points, err, label in panels:
+        for i, (name, x, y) in enumerate(points):
+            color = "tab:red" if name == data.default else "tab:blue"
+            if err is not None and not math.isnan(err[i][0]):
+                ax.errorbar([x], [y], yerr=[[err[i][0]], [err[i][1]]], fmt="o", color=color, ms=4, capsize=2)
+            else:
+                ax.scatter([x], [y], s=18, color=color)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6)
+        if points:
+            ax.set_xscale("log")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlabel("CPU seconds per architecture (log)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(data.title, fontsize=9)
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p, metadata={"Title": marker})
+    plt.close(fig)
