@@ -13,8 +13,10 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from dataclasses import replace
 
 from proxies import prepare_data, resolve_data_dir, set_threads
+from proxies.run import fit_fidelity_to_data
 from search_space.cli import make_out_folder, run_cli
 
 from .backends.loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
@@ -32,12 +34,29 @@ def _sigterm(signum, frame):  # SIGTERM ends the run like Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The search; Ctrl-C or SIGTERM at any moment ends it with exit code 130 (the backends
+    record their trials in flight as interrupted; the same command resumes)."""
+    # Set whatever the command inherited: a script's background job (``cmd &``) starts with
+    # SIGINT ignored, and ``kill -INT`` would then be lost.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        return _search(argv)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _search(argv: list[str] | None) -> int:
     args, settings = parse_args(argv)
     start = time.time()
+    # Validate the data before anything is written (and warm the decode cache for workers); sizes the
+    # user did not give fit a small data set.
+    settings = replace(settings, fidelity=fit_fidelity_to_data(settings.fidelity, args, settings.data))
     f = settings.fidelity
-    # Validate the data before anything is written (and warm the decode cache for workers).
     data = prepare_data(args.data_dir, f.train_subset, f.val_size, settings.seed, image_size=f.resolution,
-                        progress=False)
+                        progress=False, options=settings.data)
     data_dir = str(resolve_data_dir(args.data_dir).resolve())  # absolute: Ray workers run elsewhere
     storage = args.storage or default_storage(args.out)
     if args.storage is None:
@@ -54,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
                      args.device, deadline, trial_timeout=args.trial_timeout_s)
     progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
-    previous = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
     errors: list[str] = []
     try:
@@ -71,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
         progress.close()
     d = write_outputs(study, args.out)
     s = study_summary(study, settings.budget)

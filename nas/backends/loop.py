@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import optuna
@@ -34,7 +35,8 @@ from ..settings import SearchSettings
 from ..study import open_study
 from .stale import mark_owner, queue_again, recover_stale
 
-__all__ = ["LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers", "set_target"]
+__all__ = ["LoopConfig", "check_stop", "claim_slot", "count_trained", "graceful_stop", "request_stop", "run_worker",
+           "run_workers", "set_target"]
 
 MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
 WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
@@ -116,12 +118,12 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     f = cfg.settings.fidelity
     if data is None:
         data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
-                            progress=False)
+                            progress=False, options=cfg.settings.data)
     hooks = dict(runner_hooks or {})
     user_step = hooks.pop("on_step", None)
 
     def on_step(*a) -> None:  # every training step is a safe point to stop at
-        _check_stop()
+        check_stop()
         if user_step is not None:
             user_step(*a)
 
@@ -130,7 +132,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     wasted = 0
     waiting_since = None
     while True:
-        _check_stop()
+        check_stop()
         recover_stale(study)
         done, running = count_trained(study)
         if done >= target or (cfg.deadline is not None and time.time() >= cfg.deadline):
@@ -172,28 +174,54 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
         raise
 
 
-_STOP = threading.Event()  # set in a worker process by Ctrl-C or SIGTERM
+_STOP = threading.Event()  # set by Ctrl-C or SIGTERM (graceful_stop in the main process, _stop_soon in a worker)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def graceful_stop():
-    """Ctrl-C and SIGTERM in this (main) process stop the loop at its next safe point; a
-    second one stops at once (the trial is then recorded by the next run, as stale)."""
+def graceful_stop(notice: str = "stopping after the current training step") -> Iterator[Callable[[], None]]:
+    """Ctrl-C and SIGTERM in this (main) process stop the run at its next safe point
+    (:func:`check_stop`); a second one stops at once (the trial is then recorded by the next
+    run, as stale). The handlers only set a flag, so a signal neither cuts a storage write in
+    half nor is lost where a library drops exceptions (a finalizer, a callback); one that came
+    after the last safe point raises KeyboardInterrupt on leaving the block.
+
+    They are installed whatever the inherited disposition: a command started in the
+    background by a script (``cmd &``, where the shell makes it ignore SIGINT) stops on
+    ``kill -INT`` like one in a terminal. Yields a function that installs them again, for
+    after a library replaced one (``ray.init`` does SIGTERM's). Outside the main thread
+    nothing is installed."""
     def first(signum, frame):
         if _STOP.is_set():
             raise KeyboardInterrupt
         _STOP.set()
-        print("stopping after the current training step (Ctrl-C again to stop at once)", file=sys.stderr,
-              flush=True)
+        with contextlib.suppress(Exception):  # the main thread may be inside a write to stderr (reentrant)
+            print(f"{notice} (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    def install() -> None:
+        for sig in _SIGNALS:
+            signal.signal(sig, first)
 
     _STOP.clear()
-    previous = {sig: signal.signal(sig, first) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    install()
     try:
-        yield
+        yield install
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        stopped = _STOP.is_set()
         _STOP.clear()
+    if stopped:  # a signal after the last safe point (the handlers above take the next ones)
+        raise KeyboardInterrupt
+
+
+def request_stop() -> None:
+    """Stop at the next safe point, as a first Ctrl-C does (a signal another handler took)."""
+    _STOP.set()
 
 
 def _stop_soon(signum, frame) -> None:
@@ -203,7 +231,8 @@ def _stop_soon(signum, frame) -> None:
     _STOP.set()
 
 
-def _check_stop(*_) -> None:
+def check_stop(*_) -> None:
+    """A safe point: raise KeyboardInterrupt if Ctrl-C or SIGTERM asked the run to stop."""
     if _STOP.is_set():
         raise KeyboardInterrupt
 
@@ -211,9 +240,9 @@ def _check_stop(*_) -> None:
 def _pause(seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        _check_stop()
+        check_stop()
         time.sleep(0.1)
-    _check_stop()
+    check_stop()
 
 
 def _die_with_parent(parent: int) -> None:

@@ -27,12 +27,15 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from optuna.trial import TrialState
+from tqdm import tqdm
 
 from proxies import prepare_data, set_threads, usable_cpus
 from proxies.train import evaluate
@@ -43,7 +46,7 @@ from ..objective import TrialRunner
 from ..outcomes import Attr, Outcome
 from ..samplers import make_sampler
 from ..study import open_study
-from .loop import LoopConfig, count_trained
+from .loop import LoopConfig, check_stop, count_trained, graceful_stop, request_stop
 from .stale import HEARTBEAT_S, recover_stale
 
 __all__ = ["MAX_FAILURES", "run_ray"]
@@ -57,7 +60,8 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
     set_threads(threads)
     s = cfg.settings
     f = s.fidelity
-    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False)
+    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False,
+                        options=s.data)
     arch = ArchConfig.decode(config["arch"])
     start = time.perf_counter()
     curve: list[float] = []
@@ -94,6 +98,7 @@ def _searcher_class():
         def suggest(self, trial_id: str) -> dict | None:
             study = compat.searcher_study(self)
             for _ in range(self._limit):
+                check_stop()  # Ctrl-C: no new trial (a safe point: nothing asked yet)
                 ot_trial = study.ask()  # owned by the driver: if the driver dies, the next run re-queues it
                 arch, ops, settled = self._runner.admit(ot_trial)
                 if settled is None:
@@ -159,28 +164,74 @@ class _Heartbeat(threading.Thread):
 def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, progress) -> None:
     """Run trials through Ray Tune until the study holds ``target`` trained trials.
 
-    Ctrl-C raises KeyboardInterrupt after the trials in flight are recorded as interrupted."""
+    Ctrl-C or SIGTERM at any moment of the call raises KeyboardInterrupt, after the trials in
+    flight are recorded as interrupted (none before Ray runs one). The signal handlers only set
+    a flag (:func:`~nas.backends.loop.graceful_stop`), read at safe points: before and after
+    ``ray.init``, at the start of each of Tune's steps and of each suggestion, after ``fit``.
+    They are installed whatever SIGINT's inherited disposition (a script's background job
+    ignores it, and Python then never raises KeyboardInterrupt: ``kill -INT`` let the whole run
+    go on). Raised from a handler, KeyboardInterrupt could also land where a library drops it
+    (a finalizer, a callback); left to Ray Tune, ``fit`` would return as if the run were done.
+    A second signal stops at once; trials not yet recorded are then found stale by the next run."""
+    with graceful_stop("stopping: the trials in flight in Ray are recorded as interrupted") as rearm:
+        study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
+        recover_stale(study)
+        done, _ = count_trained(study)
+        if done >= target:
+            return
+        check_stop()
+        started = _start_ray(address, rearm)
+        try:
+            _fit(cfg, study, target - done, workers, progress)
+        except KeyboardInterrupt:
+            if started:
+                _shutdown_ray()  # stops the local trial workers now
+            raise
+
+
+def _start_ray(address: str | None, rearm: Callable[[], None]) -> bool:
+    """Start a local Ray instance or join ``address``, unless Ray is up; returns whether it started one.
+
+    ``ray.init`` installs its own SIGTERM handler first thing, one that exits the driver at
+    once (``sys.exit``): a SIGTERM while it runs surfaces here as that SystemExit and stops
+    the run like any other. Ctrl-C only sets the flag and ``ray.init`` runs to its end."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        else:
+            ray.init(num_cpus=usable_cpus(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        request_stop()
+    finally:
+        rearm()  # SIGTERM's handler is ours again (ray.init's would exit without recording a trial)
+    try:
+        check_stop()
+    except KeyboardInterrupt:
+        _shutdown_ray()
+        raise
+    return True
+
+
+def _shutdown_ray() -> None:
+    import ray
+
+    with contextlib.suppress(Exception):  # a half-started instance: ray.shutdown kills what it started
+        ray.shutdown()
+
+
+def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
+    """One Ray Tune experiment of ``samples`` trials on ``study``; KeyboardInterrupt (Ctrl-C,
+    SIGTERM) records the trials in flight as interrupted, then propagates."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
-    recover_stale(study)
-    done, _ = count_trained(study)
-    if done >= target:
-        return
-    if not ray.is_initialized():
-        term = signal.getsignal(signal.SIGTERM)
-        if address:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-        else:
-            cores = usable_cpus()
-            ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-        # ray.init makes SIGTERM exit the driver at once; keep the caller's handler (nas.search
-        # turns SIGTERM into Ctrl-C, so the trials in flight are recorded as interrupted).
-        if callable(term) and signal.getsignal(signal.SIGTERM) is not term:
-            with contextlib.suppress(ValueError):  # not the main thread: nothing was replaced
-                signal.signal(signal.SIGTERM, term)
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
@@ -192,6 +243,14 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
                               reduction_factor=cfg.eta)
 
     class _Callback(tune.Callback):
+        def on_step_begin(self, iteration, trials, **info):  # the safe point where Ctrl-C leaves fit()
+            check_stop()
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            tqdm.write(f"trial {trial.config.get('number')} started in Ray: {trial.config.get('arch')}",
+                       file=sys.stderr)
+            sys.stderr.flush()
+
         def on_trial_recover(self, iteration, trials, trial, **info):  # its worker died; Ray restarts it
             ot_trial = compat.ray_trials(searcher).get(trial.trial_id)
             if ot_trial is not None:
@@ -205,27 +264,26 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
     out = Path(cfg.storage[len("sqlite:///"):]).parent if cfg.storage.startswith("sqlite:///") else Path.cwd()
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=target - done,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
                                     max_concurrent_trials=workers,
                                     time_budget_s=None if cfg.deadline is None else max(1, cfg.deadline - time.time())),
         run_config=tune.RunConfig(name=cfg.study_name, storage_path=str((out / "ray").resolve()), verbose=0,
                                   callbacks=[_Callback()],
                                   failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
     )
-    # Ray Tune's own Ctrl-C handler would end fit() as if the run had finished; let Ctrl-C
-    # (and SIGTERM, which nas.search turns into it) reach this function instead.
+    # Ray Tune's own Ctrl-C handler would end fit() as if the run had finished; keep ours.
     previous = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     beat = _Heartbeat(searcher)
     beat.start()
     try:
+        check_stop()
         tuner.fit()
+        check_stop()  # a signal during Tune's last step: the run is cut all the same
     except KeyboardInterrupt:
         for t in searcher.in_flight():
             with contextlib.suppress(Exception):  # already told by Ray in the same instant
                 runner.interrupted(t)
-        if not address:
-            ray.shutdown()  # stops the local trial workers now
         raise
     finally:
         beat.stop.set()

@@ -2,14 +2,20 @@
 
 Each test runs ``python -m nas.search --backend ray`` in a subprocess with a local Ray
 instance and real (tiny) training, and kills processes from outside, as a crash would.
+Nothing here waits for a time: each step waits for an event (a line on the search's stderr,
+a process appearing, the command's exit), so a slow or loaded machine only makes it slower.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +23,69 @@ import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
+
+# Only turns a hang into a failure that shows the command's stderr: no step waits on it to
+# pass. The slowest machine seen ran one of these commands in about 2 minutes.
+HANG_S = 1800
+
+# What the Ray driver prints when Ray starts a trial: from then on the trial is in flight.
+TRIAL_STARTED = re.compile(r"^trial (\d+) started in Ray: ")
+
+
+class _Search:
+    """``python -m nas.search`` in its own session; its stderr is read line by line as it comes."""
+
+    def __init__(self, cmd: list[str], *, sigint_ignored: bool = False) -> None:
+        # sigint_ignored: as a script's background job (`cmd &`) starts, SIGINT ignored.
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN) if sigint_ignored else None
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        finally:
+            if before is not None:
+                signal.signal(signal.SIGINT, before)
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.hung = False
+        self._guard = threading.Timer(HANG_S, self._hung)
+        self._guard.daemon = True
+        self._guard.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            self._new.put(line)
+        self._new.put(None)  # end of stderr: the command exited
+
+    def _hung(self) -> None:
+        self.hung = True
+        self.kill_group(signal.SIGKILL)
+
+    def kill_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)  # the driver, Ray and its workers
+
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, pattern: re.Pattern) -> re.Match:
+        """The first stderr line matching ``pattern``; fails if the command exits without one."""
+        while (line := self._new.get()) is not None:
+            if match := pattern.search(line):
+                return match
+        self.finish()
+        raise AssertionError(f"exited ({self.proc.returncode}) without a line matching {pattern.pattern!r}"
+                             f"{' (hung: killed)' if self.hung else ''}:\n{self.stderr()[-3000:]}")
+
+    def finish(self) -> int:
+        rc = self.proc.wait()
+        self._reader.join()
+        self._guard.cancel()
+        assert not self.hung, f"hung, killed after {HANG_S} s:\n{self.stderr()[-3000:]}"
+        return rc
 
 
 def _training_worker(root: int, descendants) -> int | None:
@@ -30,15 +99,16 @@ def _training_worker(root: int, descendants) -> int | None:
     return None
 
 
-def _wait_for_training(proc: subprocess.Popen, descendants, timeout: float = 120) -> int:
-    end = time.time() + timeout
-    while time.time() < end and proc.poll() is None:
-        pid = _training_worker(proc.pid, descendants)
+def _wait_for_training(search: _Search, descendants) -> int:
+    """The pid of the started trial's worker once it trains; fails if the search ends first."""
+    search.wait_for(TRIAL_STARTED)
+    while search.proc.poll() is None:
+        pid = _training_worker(search.proc.pid, descendants)
         if pid is not None:
             return pid
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(f"no Ray trial started training in {timeout:g} s: {proc.communicate()[1][-2000:]}")
+        time.sleep(0.05)  # polling for the event (the worker's title), not a wait for a time
+    rc = search.finish()
+    raise AssertionError(f"the search exited ({rc}) before a Ray trial trained:\n{search.stderr()[-3000:]}")
 
 
 def _command(out: Path, cifar_dir: Path, trials: int) -> list[str]:
@@ -47,9 +117,9 @@ def _command(out: Path, cifar_dir: Path, trials: int) -> list[str]:
             "--sampler", "random", "--no-progress", "--backend", "ray", "--trials", str(trials)]
 
 
-def _start(cmd: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+def _run(cmd: list[str]) -> tuple[int, str]:
+    search = _Search(cmd)
+    return search.finish(), search.stderr()
 
 
 def _trained(out: Path) -> pd.DataFrame:
@@ -59,10 +129,9 @@ def _trained(out: Path) -> pd.DataFrame:
 
 def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir, descendants):
     out = tmp_path / "ray"
-    proc = _start(_command(out, cifar_dir, 2))
-    os.kill(_wait_for_training(proc, descendants), signal.SIGKILL)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-2000:]
+    search = _Search(_command(out, cifar_dir, 2))
+    os.kill(_wait_for_training(search, descendants), signal.SIGKILL)
+    assert search.finish() == 0, search.stderr()[-2000:]
     trained = _trained(out)
     assert len(trained) == 2 and trained["arch"].is_unique
     t = pd.read_csv(out / "trials.csv")
@@ -71,28 +140,42 @@ def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
-def test_an_interrupted_ray_experiment_is_resumed_by_the_same_command(tmp_path, cifar_dir, sig, descendants):
+def test_an_interrupted_ray_experiment_is_resumed_by_the_same_command(tmp_path, cifar_dir, sig):
     out = tmp_path / "ray"
     cmd = _command(out, cifar_dir, 3)
-    proc = _start(cmd)
-    _wait_for_training(proc, descendants)
+    search = _Search(cmd)
+    search.wait_for(TRIAL_STARTED)  # a trial is in flight: the signal must cut it
     if sig == signal.SIGKILL:  # the whole process group: driver, Ray and its workers, as a lost machine
-        os.killpg(proc.pid, signal.SIGKILL)
+        search.kill_group(signal.SIGKILL)
     else:
-        proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+        search.proc.send_signal(sig)
+    rc = search.finish()
+    err = search.stderr()
     if sig != signal.SIGKILL:  # SIGTERM too: ray.init's own handler would exit without recording
-        assert proc.returncode == 130 and "interrupted: run the same command to resume" in err, err[-2000:]
+        assert rc == 130 and "interrupted: run the same command to resume" in err, err[-2000:]
         assert "interrupted" in set(pd.read_csv(out / "trials.csv")["outcome"])
     else:
-        assert proc.returncode == -signal.SIGKILL
+        assert rc == -signal.SIGKILL
     done_before = len(_trained(out)) if (out / "trials.csv").exists() else 0
     assert done_before < 3
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-2000:]
+    rc, err = _run(cmd)
+    assert rc == 0, err[-2000:]
     trained = _trained(out)
     assert len(trained) == 3 and trained["arch"].is_unique  # exactly the target, nothing trained twice
     t = pd.read_csv(out / "trials.csv")
     lost = t[t["outcome"].isin(["interrupted", "stale"])]
     assert len(lost) >= 1 and set(lost["arch"]) <= set(trained["arch"])  # the cut trial was retrained
     assert t["retry_of"].notna().sum() >= 1
+
+
+def test_ctrl_c_stops_a_ray_search_started_in_the_background(tmp_path, cifar_dir):
+    """A script's background job (``cmd &``) starts with SIGINT ignored, and Python then never
+    raises KeyboardInterrupt: the search ran every trial to the end and exited 0."""
+    out = tmp_path / "ray"
+    search = _Search(_command(out, cifar_dir, 2), sigint_ignored=True)
+    search.wait_for(TRIAL_STARTED)
+    search.proc.send_signal(signal.SIGINT)
+    rc = search.finish()
+    assert rc == 130 and "interrupted: run the same command to resume" in search.stderr(), search.stderr()[-2000:]
+    t = pd.read_csv(out / "trials.csv")
+    assert "interrupted" in set(t["outcome"]) and len(_trained(out)) < 2
