@@ -20,8 +20,8 @@ from .loader import DataOptions, ProxyData
 from .train import TrainRecipe, evaluate, proxy_arch
 from .zero_cost import BASELINES, ZERO_COST, zero_cost_score
 
-__all__ = ["PROXIES", "add_fidelity_args", "check_proxy", "check_seed", "data_options_from_args", "fidelity_from_args",
-           "fit_fidelity_to_data", "run_proxy", "split_note"]
+__all__ = ["PROXIES", "add_data_args", "add_fidelity_args", "check_proxy", "check_seed", "data_options_from_args",
+           "fidelity_from_args", "fit_fidelity_to_data", "run_proxy", "split_note"]
 
 PROXIES = ("train", *ZERO_COST)
 
@@ -49,6 +49,11 @@ def add_fidelity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width-scale", type=float, help="proxy width multiplier (OPs are unchanged)")
     p.add_argument("--proxy-resolution", type=int, help="input size the proxies train at: every image is resized"
                    " (shorter side, then centre crop) to it (default 32)")
+    add_data_args(p)
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--test-fraction`` and ``--skip-bad-images``: how any image folder is read (proxies and nas.train)."""
     p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
                    help="a data directory of class folders with no train/ and test/: the stratified share of"
                    " every class held out as its test split (default %(default)s; the same on every machine)")

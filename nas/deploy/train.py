@@ -54,9 +54,8 @@ from tqdm import tqdm
 
 from proxies import DataOptions
 from proxies.data import resolve_data_dir
-from proxies.folder import DEFAULT_TEST_FRACTION
 from proxies.fulldata import FullData, prepare_full_data
-from proxies.run import check_seed, split_note
+from proxies.run import add_data_args, check_seed, split_note
 from proxies.runtime import select_device, set_threads, usable_cpus
 from proxies.train import param_groups
 from search_space import build_model
@@ -87,11 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("arch", help="arch.json (from nas.export), preset name or architecture string")
     p.add_argument("--data-dir", help="CIFAR-10, or any image folder: class folders, with or without train/ and"
                    " test/ (or val/) (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)")
-    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION,
-                   help="a folder of class folders with no split: the stratified share of every class held out as"
-                   " its test split (default %(default)s; the proxies carve the same one)")
-    p.add_argument("--skip-bad-images", action="store_true",
-                   help="leave out images that cannot be read instead of stopping")
+    add_data_args(p)
     p.add_argument("--out", help="run folder (default: the arch.json's folder/train, else train/<name>)")
     p.add_argument("--epochs", type=int, default=100, help="default 100 (MobileNet-Sp)")
     p.add_argument("--batch-size", type=int, default=128, help="default 128 (MoBiNet)")
