@@ -12,6 +12,7 @@ from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_le
 
 from .budget import parse_budget, parse_duration
 from .samplers import SAMPLERS
+from .screening import SCREEN_SCORES, ScreenPolicy
 from .settings import SearchSettings
 from .study import in_memory
 
@@ -40,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NSGA-II generation size / TPE start-up trials (default 10)")
     p.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
     add_fidelity_args(p)
+    p.add_argument("--seeds", type=int_at_least(1), default=1,
+                   help="train every architecture with this many seeds and rank it on their mean; its spread is"
+                   " the architecture's own uncertainty (default 1: the seed spread measured at the fidelity)")
+    p.add_argument("--screen", type=int_at_least(1), default=ScreenPolicy.keep_one_in, metavar="K",
+                   help="train about one fresh proposal in K, the best on a near-free score against the recent"
+                   " proposals at their OPs; the rest are recorded as screened (default %(default)s; 1: train every"
+                   " proposal)")
+    p.add_argument("--screen-score", default=ScreenPolicy.score, type=choice(SCREEN_SCORES),
+                   help=f"the zero-cost proxy that screens: {', '.join(SCREEN_SCORES)} (default %(default)s)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="parallel trial processes on this machine (default 1)")
     p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")
@@ -72,6 +82,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError("--ray-address: only meaningful with --backend ray")
     if args.backend == "ray" and args.workers != 1 and args.ray_address:
         raise ValueError("--workers: with --ray-address the cluster decides the parallelism; leave --workers out")
+    if args.backend == "ray" and args.seeds > 1:
+        raise ValueError(f"--seeds: {args.seeds} seeds per architecture need --backend optuna (a Ray trial trains"
+                         " one seed)")
     if args.storage and in_memory(args.storage):
         raise ValueError(f"--storage: {args.storage!r} lives in one process's memory, so the search could not be"
                          " resumed, reported or shared; give a file (sqlite:///PATH) or a database server")
@@ -82,7 +95,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     fidelity = fidelity_from_args(args)
     settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
                               resolution=args.resolution, num_classes=args.num_classes,
-                              convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args))
+                              convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args),
+                              seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score))
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
     args.study_name = args.study_name or f"search-{budget / 1e6:g}M-{args.fidelity}"

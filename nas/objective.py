@@ -6,6 +6,8 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
 * ``pruned``: stopped at a rung (see :mod:`nas.rungs`); PRUNED, partial top-1 kept;
 * ``over_budget``: rejected by the analytic OPs before anything was built; PRUNED, and
   marked infeasible (``set_constraint``) so samplers learn from it;
+* ``screened``: a fresh proposal that a near-free score ranked below the others
+  (:mod:`nas.screening`); PRUNED, no values, nothing trained;
 * ``duplicate``: the same canonical architecture at the same fidelity was already trained;
   COMPLETE with that trial's values, nothing retrained;
 * ``diverged``: NaN / infinite loss; FAIL; ``error``: an exception in training; FAIL;
@@ -19,22 +21,27 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import optuna
+import torch
 from optuna.trial import TrialState
 
-from proxies import ProxyData
+from proxies import ProxyData, proxy_arch, zero_cost_score
 from proxies.train import evaluate
-from search_space import ArchConfig
+from search_space import ArchConfig, build_model
 
+from . import compat
 from .adapter import suggest_arch
 from .backends.stale import Heartbeat, mark_owner, queue_again
 from .outcomes import EVALUATED, Attr, Outcome
 from .rungs import RungPolicy
+from .screening import keeps
 from .settings import SearchSettings
 
 __all__ = ["TrialRunner", "same_arch"]
@@ -60,6 +67,17 @@ def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
     return done, flying
 
 
+def screen_points(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[float, float]]:
+    """(screening score, OPs) of the last ``window`` proposals scored by ``score`` before trial
+    ``exclude`` (screened out or trained); a score that was not finite counts as -inf."""
+    scored = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                                   TrialState.FAIL, TrialState.RUNNING))
+              if t.number < exclude and t.user_attrs.get(Attr.SCREEN_BY) == score]
+    scored = sorted(scored, key=lambda t: t.number)[-window:]
+    return [(-math.inf if t.user_attrs.get(Attr.SCREEN_SCORE) is None else float(t.user_attrs[Attr.SCREEN_SCORE]),
+             float(t.user_attrs[Attr.OPS])) for t in scored]
+
+
 def rung_peers(study: optuna.Study, epoch: int, exclude: int) -> list[tuple[float, float]]:
     """(top-1 at ``epoch``, OPs) of every other trial that reached ``epoch``."""
     peers = []
@@ -83,6 +101,7 @@ class TrialRunner:
     on_step: Callable[[int, int, float], None] | None = None
     trial_timeout: float | None = None  # seconds of training before a trial is stopped as an error
     on_start: Callable[[int, str], None] | None = None
+    _batch: tuple | None = field(default=None, init=False, repr=False)  # the screening minibatch
 
     def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
         """Store the architecture and its analytic cost on the trial; returns its OPs."""
@@ -115,7 +134,40 @@ class TrialRunner:
         ops = self.record_candidate(trial, arch)
         if ops > self.settings.budget:
             return arch, ops, self.finish(trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
+        if self.settings.screen.active and not compat.fixed_params(self.study, trial):
+            done, _ = same_arch(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
+            if done is None and not self.screen(trial, arch, ops):  # a duplicate costs nothing: not screened
+                return arch, ops, self.finish(trial, Outcome.SCREENED, TrialState.PRUNED)
         return arch, ops, self.settle_if_taken(trial, arch)
+
+    def screen(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> bool:
+        """Score a fresh proposal with the screening proxy and decide whether it is trained
+        (:mod:`nas.screening`); the score, its place and its CPU time are recorded on the trial."""
+        policy = self.settings.screen
+        start = time.process_time()
+        try:
+            score = self.screen_score(arch)
+        except Exception as exc:  # a score that fails screens nothing out
+            trial.set_user_attr(Attr.SCREEN_ERROR, f"{type(exc).__name__}: {exc}"[:300])
+            return True
+        previous = screen_points(self.study, policy.score, trial.number, policy.window)
+        kept, place = keeps((score, ops), previous, policy.keep_one_in)
+        for key, value in ((Attr.SCREEN_SCORE, score if math.isfinite(score) else None),
+                           (Attr.SCREEN_BY, policy.score), (Attr.SCREEN_PLACE, f"{place + 1}/{len(previous) + 1}"),
+                           (Attr.SCREEN_SECONDS, round(time.process_time() - start, 4))):
+            trial.set_user_attr(key, value)
+        return kept
+
+    def screen_score(self, arch: ArchConfig) -> float:
+        """The screening proxy's score of ``arch`` as the proxy trains it (width scale, resolution),
+        on one fixed minibatch of the training split."""
+        if self._batch is None:
+            self._batch = next(iter(self.data.train_loader(min(64, len(self.data.train_y)), self.train_seed,
+                                                           augment=False, drop_last=False)))
+        torch.manual_seed(self.train_seed)
+        f = self.settings.fidelity
+        model = build_model(proxy_arch(arch, f), self.data.num_classes, f.resolution)
+        return float(zero_cost_score(self.settings.screen.score, model, *self._batch))
 
     def settle_if_taken(self, trial: optuna.Trial, arch: ArchConfig) -> str | None:
         """Settle ``trial`` if its architecture (already recorded on it) is trained or being
@@ -168,8 +220,7 @@ class TrialRunner:
 
         try:
             with Heartbeat(trial):
-                result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed, on_epoch=on_epoch,
-                                  device=self.device, progress=on_step)
+                results = self._train_seeds(trial, arch, on_epoch, on_step)
         except KeyboardInterrupt:
             trial.set_user_attr(Attr.SECONDS, time.perf_counter() - start)
             self.interrupted(trial)
@@ -181,13 +232,33 @@ class TrialRunner:
             trial.set_user_attr(Attr.FAIL_REASON, reason)
             trial.set_user_attr(Attr.TRACEBACK, traceback.format_exc()[-2000:])
             return self.finish(trial, Outcome.ERROR, TrialState.FAIL)
-        trial.set_user_attr(Attr.SECONDS, result.seconds)
-        trial.set_user_attr(Attr.IMAGES_PER_S, result.images_per_s)
-        trial.set_user_attr(Attr.EPOCHS_DONE, result.epochs_done)
-        trial.set_user_attr("top1", result.val_top1)
-        trial.set_user_attr(Attr.VAL_LOSS, result.val_loss)
-        return self.finish_training(trial, result.val_top1, ops, diverged=result.diverged,
-                                    completed=not result.pruned)
+        last = results[-1]
+        top1 = float(np.mean([r.val_top1 for r in results]))
+        trial.set_user_attr(Attr.SECONDS, sum(r.seconds for r in results))
+        trial.set_user_attr(Attr.IMAGES_PER_S, last.images_per_s)
+        trial.set_user_attr(Attr.EPOCHS_DONE, last.epochs_done)
+        trial.set_user_attr("top1", top1)
+        trial.set_user_attr(Attr.VAL_LOSS, float(np.mean([r.val_loss for r in results])))
+        if self.settings.seeds > 1:
+            seeds = [round(float(r.val_top1), 6) for r in results]
+            trial.set_user_attr(Attr.TOP1_SEEDS, seeds)
+            if len(seeds) > 1:
+                trial.set_user_attr(Attr.TOP1_SD, float(np.std(seeds, ddof=1)))
+        return self.finish_training(trial, top1, ops, diverged=last.diverged,
+                                    completed=not last.pruned and len(results) == self.settings.seeds)
+
+    def _train_seeds(self, trial: optuna.Trial, arch: ArchConfig, on_epoch, on_step) -> list:
+        """Train ``arch`` with each of ``--seeds`` seeds (``train_seed``, +1, ...); the rungs judge
+        the first seed's curve (the one every trial shares). Stops at a seed that diverged or
+        was stopped at a rung: that trial is not ranked on a mean."""
+        results = []
+        for i in range(self.settings.seeds):
+            result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed + i,
+                              on_epoch=on_epoch if i == 0 else None, device=self.device, progress=on_step)
+            results.append(result)
+            if result.diverged or result.pruned:
+                break
+        return results
 
     def finish_training(self, trial: optuna.Trial, top1: float, ops: float, *, diverged: bool,
                         completed: bool) -> str:

@@ -21,11 +21,12 @@ class Outcome(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM; queued again
     STALE = "stale"  # its owner died; queued again
     WITHDRAWN = "withdrawn"  # another trial has the architecture, or the target was taken
+    SCREENED = "screened"  # a near-free score ranked it below the other proposals: not trained
 
 
 EVALUATED = frozenset({Outcome.TRAINED, Outcome.PRUNED})  # has a score
 COUNTED = frozenset({*EVALUATED, Outcome.DIVERGED, Outcome.ERROR})  # spent training time: counts to --trials
-WASTED = frozenset({Outcome.OVER_BUDGET, Outcome.DUPLICATE, Outcome.WITHDRAWN})  # a draw that trained nothing
+WASTED = frozenset({Outcome.OVER_BUDGET, Outcome.DUPLICATE, Outcome.WITHDRAWN, Outcome.SCREENED})  # trained nothing
 
 
 class Attr(StrEnum):
@@ -50,3 +51,10 @@ class Attr(StrEnum):
     TRAINING = "training"  # the architecture is being trained (in-flight dedup)
     RETRIES = "retries"
     RETRY_OF = "retry_of"
+    TOP1_SEEDS = "top1_seeds"  # --seeds N: the validation top-1 of each seed (top1 is their mean)
+    TOP1_SD = "top1_sd"  # their standard deviation (ddof 1)
+    SCREEN_SCORE = "screen_score"  # the screening proxy's score (None: not finite)
+    SCREEN_BY = "screen_by"  # the screening proxy's name
+    SCREEN_PLACE = "screen_place"  # "p/n": its place among the n proposals it was compared with
+    SCREEN_SECONDS = "screen_seconds"  # CPU seconds the score took
+    SCREEN_ERROR = "screen_error"  # the screening score failed (the proposal was then trained)

@@ -10,6 +10,8 @@ from proxies import DataOptions, Fidelity
 from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
 from search_space.checks import check_int
 
+from .screening import ScreenPolicy
+
 __all__ = ["SearchSettings"]
 
 
@@ -26,12 +28,15 @@ class SearchSettings:
     space: SearchSpace = field(default_factory=SearchSpace)
     seed: int = 0
     data: DataOptions = field(default_factory=DataOptions)  # --test-fraction, --skip-bad-images
+    seeds: int = 1  # --seeds: training seeds per architecture, ranked on their mean
+    screen: ScreenPolicy = field(default_factory=ScreenPolicy)  # --screen, --screen-score (not the study's identity)
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"--ops-convention: unknown value {self.convention!r} (choose from {list(CONVENTIONS)})")
         check_int("--resolution", self.resolution, 32, 1024)
         check_int("--num-classes", self.num_classes, 2)
+        check_int("--seeds", self.seeds, 1, 10)
 
     def cost(self, arch: ArchConfig) -> Cost:
         """The analytic cost of ``arch`` at the deployment input (no model built)."""
@@ -55,4 +60,5 @@ class SearchSettings:
             "per_stage": self.space.per_stage,
             "test_fraction": self.data.test_fraction,
             "skip_bad_images": self.data.skip_bad,
+            "seeds": self.seeds,
         }

@@ -20,7 +20,8 @@ __all__ = [
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
-_ADDED_LATER = {"per_stage", "test_fraction", "skip_bad_images"}  # older studies lack them: implied by the rest
+# Older studies lack these: None = implied by the rest (this run's value is stored), else the value they had.
+_ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1}
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -135,9 +136,11 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
         if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
             raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
         for key, value in meta.items():
-            if key not in stored and key in _ADDED_LATER:  # made before binas stored it: implied by the rest
-                study.set_user_attr(_META_PREFIX + key, value)
-                continue
+            if key not in stored and key in _ADDED_LATER:  # made before binas stored it
+                if _ADDED_LATER[key] in (None, value):
+                    study.set_user_attr(_META_PREFIX + key, value)
+                    continue
+                stored[key] = _ADDED_LATER[key]
             if stored.get(key) != value:
                 raise ValueError(
                     f"--study-name: {study_name!r} was created with {key} {_shown(key, stored.get(key))}, this run"

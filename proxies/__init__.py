@@ -21,6 +21,7 @@ from .data import (
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .fulldata import FullData, prepare_full_data
 from .loader import BatchLoader, DataOptions, ProxyData, channel_stats, prepare_data, select_test, select_train
+from .noise import SEED_NOISE, SeedNoise, pooled_sd, seed_noise
 from .run import PROXIES, run_proxy
 from .runtime import keep_freed_memory, select_device, set_threads, usable_cpus
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
@@ -37,6 +38,8 @@ __all__ = [
     "DataOptions",
     "FullData",
     "Fidelity",
+    "SEED_NOISE",
+    "SeedNoise",
     "ImageSet",
     "ProxyData",
     "ProxyResult",
@@ -51,6 +54,7 @@ __all__ = [
     "prepare_full_data",
     "probe_layout",
     "param_groups",
+    "pooled_sd",
     "proxy_arch",
     "register_zero_cost",
     "resolve_data_dir",
@@ -58,6 +62,7 @@ __all__ = [
     "select_test",
     "select_train",
     "keep_freed_memory",
+    "seed_noise",
     "select_device",
     "set_threads",
     "stratified_subset",

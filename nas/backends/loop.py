@@ -38,7 +38,7 @@ from .stale import mark_owner, queue_again, recover_stale
 __all__ = ["LoopConfig", "check_stop", "claim_slot", "count_trained", "graceful_stop", "request_stop", "run_worker",
            "run_workers", "set_target"]
 
-MAX_WASTED = 2000  # consecutive over-budget / duplicate draws before a worker gives up
+MAX_WASTED = 2000  # consecutive draws that trained nothing (over budget, duplicate, screened) before giving up
 WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
 WAIT_NOTICE_S = 30.0  # a wait this long is said on stderr
 _TARGET = "binas:target"
@@ -151,7 +151,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         if wasted >= MAX_WASTED:
             raise ValueError(
                 f"the sampler proposed {MAX_WASTED} architectures in a row that were over the budget, already"
-                " trained or being trained; the space under this budget may be exhausted"
+                " trained, being trained or screened out; the space under this budget may be exhausted"
             )
 
 

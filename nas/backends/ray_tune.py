@@ -235,10 +235,14 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
-    runner = TrialRunner(study, cfg.settings, None, cfg.device)  # used to record and tell, never to train
+    s, f = cfg.settings, cfg.settings.fidelity
+    data = None  # the driver never trains: its data is the screening minibatch's source only
+    if s.screen.active:
+        data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution,
+                            progress=False, options=s.data)
+    runner = TrialRunner(study, s, data, cfg.device)  # admits (screens), records and tells; never trains
     searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],
                                  sampler=sampler, study_name=cfg.study_name, storage=compat.storage(study))
-    f = cfg.settings.fidelity
     scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
                               reduction_factor=cfg.eta)
 

@@ -17,6 +17,7 @@ from search_space.files import atomic_write, atomic_write_text
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
 from ..study import study_meta
+from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
 from .records import choice_columns, pareto_frame, trials_frame
 
@@ -38,11 +39,55 @@ def _per_stage(meta: dict) -> bool:
     return any(name.startswith("s0.") for name in json.loads(meta.get("space") or "{}"))
 
 
+def _num(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _pm(top1: float, se) -> str:
+    """``41.20% ± 1.30`` (one standard error, in points), or the top-1 alone when none is known."""
+    return f"{100 * top1:.2f}%" + (f" ± {100 * se:.2f}" if se is not None and not pd.isna(se) else "")
+
+
+def _noise_lines(d: dict) -> list[str]:
+    """What the uncertainty is, and whether the best architecture's lead over each seed preset is within it."""
+    lines = ["## Noise", "", f"Uncertainty: {d['noise'].source}. Top-1 is shown ± one standard error (the seed SD"
+             " divided by the square root of the seeds an architecture was trained with); a lead is *within the"
+             f" noise* when it is smaller than {Z95:.2f} standard errors of the difference.", ""]
+    if d["best"] is None:
+        return lines
+    for s in d["seeds"]:
+        if "lead" not in s:
+            continue
+        if s["is_best"]:
+            lines.append(f"- The best architecture is the seed preset {s['preset']} itself.")
+        elif s["within_noise"] is None:
+            lines.append(f"- Lead over {s['preset']}: {100 * s['lead']:+.2f} points; its noise is not measured.")
+        else:
+            verdict = "within the noise" if s["within_noise"] else "beyond the noise"
+            lines.append(f"- Lead over {s['preset']}: {100 * s['lead']:+.2f} points, {verdict}.")
+    return lines + [""]
+
+
+def _screen_lines(d: dict) -> list[str]:
+    trials = d["trials"]
+    scored = trials[trials["screen_place"].notna()]
+    lines = []
+    if int(d["meta"].get("seeds", 1)) > 1:
+        lines += [f"Every architecture was trained with {d['meta']['seeds']} seeds and is ranked on their mean.", ""]
+    if len(scored):
+        out = int((scored["outcome"] == Outcome.SCREENED).sum())
+        by = ", ".join(sorted(scored["screen_by"].dropna().unique()))
+        lines += [f"Screening: {len(scored)} fresh proposals scored by a zero-cost proxy ({by}), {out} screened out,"
+                  f" {len(scored) - out} trained or stopped at a rung.", ""]
+    return lines
+
+
 def report_data(study) -> dict:
     """Everything the report shows, as plain data (tests check this, not the Markdown)."""
     meta = study_meta(study)
     budget = float(meta["budget"])
-    trials = trials_frame(study)
+    noise = study_noise(trials_frame(study), str(meta["fidelity"]))
+    trials = add_uncertainty(trials_frame(study), noise)
     front = pareto_frame(trials, budget)
     space = SearchSpace(per_stage=_per_stage(meta))  # distances only need per_stage
     fronts = [ArchConfig.decode(a) for a in front["arch"]]
@@ -54,7 +99,7 @@ def report_data(study) -> dict:
         entry = {"preset": name, "arch": arch.encode(), "evaluated": not rows.empty}
         if not rows.empty:
             r = rows.iloc[0]
-            entry.update(top1=float(r["top1"]), ops=float(r["ops"]),
+            entry.update(top1=float(r["top1"]), ops=float(r["ops"]), top1_se=_num(r["top1_se"]),
                          dominated=_dominated(float(r["top1"]), float(r["ops"]), front))
         else:
             entry["ops"] = None
@@ -67,8 +112,15 @@ def report_data(study) -> dict:
     freq = {c: front[c].dropna().astype(str).value_counts().to_dict() for c in choice_columns()} if len(front) else {}
     counts = trials["outcome"].value_counts().to_dict()
     best = front.sort_values(["top1", "ops"], ascending=[False, True]).iloc[0].to_dict() if len(front) else None
+    if best is not None:
+        for entry in seeds:
+            if entry.get("top1") is not None:
+                entry["lead"] = float(best["top1"]) - entry["top1"]
+                entry["is_best"] = entry["arch"] == best["arch"]
+                entry["within_noise"] = lead_within_noise(float(best["top1"]), _num(best["top1_se"]),
+                                                          entry["top1"], entry["top1_se"])
     return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
-            "seeds": seeds, "choice_frequency": freq, "counts": counts,
+            "seeds": seeds, "choice_frequency": freq, "counts": counts, "noise": noise,
             "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum())}
 
 
@@ -78,30 +130,31 @@ def _markdown(d: dict) -> str:
              f"Budget {format_ops(meta['budget'])} OPs ({meta['convention']}, {meta['resolution']} px,"
              f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`.", "",
              "Trials: " + ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items())) +
-             f"; {d['train_seconds'] / 60:.1f} min of proxy training.", "",
+             f"; {d['train_seconds'] / 60:.1f} min of proxy training.", ""] + _screen_lines(d) + [
              "Top-1 is the proxy's validation top-1 (a short training on a CIFAR-10 subset), a ranking signal,"
              " not a final accuracy.", "", "## Best architecture under budget", ""]
     if d["best"]:
         b = d["best"]
-        lines += [f"`{b['arch']}`: proxy top-1 {100 * b['top1']:.2f}%, {format_ops(b['ops'])} OPs,"
+        lines += [f"`{b['arch']}`: proxy top-1 {_pm(b['top1'], b['top1_se'])}, {format_ops(b['ops'])} OPs,"
                   f" {b['params'] / 1e6:.2f}M params, {b['size_bytes'] / 1e6:.2f} MB deployed"
                   f" (trial {b['number']}; best_arch.json).", ""]
     else:
         lines += ["No architecture finished training yet.", ""]
     lines += ["## Pareto front", "", "| # | architecture | OPs | top-1 | params | trial |", "|---|---|---|---|---|---|"]
     for i, r in front.iterrows():
-        lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {100 * r['top1']:.2f}% |"
+        lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
                      f" {r['params'] / 1e6:.2f}M | {r['number']} |")
     lines += ["", "## Seed presets", "",
               "| preset | proxy top-1 | OPs | dominated by the front | nearest front architecture | distance |",
               "|---|---|---|---|---|---|"]
     for s in d["seeds"]:
-        top1 = f"{100 * s['top1']:.2f}%" if s.get("top1") is not None else "not evaluated"
+        top1 = _pm(s["top1"], s.get("top1_se")) if s.get("top1") is not None else "not evaluated"
         ops = format_ops(s["ops"]) if s.get("ops") is not None else "-"
         dom = {True: "yes", False: "no"}.get(s.get("dominated"), "-")
         lines.append(f"| {s['preset']} | {top1} | {ops} | {dom} | `{s.get('nearest', '-')}` |"
                      f" {s.get('nearest_distance', '-')} |")
-    lines += ["", "Seed presets over the budget are not evaluated.", "", "## How often each choice is on the front", ""]
+    lines += ["", "Seed presets over the budget are not evaluated.", ""] + _noise_lines(d)
+    lines += ["## How often each choice is on the front", ""]
     for col, counts in d["choice_frequency"].items():
         lines.append(f"- {col}: " + ", ".join(f"{k} x{n}" for k, n in counts.items()))
     return "\n".join(lines) + "\n"
@@ -125,6 +178,7 @@ def write_outputs(study, out: Path) -> dict:
             "ops": float(b["ops"]), "proxy_top1": float(b["top1"]), "budget": meta["budget"],
             "convention": meta["convention"], "resolution": meta["resolution"], "num_classes": meta["num_classes"],
             "fidelity": meta["fidelity"], "study": d["study"], "trial": int(b["number"]),
+            "proxy_top1_se": _num(b["top1_se"]), "seeds": int(meta.get("seeds", 1)),
         }
         atomic_write_text(out / "best_arch.json", json.dumps(payload, indent=2) + "\n")
     return d

@@ -18,8 +18,10 @@ class ParetoPlotData:
     """Points in millions of OPs and top-1 percent."""
 
     trained: list[tuple[float, float]] = field(default_factory=list)  # fully trained trials
+    trained_err: list[float] = field(default_factory=list)  # one standard error of each (points; NaN: unknown)
     pruned: list[tuple[float, float]] = field(default_factory=list)  # stopped at a rung (partial top-1)
     front: list[tuple[float, float]] = field(default_factory=list)  # sorted by OPs
+    front_err: list[float] = field(default_factory=list)  # one standard error of each front point
     seeds: list[tuple[str, float, float]] = field(default_factory=list)  # (preset, OPs, top-1)
     budget: float = 0.0
     title: str = ""
@@ -30,17 +32,32 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         df = df.drop_duplicates("arch")
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
 
+    def err(df: pd.DataFrame) -> list[float]:
+        se = df.drop_duplicates("arch")["top1_se"] if "top1_se" in df else pd.Series(float("nan"), index=df.index)
+        return [100 * float(v) for v in pd.to_numeric(se, errors="coerce")]
+
     ok = trials[trials["top1"].notna()]
     seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == Outcome.TRAINED)].drop_duplicates("seed_preset")
+    trained = ok[ok["outcome"] == Outcome.TRAINED]
+    front = front.sort_values(["ops", "top1"])
     return ParetoPlotData(
-        trained=pts(ok[ok["outcome"] == Outcome.TRAINED]),
+        trained=pts(trained),
+        trained_err=err(trained),
         pruned=pts(ok[ok["outcome"] == Outcome.PRUNED]),
-        front=sorted(pts(front)),
+        front=pts(front),
+        front_err=err(front),
         seeds=[(s, o / 1e6, 100 * t) for s, o, t in zip(seeds["seed_preset"], seeds["ops"], seeds["top1"],
                                                           strict=True)],
         budget=budget / 1e6,
         title=title,
     )
+
+
+def _error_bars(ax, points, errors, color, label=None) -> None:
+    known = [(x, y, e) for (x, y), e in zip(points, errors, strict=False) if e == e]  # NaN: unknown, no bar
+    if known:
+        xs, ys, es = zip(*known, strict=True)
+        ax.errorbar(xs, ys, yerr=es, fmt="none", ecolor=color, alpha=0.5, lw=0.8, capsize=2, label=label)
 
 
 def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> None:
@@ -55,10 +72,12 @@ def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> No
         ax.scatter(*zip(*data.pruned, strict=True), s=14, marker="x", color="0.6", label="stopped at a rung (partial)")
     if data.trained:
         ax.scatter(*zip(*data.trained, strict=True), s=18, color="tab:blue", alpha=0.6, label="trained")
+        _error_bars(ax, data.trained, data.trained_err, "tab:blue")
     if data.front:
         xs, ys = zip(*data.front, strict=True)
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2)
         ax.scatter(xs, ys, s=40, color="tab:red", zorder=3, label="Pareto front")
+        _error_bars(ax, data.front, data.front_err, "tab:red", label="± 1 standard error (seed noise)")
     for name, x, y in data.seeds:
         ax.scatter([x], [y], s=60, facecolors="none", edgecolors="k", zorder=4)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)

@@ -16,7 +16,8 @@ __all__ = ["TRIAL_COLUMNS", "choice_columns", "pareto_frame", "trials_frame"]
 TRIAL_COLUMNS = [
     "number", "state", "outcome", "arch", "seed_preset", "ops", "fp_macs", "binary_macs", "params", "size_bytes",
     "top1", "epochs_done", "fidelity", "seconds", "duplicate_of", "fail_reason", "retry_of",
-    "retries", "curve",
+    "retries", "curve", "top1_seeds", "top1_sd", "screen_by", "screen_score",
+    "screen_place",
 ]
 
 
@@ -49,12 +50,13 @@ def trials_frame(study) -> pd.DataFrame:
             row[key] = a.get(key)
         if row["outcome"] is None and t.state == TrialState.RUNNING:
             row["outcome"] = "running"
-        if row["curve"] is not None:
-            row["curve"] = " ".join(f"{v:.4f}" for v in row["curve"])
+        for key in ("curve", "top1_seeds"):
+            if row[key] is not None:
+                row[key] = " ".join(f"{v:.4f}" for v in row[key])
         row.update(_choices(a["arch"]))
         rows.append(row)
     df = pd.DataFrame(rows, columns=TRIAL_COLUMNS + choice_columns())
-    for col in ("top1", "ops", "seconds", "fp_macs", "binary_macs"):
+    for col in ("top1", "ops", "seconds", "fp_macs", "binary_macs", "top1_sd", "screen_score"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
 

@@ -111,9 +111,9 @@ def _wait_for_training(search: _Search, descendants) -> int:
     raise AssertionError(f"the search exited ({rc}) before a Ray trial trained:\n{search.stderr()[-3000:]}")
 
 
-def _command(out: Path, cifar_dir: Path, trials: int) -> list[str]:
+def _command(out: Path, cifar_dir: Path, trials: int, train_subset: int = 200) -> list[str]:
     return [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(out),
-            "--fidelity", "smoke", "--train-subset", "1000", "--val-size", "100", "--no-seed-presets",
+            "--fidelity", "smoke", "--train-subset", str(train_subset), "--val-size", "100", "--no-seed-presets",
             "--sampler", "random", "--no-progress", "--backend", "ray", "--trials", str(trials)]
 
 
@@ -129,7 +129,7 @@ def _trained(out: Path) -> pd.DataFrame:
 
 def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir, descendants):
     out = tmp_path / "ray"
-    search = _Search(_command(out, cifar_dir, 2))
+    search = _Search(_command(out, cifar_dir, 2, train_subset=1000))  # trains a while: killed while it does
     os.kill(_wait_for_training(search, descendants), signal.SIGKILL)
     assert search.finish() == 0, search.stderr()[-2000:]
     trained = _trained(out)

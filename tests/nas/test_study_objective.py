@@ -208,3 +208,49 @@ def test_trial_timeout_is_recorded_and_the_search_goes_on(tmp_path, settings, mo
     assert _run(runner, study, arch_params(PRESETS["bin_mobilenet_sp"].arch, settings.space)) == "error"
     t = study.trials[-1]
     assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"].startswith("trial time limit")
+
+
+def test_seeds_train_every_architecture_n_times_and_rank_on_the_mean(tmp_path, settings, monkeypatch):
+    from dataclasses import replace
+
+    from proxies import ProxyResult
+
+    seen = []
+
+    def fake(arch, fidelity, data, seed=0, *, on_epoch=None, **kw):
+        seen.append(seed)
+        top1 = 0.3 + 0.1 * seed
+        for e in range(1, fidelity.epochs + 1):
+            if on_epoch is not None:
+                on_epoch(e, top1, 1.0)
+        return ProxyResult(arch.encode(), fidelity.key(), seed, top1, 1.0, fidelity.epochs, 1.0, 10.0)
+
+    monkeypatch.setattr("nas.objective.evaluate", fake)
+    three = replace(settings, seeds=3)
+    study, _ = _study(tmp_path, three)
+    runner = TrialRunner(study, three, data=None, train_seed=5)
+    assert _run(runner, study, arch_params(PRESETS["bin_mobilenet_sp"].arch, three.space)) == "trained"
+    t = study.trials[-1]
+    assert seen == [5, 6, 7]
+    assert t.user_attrs["top1_seeds"] == [0.8, 0.9, 1.0]
+    assert t.values[0] == pytest.approx(0.9) and t.user_attrs["top1_sd"] == pytest.approx(0.1)
+    assert t.user_attrs["curve"] == [0.8] * settings.fidelity.epochs  # the first seed's curve (the rungs')
+    with pytest.raises(ValueError, match="created with seeds 3, this run asks 1"):
+        _study(tmp_path, settings)
+
+
+def test_a_study_from_before_seeds_resumes_with_one_seed_only(tmp_path, settings):
+    import sqlite3
+    from dataclasses import replace
+
+    _study(tmp_path, settings)
+    con = sqlite3.connect(tmp_path / "study.db")  # as a version without --seeds stored it
+    with con:
+        con.execute("DELETE FROM study_user_attributes WHERE key = 'binas:seeds'")
+    con.close()
+    with pytest.raises(ValueError, match="created with seeds 1, this run asks 2"):
+        _study(tmp_path, replace(settings, seeds=2))
+    study, resumed = _study(tmp_path, settings)
+    assert resumed and study.user_attrs["binas:seeds"] == 1
+    with pytest.raises(ValueError, match="--seeds: invalid value 0"):
+        replace(settings, seeds=0)

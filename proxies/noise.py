@@ -1,0 +1,61 @@
+"""The seed noise of a proxy: how far the validation top-1 of one architecture moves when only the
+training seed changes (initialisation and batch order; same images), measured per fidelity.
+
+``SEED_NOISE`` holds the figures measured by hand (pooled within-architecture standard deviation
+over architectures trained with several seeds; the command that measured each is in its
+``source``). :func:`pooled_sd` computes such a figure from any runs; the search uses a study's own
+multi-seed trials first (``--seeds N``) and this table for the fidelity otherwise; a fidelity
+with no figure has no uncertainty to show, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fidelity import Fidelity
+
+__all__ = ["SEED_NOISE", "SeedNoise", "pooled_sd", "seed_noise"]
+
+
+@dataclass(frozen=True)
+class SeedNoise:
+    """A seed standard deviation of validation top-1 (a fraction, not points) at one fidelity."""
+
+    sd: float
+    archs: int  # architectures it is pooled over
+    runs: int  # training runs behind it
+    source: str  # where and how it was measured
+
+    def describe(self) -> str:
+        return (f"seed SD {100 * self.sd:.2f} points, pooled over {self.archs} architectures"
+                f" ({self.runs} runs; {self.source})")
+
+
+def pooled_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int, int] | None:
+    """The pooled within-group standard deviation of ``groups`` (one group: one architecture's
+    per-seed scores), ``sqrt(sum((n_i - 1) s_i^2) / sum(n_i - 1))``, with the number of groups of
+    two or more and of runs in them; None when no group has two finite values."""
+    ss = dof = archs = runs = 0
+    for g in groups:
+        v = np.asarray([x for x in g if x is not None and math.isfinite(x)], dtype=float)
+        if len(v) < 2:
+            continue
+        ss += float(((v - v.mean()) ** 2).sum())
+        dof += len(v) - 1
+        archs += 1
+        runs += len(v)
+    return (math.sqrt(ss / dof), archs, runs) if dof else None
+
+
+# Fidelity.key() -> measured figure. Filled from the commands in each source; see docs/calibration.md.
+SEED_NOISE: dict[str, SeedNoise] = {}
+
+
+def seed_noise(fidelity: Fidelity | str) -> SeedNoise | None:
+    """The measured seed noise at ``fidelity`` (a Fidelity or its key), or None if never measured."""
+    key = fidelity if isinstance(fidelity, str) else fidelity.key()
+    return SEED_NOISE.get(key)

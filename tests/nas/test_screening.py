@@ -1,0 +1,132 @@
+"""Screening: the domination rule on known points, and the runner that screens fresh proposals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from nas import TrialRunner, arch_params, enqueue_seed_presets, open_study
+from nas.outcomes import EVALUATED, Attr, Outcome
+from nas.samplers import make_sampler
+from nas.screening import ScreenPolicy, domination_counts, keeps
+from nas.study import default_storage
+from search_space import PRESETS
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_domination_counts_known_points():
+    # (score, ops): higher score and lower OPs are better
+    pts = [(3.0, 10.0), (1.0, 20.0), (2.0, 10.0), (3.0, 5.0), (float("nan"), 1.0)]
+    # (3,5) dominates everything with ops >= 5 and score <= 3 except itself; NaN is below every finite score
+    assert domination_counts(pts) == [1, 3, 2, 0, 0]
+
+
+def test_first_proposal_is_kept_and_dominated_ones_are_screened():
+    assert keeps((1.0, 10.0), [], 4) == (True, 0)
+    assert keeps((1.0, 20.0), [(2.0, 10.0)], 2) == (False, 1)  # dominated by the only other
+    assert keeps((3.0, 20.0), [(2.0, 10.0)], 2) == (True, 0)  # a trade-off: both on the front
+    assert keeps((0.0, 99.0), [(2.0, 10.0)] * 8, 1) == (True, 0)  # --screen 1 keeps every proposal
+
+
+def test_ties_on_the_front_are_kept():
+    # every point on one front (score rises with OPs): nothing dominates anything, all kept
+    front = [(float(i), float(i)) for i in range(10)]
+    assert keeps((10.5, 10.5), front, 4)[0]
+    # with a clear front of 2 and many dominated points, a dominated newcomer is screened
+    previous = [(10.0, 1.0), (12.0, 2.0)] + [(float(i), 50.0) for i in range(6)]
+    assert keeps((0.5, 60.0), previous, 4) == (False, 7)  # below all but (0, 50), which ties
+    assert keeps((5.5, 40.0), previous, 4) == (True, 2)  # place 2 < ceil(9 / 4): kept
+
+
+def test_keep_rate_follows_k_on_independent_points():
+    rng = np.random.default_rng(0)
+    pts = [tuple(p) for p in rng.random((400, 2))]
+    for k, lo, hi in ((2, 0.4, 0.65), (4, 0.2, 0.4), (8, 0.1, 0.3)):
+        kept = [keeps(p, pts[max(0, i - 32):i], k)[0] for i, p in enumerate(pts)]
+        assert lo <= np.mean(kept) <= hi, (k, np.mean(kept))
+
+
+def test_policy_refuses_bad_values():
+    with pytest.raises(ValueError, match="--screen: invalid value 0"):
+        ScreenPolicy(keep_one_in=0)
+    with pytest.raises(ValueError, match="--screen-score: unknown value 'ops'"):
+        ScreenPolicy(score="ops")
+    assert not ScreenPolicy(keep_one_in=1).active
+
+
+def _runner(tmp_path, settings, data, k):
+    settings = replace(settings, screen=ScreenPolicy(keep_one_in=k))
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    study.sampler = make_sampler("random", settings.space, settings.fits, 0)  # draws within the budget
+    return study, TrialRunner(study, settings, data)
+
+
+def test_runner_screens_fresh_proposals_and_never_queued_ones(tmp_path, settings, synthetic_data, fake_evaluate):
+    study, runner = _runner(tmp_path, settings, synthetic_data, k=4)
+    queued = enqueue_seed_presets(study, runner.settings)
+    outcomes = [runner.run(study.ask()) for _ in range(len(queued) + 40)]
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    presets = [t for t in by_number.values() if "seed_preset" in t.user_attrs]
+    assert presets and all(t.user_attrs[Attr.OUTCOME] == Outcome.TRAINED for t in presets)
+    assert all(Attr.SCREEN_SCORE not in t.user_attrs for t in presets)  # queued: never scored
+    screened = [t for t in by_number.values() if t.user_attrs.get(Attr.OUTCOME) == Outcome.SCREENED]
+    trained = [t for t in by_number.values() if t.user_attrs.get(Attr.OUTCOME) in EVALUATED  # or stopped at a rung
+               and "seed_preset" not in t.user_attrs]
+    assert screened and trained, outcomes
+    for t in screened:
+        assert t.state == TrialState.PRUNED and t.values is None
+        assert math.isfinite(t.user_attrs[Attr.SCREEN_SCORE]) and t.user_attrs[Attr.SCREEN_BY] == "synflow"
+        assert t.user_attrs[Attr.SCREEN_SECONDS] >= 0
+    assert all(Attr.SCREEN_SCORE in t.user_attrs for t in trained)
+    assert set(fake_evaluate.calls) == {t.user_attrs[Attr.ARCH] for t in presets + trained}
+    # about one fresh proposal in 4 trains (ties on the front keep a few more)
+    fresh = len(screened) + len(trained)
+    assert 0.15 <= len(trained) / fresh <= 0.6, (len(trained), fresh)
+
+
+def test_screening_off_trains_every_proposal(tmp_path, settings, synthetic_data, fake_evaluate):
+    study, runner = _runner(tmp_path, settings, synthetic_data, k=1)
+    outcomes = [runner.run(study.ask()) for _ in range(12)]
+    assert Outcome.SCREENED not in outcomes
+    assert all(Attr.SCREEN_SCORE not in t.user_attrs for t in study.trials)
+
+
+def test_a_duplicate_is_not_screened(tmp_path, settings, synthetic_data, fake_evaluate):
+    study, runner = _runner(tmp_path, settings, synthetic_data, k=4)
+    params = arch_params(PRESETS["bin_mobilenet_sp"].arch, runner.settings.space)
+    study.enqueue_trial(params)
+    assert runner.run(study.ask()) == Outcome.TRAINED
+    # the same architecture drawn fresh (not queued): a free duplicate, never scored
+    study.sampler = _Fixed(params)
+    assert runner.run(study.ask()) == Outcome.DUPLICATE
+    assert Attr.SCREEN_SCORE not in study.trials[-1].user_attrs
+    assert len(fake_evaluate.calls) == 1
+
+
+class _Fixed(optuna.samplers.BaseSampler):
+    """Draws the given parameters as a fresh proposal (not an enqueued trial)."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def infer_relative_search_space(self, study, trial):
+        return {}
+
+    def sample_relative(self, study, trial, search_space):
+        return {}
+
+    def sample_independent(self, study, trial, name, distribution):
+        return self.params[name]
+
+
+def test_a_failing_score_screens_nothing_out(tmp_path, settings, fake_evaluate):
+    study, runner = _runner(tmp_path, settings, None, k=4)  # no data: the score cannot be computed
+    outcomes = [runner.run(study.ask()) for _ in range(6)]
+    assert set(outcomes) <= set(EVALUATED), outcomes
+    assert all(Attr.SCREEN_ERROR in t.user_attrs for t in study.trials)
