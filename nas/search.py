@@ -23,7 +23,7 @@ from .backends.loop import LoopConfig, count_trained, graceful_stop, run_worker,
 from .budget import format_ops
 from .cli_args import parse_args
 from .report.outputs import OUTPUT_FILES, write_outputs
-from .report.progress import SearchProgress, study_summary, summary_line
+from .report.progress import SearchProgress, candidates, study_summary, summary_line
 from .study import default_storage, enqueue_seed_presets, open_study
 
 __all__ = ["main"]
@@ -72,6 +72,7 @@ def _search(argv: list[str] | None) -> int:
           + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
     cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
                      args.device, deadline, trial_timeout=args.trial_timeout_s)
+    judged_before, screened_before = candidates(study_summary(study, settings.budget)["counts"])
     progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
     interrupted = False
     errors: list[str] = []
@@ -96,8 +97,12 @@ def _search(argv: list[str] | None) -> int:
     elapsed = time.time() - start
     print(f"{summary_line(s, settings.budget)}", file=sys.stderr)
     files = [name for name in OUTPUT_FILES if (args.out / name).is_file()]
+    judged, screened = candidates(s["counts"])
+    judged, screened = judged - judged_before, screened - screened_before
     print(f"this run: {now_done - done} trial(s) finished in {elapsed / 60:.1f} min; study: {now_done} of {target};"
           f" outputs in {args.out}/ ({', '.join(files)})")
+    print(f"this run: {judged} candidates judged ({screened} screened out, {judged - screened} trained),"
+          f" {judged / max(elapsed, 1e-9) * 3600:.0f} per hour", file=sys.stderr)
     if d["best"]:
         b = d["best"]
         print(f"best under budget: {b['arch']} ({100 * b['top1']:.2f}%, {format_ops(b['ops'])} OPs)")

@@ -87,10 +87,16 @@ class SearchProgress:
         self.bar.close()
 
 
+def candidates(counts: dict) -> tuple[int, int]:
+    """(candidates judged: screened out or trained, whatever came of the training; screened out)."""
+    judged = (Outcome.SCREENED, Outcome.TRAINED, Outcome.PRUNED, Outcome.DIVERGED, Outcome.ERROR)
+    return sum(counts.get(k, 0) for k in judged), counts.get(Outcome.SCREENED, 0)
+
+
 def summary_line(s: dict, budget: float) -> str:
     c = s["counts"]
     parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in
-             (Outcome.TRAINED, Outcome.PRUNED, Outcome.DUPLICATE, Outcome.OVER_BUDGET, Outcome.DIVERGED,
-              Outcome.ERROR, Outcome.INTERRUPTED) if c.get(k)]
+             (Outcome.TRAINED, Outcome.PRUNED, Outcome.SCREENED, Outcome.DUPLICATE, Outcome.OVER_BUDGET,
+              Outcome.DIVERGED, Outcome.ERROR, Outcome.INTERRUPTED) if c.get(k)]
     best = "-" if s["best"] is None else f"{100 * s['best']:.2f}%"
     return f"trials: {', '.join(parts) or 'none'}; front {s['front']}; best top-1 under {format_ops(budget)}: {best}"

@@ -72,6 +72,20 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_completes_the_run(tmp_path, c
     assert len(interrupted) == 1 and interrupted[0].user_attrs["arch"] in set(trained["arch"])
 
 
+def test_screening_judges_more_candidates_than_it_trains(tmp_path, cifar_dir, fake_evaluate, capsys):
+    out = tmp_path / "run"
+    assert _search(out, cifar_dir, "--trials", "6", "--no-seed-presets", "--sampler", "random", "--screen", "4") == 0
+    t = pd.read_csv(out / "trials.csv")
+    screened, trained = t[t["outcome"] == "screened"], _trained(out)
+    assert len(trained) == 6 and len(screened) >= 3  # --trials counts trained architectures only
+    assert screened["top1"].isna().all() and screened["screen_score"].notna().all()
+    assert (screened["screen_by"] == "synflow").all() and trained["screen_place"].notna().all()
+    assert set(fake_evaluate.calls) == set(trained["arch"])  # nothing screened out was trained
+    err = capsys.readouterr().err
+    assert f"{len(screened) + 6} candidates judged ({len(screened)} screened out, 6 trained)" in err
+    assert f"{len(screened)} screened out" in (out / "report.md").read_text()
+
+
 @pytest.mark.e2e
 def test_real_search_learns(tmp_path, cifar_dir, capsys):
     """Two seed presets trained for real on 2,000 CIFAR-10 images: the binary MobileNet-Sp
@@ -111,6 +125,10 @@ BAD = [
     (["--budget", "50M", "--seed", "-1"], "--seed: invalid value -1"),
     (["--budget", "50M", "--epochs", "0"], "epochs: invalid value 0"),
     (["--budget", "50M", "--study-name", " "], "--study-name: invalid value ' '"),
+    (["--budget", "50M", "--screen", "0"], "--screen: invalid value 0"),
+    (["--budget", "50M", "--screen-score", "ops"], "--screen-score: unknown value 'ops'"),
+    (["--budget", "50M", "--seeds", "0"], "--seeds: invalid value 0"),
+    (["--budget", "50M", "--seeds", "2", "--backend", "ray"], "--seeds: 2 seeds per architecture need --backend"),
     (["--trials", "3"], "the following arguments are required: --budget"),
     (["--budget", "50M", "--bogus"], "unrecognized arguments: --bogus"),
 ]
