@@ -8,6 +8,7 @@ from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
 from proxies.runtime import usable_cpus
+from search_space import SearchSpace
 from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
 from .budget import parse_budget, parse_duration
@@ -16,9 +17,10 @@ from .screening import SCREEN_SCORES, ScreenPolicy
 from .settings import SearchSettings
 from .study import in_memory
 
-__all__ = ["BACKENDS", "build_parser", "parse_args"]
+__all__ = ["BACKENDS", "SPACES", "build_parser", "parse_args"]
 
 BACKENDS = ("optuna", "ray")
+SPACES = ("uniform", "per-stage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    " so a search never changes a committed file)")
     p.add_argument("--storage", help="Optuna storage URL (default: a SQLite file in --out; e.g. postgresql://...)")
     p.add_argument("--study-name", help="default: search-<budget>-<fidelity>")
+    p.add_argument("--space", default="per-stage", type=choice(SPACES),
+                   help="uniform: the five stages share one block choice, as every seed model does; per-stage:"
+                   " each stage chooses its own (default %(default)s)")
     p.add_argument("--sampler", default="nsga2", type=choice(SAMPLERS), help=f"{', '.join(SAMPLERS)} (default nsga2)")
     p.add_argument("--population", type=int_at_least(2), default=10,
                    help="NSGA-II generation size / TPE start-up trials (default 10)")
@@ -96,10 +101,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
                               resolution=args.resolution, num_classes=args.num_classes,
                               convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args),
-                              seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score))
+                              seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score),
+                              space=SearchSpace(per_stage=args.space == "per-stage"))
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
-    args.study_name = args.study_name or f"search-{budget / 1e6:g}M-{args.fidelity}"
+    args.study_name = args.study_name or (f"search-{budget / 1e6:g}M-{args.fidelity}"
+                                          + ("-uniform" if args.space == "uniform" else ""))
     args.out = args.out or Path("runs") / args.study_name
     check_out_folder(args.out)
     return args, settings

@@ -67,7 +67,7 @@ def _search(argv: list[str] | None) -> int:
     done, target, continuing = set_target(study, args.trials)
     deadline = start + args.timeout_s if args.timeout_s else None
     print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
-          f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; sampler {args.sampler}; "
+          f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
           f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
           + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
     cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,

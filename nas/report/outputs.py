@@ -39,6 +39,12 @@ def _per_stage(meta: dict) -> bool:
     return any(name.startswith("s0.") for name in json.loads(meta.get("space") or "{}"))
 
 
+def _space_name(meta: dict) -> str:
+    if _per_stage(meta):
+        return "per-stage (each stage its own block choices)"
+    return "uniform (one block choice for all five stages)"
+
+
 def _num(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
@@ -128,7 +134,7 @@ def _markdown(d: dict) -> str:
     meta, front = d["meta"], d["front"]
     lines = [f"# binas search `{d['study']}`", "",
              f"Budget {format_ops(meta['budget'])} OPs ({meta['convention']}, {meta['resolution']} px,"
-             f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`.", "",
+             f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`; space {_space_name(meta)}.", "",
              "Trials: " + ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items())) +
              f"; {d['train_seconds'] / 60:.1f} min of proxy training.", ""] + _screen_lines(d) + [
              "Top-1 is the proxy's validation top-1 (a short training on a CIFAR-10 subset), a ranking signal,"

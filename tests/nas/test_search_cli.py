@@ -86,6 +86,22 @@ def test_screening_judges_more_candidates_than_it_trains(tmp_path, cifar_dir, fa
     assert f"{len(screened)} screened out" in (out / "report.md").read_text()
 
 
+def test_uniform_space_ties_the_stages_together(tmp_path, cifar_dir, fake_evaluate, capsys):
+    assert _search(tmp_path / "u", cifar_dir, "--trials", "4", "--sampler", "random", "--space", "uniform",
+                   "--screen", "1") == 0
+    t = pd.read_csv(tmp_path / "u" / "trials.csv")
+    drawn = t[t["outcome"].isin(["trained", "pruned"])]
+    assert len(drawn) == 4
+    for arch in drawn["arch"]:
+        assert len(set(arch.split(":")[1:])) == 1, arch  # five identical stages
+    assert "space uniform (one block choice" in (tmp_path / "u" / "report.md").read_text()
+    assert "space uniform" in capsys.readouterr().err
+    # the same command in the per-stage space is another study (its own default name and folder)
+    assert _search(tmp_path / "u", cifar_dir, "--trials", "1", "--sampler", "random", "--space", "per-stage",
+                   "--study-name", "search-50M-smoke-uniform") == 2
+    assert "a different search space" in capsys.readouterr().err
+
+
 @pytest.mark.e2e
 def test_real_search_learns(tmp_path, cifar_dir, capsys):
     """Two seed presets trained for real on 2,000 CIFAR-10 images: the binary MobileNet-Sp
@@ -126,6 +142,7 @@ BAD = [
     (["--budget", "50M", "--epochs", "0"], "epochs: invalid value 0"),
     (["--budget", "50M", "--study-name", " "], "--study-name: invalid value ' '"),
     (["--budget", "50M", "--screen", "0"], "--screen: invalid value 0"),
+    (["--budget", "50M", "--space", "global"], "--space: unknown value 'global'"),
     (["--budget", "50M", "--screen-score", "ops"], "--screen-score: unknown value 'ops'"),
     (["--budget", "50M", "--seeds", "0"], "--seeds: invalid value 0"),
     (["--budget", "50M", "--seeds", "2", "--backend", "ray"], "--seeds: 2 seeds per architecture need --backend"),
