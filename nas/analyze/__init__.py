@@ -1,0 +1,31 @@
+"""Do the seed papers' claims hold, and how do the design choices shape a budget's design space
+(``python -m nas.analyze claims|edf``)."""
+
+from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
+from .cli import main
+from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
+from .plot import EdfPlotData, draw_edf, edf_plot_data
+from .stats import VERDICTS, compare_samples, seed_interval, verdict
+
+__all__ = [
+    "CHOICES",
+    "CLAIMS",
+    "CLAIM_COLUMNS",
+    "SPACES",
+    "VERDICTS",
+    "Claim",
+    "EdfPlotData",
+    "choice_values",
+    "claim_archs",
+    "claims_table",
+    "compare_samples",
+    "draw_archs",
+    "draw_edf",
+    "edf_curves",
+    "edf_plot_data",
+    "edf_stats",
+    "main",
+    "match_width",
+    "seed_interval",
+    "verdict",
+]

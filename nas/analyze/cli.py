@@ -1,0 +1,184 @@
+"""``python -m nas.analyze claims|edf``: do the seed papers' claims hold under our evaluator, and how
+do the design choices shape the error distribution of a budget's design space.
+
+    python -m nas.analyze claims --data-dir D [--seeds 3] [--fidelity default ...] [--out runs/analyze]
+    python -m nas.analyze edf --data-dir D --budget 50M [--n 60] [--spaces uniform,per-stage] [--out ...]
+
+Every training is one run of the evaluator (``proxies.evaluators.RunSpec``: validation top-1 of the
+proxy at the fidelity, data seed 0, a training seed), cached in ``OUT/runs.csv`` as soon as it ends
+(``--runs`` names another cache, e.g. the fidelity benchmark's, to reuse its runs): Ctrl-C or a kill
+loses at most the run in progress, and the same command resumes. Outputs are rewritten from the
+cache at the end (``--report-only``: from the cache alone):
+
+* claims: ``claims.csv`` (claim, source, paper_diff, ours_mean_diff, ours_ci_low, ours_ci_high,
+  seeds, verdict, ...) and ``claims.md``;
+* edf: ``edf-archs.csv`` (every architecture, its OPs, top-1, error and choice values),
+  ``edf.csv`` (the curves), ``edf-stats.csv`` (each value against the rest) and
+  ``edf-<space>.png`` / ``.svg``.
+
+The default ``--out`` is ``runs/analyze`` (ignored by git); committed analyses live in
+``results/claims`` and ``results/edf``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from proxies import ProxyData, prepare_data, resolve_data_dir, select_device, set_threads
+from proxies.calibrate import default_paper_csv, read_paper_table
+from proxies.evaluators import RunSpec
+from proxies.fidelity_runs import check_data, load_runs, pending, run_all
+from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
+from search_space import analytic_cost
+from search_space.cli import ArgumentParser, check_out_folder, int_at_least, make_out_folder, run_cli
+from search_space.files import atomic_write_text
+
+from ..budget import parse_budget
+from .claims import CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
+from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
+from .plot import draw_edf, edf_plot_data
+
+__all__ = ["main"]
+
+DATA_SEED = 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="CIFAR-10 or any image folder (default $NAS_DATA_DIR)")
+    add_fidelity_args(p)
+    p.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
+    p.add_argument("--runs", type=Path, help="the run cache to read and extend (default OUT/runs.csv)")
+    p.add_argument("--limit", type=int_at_least(0), help="stop after this many new runs (default: all)")
+    p.add_argument("--report-only", action="store_true", help="train nothing: outputs from the cached runs")
+    p.add_argument("--threads", type=int_at_least(1), help="CPU threads (default: every core)")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(prog="python -m nas.analyze", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf}")
+    c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
+    c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
+    c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
+    _common(c)
+    e = sub.add_parser("edf", help="error EDFs of random architectures within a budget, per design choice")
+    e.add_argument("--budget", required=True, help="OPs budget, e.g. 50M")
+    e.add_argument("--n", type=int_at_least(2), default=60, help="architectures per space (default 60)")
+    e.add_argument("--spaces", default="uniform,per-stage", help="comma-separated: uniform, per-stage (default both)")
+    e.add_argument("--seed", type=int_at_least(0), default=0, help="the draw's seed (training seed is 0)")
+    e.add_argument("--bootstrap", type=int_at_least(0), default=2000, help="bootstrap resamples (default 2000)")
+    _common(e)
+    return p
+
+
+def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd.DataFrame:
+    """Every (spec, arch) run, from the cache or trained now; returns the whole cache."""
+    path = args.runs or args.out / "runs.csv"
+    runs = load_runs(path, "--runs")
+    if args.report_only:
+        return runs
+    todo = pending(specs, archs, runs)
+    todo = todo[:args.limit] if args.limit is not None else todo
+    data_key = str(resolve_data_dir(args.data_dir).resolve())
+    check_data(runs, data_key, path)
+    print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
+    if not todo:
+        return runs
+    if args.device is not None:
+        select_device(args.device)
+    set_threads(args.threads)
+    make_out_folder(args.out)
+    loaded: dict[str, ProxyData] = {}
+    options = data_options_from_args(args)
+
+    def data_for(spec: RunSpec) -> ProxyData:
+        f = spec.fidelity
+        if f.key() not in loaded:
+            loaded[f.key()] = prepare_data(args.data_dir, f.train_subset, f.val_size, DATA_SEED,
+                                           image_size=f.resolution, progress=not args.quiet, options=options)
+        return loaded[f.key()]
+
+    try:
+        return run_all(todo, runs, path, data_for, data_key, device=args.device, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"stopped: finished runs are in {path}; the same command resumes", file=sys.stderr)
+        raise
+
+
+def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:
+    train = runs[(runs["kind"] == "train") & (runs["fidelity"] == fidelity)]
+    return {(r["arch"], int(r["seed"])): float(r["val_top1"]) for r in train.to_dict("records")}
+
+
+def _claims(args: argparse.Namespace) -> int:
+    fidelity = fidelity_from_args(args)
+    paper = paper_top1(read_paper_table(args.paper_csv or default_paper_csv()))
+    archs = list(dict.fromkeys(x.encode() for c in CLAIMS for side in claim_archs(c) for x in side))
+    seeds = list(range(args.seeds))
+    runs = _run(args, [RunSpec("train", fidelity, s) for s in seeds], archs)
+    table = claims_table(_scores(runs, fidelity.key()), seeds, paper, fidelity.key())
+    make_out_folder(args.out)
+    atomic_write_text(args.out / "claims.csv", table.to_csv(index=False))
+    md = claims_markdown(table)
+    atomic_write_text(args.out / "claims.md", f"# The seed papers' claims at fidelity `{fidelity.key()}`\n\n{md}")
+    print(md)
+    counts = table["verdict"].value_counts().to_dict()
+    print(f"{len(table)} claims: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+          + f"; wrote {args.out / 'claims.csv'} and claims.md", file=sys.stderr)
+    return 0
+
+
+def _edf(args: argparse.Namespace) -> int:
+    fidelity = fidelity_from_args(args)
+    budget = parse_budget(args.budget)
+    spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+    for s in spaces:
+        if s not in SPACES:
+            raise ValueError(f"--spaces: unknown value {s!r} (choose from {', '.join(SPACES)})")
+    drawn = {s: draw_archs(s, args.n, budget, args.seed) for s in spaces}
+    spec = RunSpec("train", fidelity, 0)
+    order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved
+    runs = _run(args, [spec], order)
+    scores = _scores(runs, fidelity.key())
+    rows = []
+    for s, archs in drawn.items():
+        for a in archs:
+            top1 = scores.get((a.encode(), 0))
+            rows.append({"space": s, "arch": a.encode(), "ops": analytic_cost(a).ops(), "top1": top1,
+                         "error": None if top1 is None else 1 - top1, **choice_values(a)})
+    table = pd.DataFrame(rows, columns=["space", "arch", "ops", "top1", "error", *CHOICES])
+    table["error"] = pd.to_numeric(table["error"])
+    done = table[table["error"].notna()]
+    curves, stats = edf_curves(done), edf_stats(done, resamples=args.bootstrap)
+    make_out_folder(args.out)
+    atomic_write_text(args.out / "edf-archs.csv", table.to_csv(index=False))
+    atomic_write_text(args.out / "edf.csv", curves.to_csv(index=False))
+    atomic_write_text(args.out / "edf-stats.csv", stats.to_csv(index=False))
+    for s in spaces:
+        n = int((done["space"] == s).sum())
+        title = f"{s} space: {n} architectures within {args.budget} OPs, fidelity {fidelity.key()}"
+        draw_edf(edf_plot_data(curves, s, title), [args.out / f"edf-{s}.png", args.out / f"edf-{s}.svg"])
+    print(stats.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(stats) else "no runs yet")
+    print(f"{len(done)} of {len(table)} architectures evaluated; wrote {args.out}/edf-archs.csv, edf.csv,"
+          " edf-stats.csv and the plots", file=sys.stderr)
+    return 0
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    check_out_folder(args.out)
+    start = time.time()
+    rc = _claims(args) if args.command == "claims" else _edf(args)
+    print(f"wall time {time.time() - start:.0f} s", file=sys.stderr)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)

@@ -1,0 +1,68 @@
+"""The statistics of ``nas.analyze``: a claim's interval and verdict, and how two error samples differ.
+
+* A claim's difference is measured once per training seed (the same seeds for both sides), and
+  its 95% interval is Student's t interval over those per-seed differences
+  (``scipy.stats.ttest_1samp(...).confidence_interval``): with 3 seeds it is wide (t = 4.30),
+  which is the honest width of 3 seeds.
+* Verdict: ``reproduced`` when the mean difference has the paper's sign and the interval excludes
+  0; ``contradicted`` when it has the opposite sign and the interval excludes 0; ``inconclusive``
+  otherwise (also when the paper reports no difference, or fewer than 2 seeds ran).
+* Two samples of errors (one choice's value against the rest, in the EDF analysis): the two-sample
+  Kolmogorov-Smirnov statistic and p-value (``scipy.stats.ks_2samp``) and the difference in
+  medians with a 95% bootstrap interval (``scipy.stats.bootstrap``, percentile method, fixed seed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["VERDICTS", "compare_samples", "seed_interval", "verdict"]
+
+VERDICTS = ("reproduced", "contradicted", "inconclusive")
+
+
+def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of per-seed differences; the interval is NaN with fewer than 2 finite values."""
+    v = np.asarray([d for d in diffs if d is not None and math.isfinite(d)], dtype=float)
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    if len(v) < 2:
+        return float(v.mean()), math.nan, math.nan
+    if np.all(v == v[0]):  # no spread at all: the interval is the point
+        return float(v[0]), float(v[0]), float(v[0])
+    ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence)
+    return float(v.mean()), float(ci.low), float(ci.high)
+
+
+def verdict(paper_diff: float, mean: float, low: float, high: float) -> str:
+    """``reproduced`` / ``contradicted`` / ``inconclusive`` (see the module's docstring)."""
+    if not all(math.isfinite(x) for x in (paper_diff, mean, low, high)) or paper_diff == 0:
+        return "inconclusive"
+    excludes_zero = low > 0 or high < 0
+    if not excludes_zero:
+        return "inconclusive"
+    return "reproduced" if math.copysign(1, mean) == math.copysign(1, paper_diff) else "contradicted"
+
+
+def compare_samples(a: Sequence[float], b: Sequence[float], resamples: int = 2000, seed: int = 0) -> dict:
+    """How sample ``a`` differs from ``b``: KS statistic and p-value, median(a) - median(b) and its
+    95% bootstrap interval. NaN where a side has fewer than 2 values."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    out = {"n": len(a), "n_rest": len(b), "ks": math.nan, "ks_p": math.nan, "median_diff": math.nan,
+           "median_diff_low": math.nan, "median_diff_high": math.nan}
+    if len(a) < 2 or len(b) < 2:
+        return out
+    ks = stats.ks_2samp(a, b)
+    out.update(ks=float(ks.statistic), ks_p=float(ks.pvalue), median_diff=float(np.median(a) - np.median(b)))
+    if resamples > 0:
+        res = stats.bootstrap((a, b), lambda x, y, axis=-1: np.median(x, axis=axis) - np.median(y, axis=axis),
+                              n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed),
+                              vectorized=True)
+        out.update(median_diff_low=float(res.confidence_interval.low),
+                   median_diff_high=float(res.confidence_interval.high))
+    return out

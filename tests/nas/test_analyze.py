@@ -1,0 +1,199 @@
+"""nas.analyze: claim statistics and verdicts on synthetic data with known answers, the EDF analysis,
+and small real runs of both commands."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nas.analyze import (
+    CLAIMS,
+    choice_values,
+    claim_archs,
+    claims_table,
+    compare_samples,
+    draw_archs,
+    edf_curves,
+    edf_plot_data,
+    edf_stats,
+    match_width,
+    seed_interval,
+    verdict,
+)
+from nas.analyze.claims import ops_of, paper_top1
+from nas.analyze.cli import main
+from proxies.calibrate import default_paper_csv, read_paper_table
+from search_space import ArchConfig, get_preset
+from search_space.cli import run_cli
+
+
+def test_seed_interval_is_students_t():
+    mean, low, high = seed_interval([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # sd 1
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert seed_interval([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+    assert math.isnan(seed_interval([1.0])[1]) and math.isnan(seed_interval([])[0])
+
+
+@pytest.mark.parametrize(("paper", "diffs", "expected"), [
+    (+1.0, [2.0, 2.1, 1.9], "reproduced"),  # same sign, interval above 0
+    (-1.0, [2.0, 2.1, 1.9], "contradicted"),  # opposite sign, interval above 0
+    (+1.0, [-1.0, 2.0, 0.5], "inconclusive"),  # interval straddles 0
+    (+1.0, [-2.0, -2.1, -1.9], "contradicted"),
+    (0.0, [2.0, 2.1, 1.9], "inconclusive"),  # the paper reports no difference
+    (+1.0, [2.0], "inconclusive"),  # one seed: no interval
+])
+def test_verdicts_known_answers(paper, diffs, expected):
+    assert verdict(paper, *seed_interval(diffs)) == expected
+
+
+def test_compare_samples_known_distributions():
+    rng = np.random.default_rng(0)
+    same = compare_samples(rng.normal(0, 1, 200), rng.normal(0, 1, 200), resamples=500)
+    assert same["ks"] < 0.15 and same["ks_p"] > 0.05 and same["median_diff_low"] < 0 < same["median_diff_high"]
+    shifted = compare_samples(rng.normal(0, 1, 200), rng.normal(1, 1, 200), resamples=500)
+    assert shifted["ks"] > 0.3 and shifted["ks_p"] < 1e-6
+    assert shifted["median_diff_high"] < 0 and shifted["median_diff"] == pytest.approx(-1, abs=0.3)
+    assert math.isnan(compare_samples([1.0], [1.0, 2.0])["ks"])
+
+
+def test_claims_cover_the_papers_and_their_architectures_exist():
+    assert len(CLAIMS) >= 9 and len({c.key for c in CLAIMS}) == len(CLAIMS)
+    sources = {c.source for c in CLAIMS}
+    for table in ("Sp Table 2", "Sp Table 3", "Sp Table 4", "Sp Table 6", "Sp Table 7", "MoBiNet Table 1",
+                  "MoBiNet Table 3"):
+        assert table in sources
+    paper = paper_top1(read_paper_table(default_paper_csv()))
+    for c in CLAIMS:
+        a, b = claim_archs(c)
+        assert all(r in paper for r in c.a + c.b), c.key
+        if c.match_ops:  # b trained at a's OPs (to the hundredth of width)
+            for x, y in zip(a, b, strict=True):
+                assert abs(ops_of(y) - ops_of(x)) / ops_of(x) < 0.03, (c.key, ops_of(x), ops_of(y))
+
+
+def test_match_width_finds_the_closest_hundredth():
+    base = get_preset("bin_mobilenet_l").arch
+    target = ops_of(get_preset("bin_mobilenet_sp").arch)
+    got = match_width(base, target)
+    neighbours = [ArchConfig(base.stages, round(got.width + d, 2), base.depth) for d in (-0.01, 0.01)]
+    assert all(abs(ops_of(got) - target) <= abs(ops_of(n) - target) for n in neighbours)
+
+
+def test_claims_table_verdicts_on_synthetic_scores():
+    paper = paper_top1(read_paper_table(default_paper_csv()))
+    archs = {c.key: claim_archs(c) for c in CLAIMS}
+    rng = np.random.default_rng(1)
+    scores: dict[tuple[str, int], float] = {}
+    # every architecture scores 0.40 (+ small seed noise) except: side a of the first claim scores 0.50
+    # (reproduced), side a of the second scores 0.30 (contradicted: the paper has it above)
+    first, second = CLAIMS[0], CLAIMS[1]
+    for a, b in archs.values():
+        for x in a + b:
+            for s in range(3):
+                scores.setdefault((x.encode(), s), 0.40 + rng.normal(0, 0.002))
+    for s in range(3):
+        for x in archs[first.key][0]:
+            scores[(x.encode(), s)] = 0.50 + rng.normal(0, 0.002)
+        for x in archs[second.key][0]:
+            scores[(x.encode(), s)] = 0.30 + rng.normal(0, 0.002)
+    table = claims_table(scores, [0, 1, 2], paper, "fid").set_index("claim")
+    assert table.loc[first.key, "verdict"] == "reproduced" and table.loc[first.key, "paper_diff"] > 0
+    assert table.loc[first.key, "ours_mean_diff"] == pytest.approx(10.0, abs=0.5)  # points
+    assert table.loc[second.key, "verdict"] == "contradicted"
+    assert (table["seeds"] == 3).all()
+    # a claim missing a seed of one of its architectures uses the seeds where all are there
+    x = archs[first.key][1][0].encode()
+    del scores[(x, 2)]
+    assert claims_table(scores, [0, 1, 2], paper, "fid").set_index("claim").loc[first.key, "seeds"] == 2
+
+
+def test_depth_per_op_claim_statistic():
+    paper = paper_top1(read_paper_table(default_paper_csv()))
+    claim = next(c for c in CLAIMS if c.kind == "per_op")
+    (base, deep), (_, wide) = claim_archs(claim)
+    scores = {}
+    for s in range(3):  # depth +5 points, width +5 points: depth costs fewer OPs, so it wins per OP
+        scores[(base.encode(), s)], scores[(deep.encode(), s)], scores[(wide.encode(), s)] = 0.4, 0.45, 0.45 + s * 1e-3
+    row = claims_table(scores, [0, 1, 2], paper, "fid", claims=[claim]).iloc[0]
+    expected = 5 / ((ops_of(deep) - ops_of(base)) / 1e6) - 5 / ((ops_of(wide) - ops_of(base)) / 1e6)
+    assert row["ours_mean_diff"] == pytest.approx(expected, rel=0.05) and row["unit"] == "points per M OPs"
+
+
+def test_draw_archs_distinct_within_budget_and_repeatable():
+    a = draw_archs("per-stage", 12, 50e6, seed=3)
+    assert len({x.encode() for x in a}) == 12 and all(ops_of(x) <= 50e6 for x in a)
+    assert [x.encode() for x in draw_archs("per-stage", 12, 50e6, seed=3)] == [x.encode() for x in a]
+    u = draw_archs("uniform", 5, 50e6, seed=3)
+    assert all(len(set(x.stages)) == 1 for x in u)
+    with pytest.raises(ValueError, match="--n: only"):
+        draw_archs("uniform", 5, 1e5, seed=0, max_draws=200)
+
+
+def test_choice_values_majority_or_mixed():
+    sp = get_preset("bin_mobilenet_sp").arch
+    v = choice_values(sp)
+    assert v["topology"] == "parallel" and v["width"] == "1" and v["depth"] == "1"
+    assert choice_values(get_preset("bin_mobilenet_l").arch)["expansion"] == "n/a"
+    mixed = ArchConfig((*sp.stages[:2], *get_preset("bin_mobilenet_l").arch.stages[2:4], sp.stages[4]), 1.0, 1)
+    assert choice_values(mixed)["topology"] == "parallel"  # 3 of 5
+    l_stages, ls = get_preset("bin_mobilenet_l").arch.stages, get_preset("bin_mobilenet_ls").arch.stages
+    assert ls[4].topology == "both"
+    assert choice_values(ArchConfig((*sp.stages[:2], *l_stages[2:4], ls[4]), 1.0, 1))["topology"] == "mixed"  # 2/2/1
+
+
+def test_edf_curves_and_stats_on_synthetic_errors():
+    rng = np.random.default_rng(0)
+    n = 80
+    act = np.where(np.arange(n) % 2 == 0, "prelu", "relu")
+    err = np.where(act == "prelu", 0.5, 0.6) + rng.normal(0, 0.02, n)  # PReLU: 10 points lower error
+    archs = pd.DataFrame({"space": "uniform", "activation": act, "error": err})
+    curves = edf_curves(archs)
+    for _, g in curves.groupby("value"):
+        assert g["cdf"].iloc[-1] == 1.0 and g["error"].is_monotonic_increasing and len(g) == n // 2
+    st = edf_stats(archs, resamples=500).set_index("value")
+    assert st.loc["prelu", "median_diff_high"] < 0 < st.loc["relu", "median_diff_low"]
+    assert st.loc["prelu", "ks"] > 0.9
+    plot = edf_plot_data(curves, "uniform")
+    assert [label for label, _, _ in plot.panels["activation"]] == ["prelu (n=40)", "relu (n=40)"]
+
+
+@pytest.mark.e2e
+def test_edf_and_claims_real_runs_resume(tmp_path, cifar_dir, capsys):
+    out = tmp_path / "an"
+    tiny = ["--data-dir", str(cifar_dir), "--fidelity", "smoke", "--train-subset", "300", "--val-size", "100",
+            "--quiet", "--out", str(out)]
+    assert run_cli(main, ["edf", "--budget", "50M", "--n", "3", "--spaces", "uniform", "--bootstrap", "100",
+                          *tiny]) == 0
+    table = pd.read_csv(out / "edf-archs.csv")
+    assert len(table) == 3 and table["top1"].notna().all() and (table["ops"] <= 50e6).all()
+    assert {"edf.csv", "edf-stats.csv", "edf-uniform.png", "edf-uniform.svg"} <= {p.name for p in out.iterdir()}
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 3
+    capsys.readouterr()
+    assert run_cli(main, ["edf", "--budget", "50M", "--n", "3", "--spaces", "uniform", "--bootstrap", "100",
+                          *tiny]) == 0
+    assert "0 run(s) to do, 3 cached" in capsys.readouterr().err  # resumed: nothing trained again
+    assert run_cli(main, ["claims", "--seeds", "2", "--limit", "2", *tiny]) == 0
+    claims = pd.read_csv(out / "claims.csv")
+    assert len(claims) == len(CLAIMS) and set(claims["verdict"]) == {"inconclusive"}  # 2 runs: no claim complete
+    assert len(pd.read_csv(out / "runs.csv")) == 5
+    assert "| claim | source | paper |" in (out / "claims.md").read_text()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["edf", "--budget", "50M", "--spaces", "global"], "--spaces: unknown value 'global'"),
+    (["edf", "--budget", "fifty"], "--budget: invalid value 'fifty'"),
+    (["edf", "--budget", "50M", "--n", "1"], "--n: invalid value 1"),
+    (["claims", "--seeds", "1"], "--seeds: invalid value 1"),
+    (["bogus"], "invalid choice: 'bogus'"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
+    assert run_cli(main, [*argv, "--out", str(tmp_path / "o")] if argv[0] != "bogus" else argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any(message in line for line in err), err
+    assert not (tmp_path / "o").exists()
