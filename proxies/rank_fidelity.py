@@ -45,7 +45,8 @@ from .evaluators import Evaluator, final_scores, rank_average, seed_scores
 from .reference import reference_truth
 from .stats import kendall, pairwise_accuracy, rank_ci, spearman
 
-__all__ = ["GRID", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData", "choose_default", "fidelity_plot_data",
+__all__ = ["DEPTH_PAIRS", "GRID", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData", "choose_default", "depth_pairs",
+           "fidelity_plot_data",
            "fidelity_table", "fit_weight", "markdown_table", "paper_frame", "paper_pairwise", "paper_rows",
            "recompute_kendall", "table_spearmans"]
 
@@ -53,9 +54,12 @@ GRID = tuple(i / 10 for i in range(11))
 SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
 TABLE_COLUMNS = ["evaluator", "kendall_ref", "spearman_ref", "pairwise_ref", "paper_spearman", "paper_pairwise",
                  "cpu_s_per_arch", "is_default", "kendall_ref_lo", "kendall_ref_hi", "spearman_ref_lo",
-                 "spearman_ref_hi", "n_ref", "paper_rows", "mobinet_t3_spearman", "sp_t7_spearman", "weight",
-                 "heldout_weights", "description"]
+                 "spearman_ref_hi", "n_ref", "paper_rows", "mobinet_t3_spearman", "sp_t7_spearman", "depth_pairs",
+                 "weight", "heldout_weights", "description"]
 PER_TABLE = {"mobinet_t3_spearman": "mobinet-T3", "sp_t7_spearman": "sp-T7"}
+# Sp Table 7's depth question: (deeper row, shallower row) pairs the paper orders deeper first
+DEPTH_PAIRS = (("bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1"),
+               ("bin_mobilenet_sp_w0.7_d2", "bin_mobilenet_sp_w0.75_d1"))
 DEFAULT_SLACK = 1.1  # an evaluator may cost up to 1.1x default's CPU seconds to become the default
 
 
@@ -180,12 +184,21 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
         corr = correlations(frame, "top1", "score", "table")
         groups = {g["group"]: g for g in corr["groups"]}
         row.update(paper_spearman=corr["spearman"], paper_pairwise=paper_pairwise(frame), paper_rows=corr["rows_used"],
+                   depth_pairs=depth_pairs(frame),
                    **{col: groups[t]["spearman"] if t in groups else math.nan for col, t in PER_TABLE.items()})
         rows.append(row)
     table = pd.DataFrame(rows, columns=[c for c in TABLE_COLUMNS if c != "is_default"])
     default, _ = choose_default(table)
     table.insert(TABLE_COLUMNS.index("is_default"), "is_default", table["evaluator"] == default)
     return table, pd.DataFrame(scores, columns=SCORE_COLUMNS)
+
+
+def depth_pairs(frame: pd.DataFrame) -> str:
+    """``"k/n"``: of Sp Table 7's n depth pairs the evaluator scores, how many it orders deeper first, as
+    the paper does (``w1.0/d2`` above ``w1.0/d1``, ``w0.7/d2`` above ``w0.75/d1``); "" when none is scored."""
+    t7 = frame[(frame["table"] == "sp-T7") & frame["score"].notna()].set_index("name")["score"]
+    pairs = [(t7[a], t7[b]) for a, b in DEPTH_PAIRS if a in t7.index and b in t7.index]
+    return f"{sum(a > b for a, b in pairs)}/{len(pairs)}" if pairs else ""
 
 
 def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, str]:
@@ -233,7 +246,7 @@ def recompute_kendall(scores_csv: Path | str, reference_csv: Path | str, evaluat
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    cols = TABLE_COLUMNS[:8] + ["n_ref"]
+    cols = TABLE_COLUMNS[:8] + ["n_ref", "mobinet_t3_spearman", "sp_t7_spearman", "depth_pairs"]
     lines = ["| " + " | ".join(cols) + " |", "| --- |" + " ---: |" * (len(cols) - 1)]
     for r in table.to_dict("records"):
         cells = []

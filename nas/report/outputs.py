@@ -92,8 +92,9 @@ def report_data(study) -> dict:
     """Everything the report shows, as plain data (tests check this, not the Markdown)."""
     meta = study_meta(study)
     budget = float(meta["budget"])
-    noise = study_noise(trials_frame(study), str(meta["fidelity"]))
-    trials = add_uncertainty(trials_frame(study), noise)
+    trials = trials_frame(study)
+    noise = study_noise(trials, str(meta["fidelity"]))
+    trials = add_uncertainty(trials, noise)
     front = pareto_frame(trials, budget)
     space = SearchSpace(per_stage=_per_stage(meta))  # distances only need per_stage
     fronts = [ArchConfig.decode(a) for a in front["arch"]]

@@ -196,3 +196,15 @@ def test_plot_data_places_points_by_cpu():
     assert all(e >= 0 for e in err["random"])
     assert data.default == "default" and "40 reference" in data.title
     assert {n for n, _, _ in data.paper} >= {"default", "zc"}
+
+
+def test_depth_pairs_counts_the_pairs_ordered_as_the_paper():
+    from proxies.rank_fidelity import depth_pairs
+
+    frame = pd.DataFrame({"table": ["sp-T7"] * 4 + ["mobinet-T3"],
+                          "name": ["bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w0.7_d2",
+                                   "bin_mobilenet_sp_w0.75_d1", "pre_k0"],
+                          "score": [0.5, 0.4, 0.3, 0.35, 0.9]})
+    assert depth_pairs(frame) == "1/2"  # d2 above d1 at w1.0; w0.7/d2 below w0.75/d1
+    assert depth_pairs(frame.assign(score=[0.5, 0.4, float("nan"), 0.35, 0.9])) == "1/1"
+    assert depth_pairs(frame[frame["table"] != "sp-T7"]) == ""
