@@ -45,10 +45,9 @@ from .evaluators import Evaluator, final_scores, rank_average, seed_scores
 from .reference import reference_truth
 from .stats import kendall, pairwise_accuracy, rank_ci, spearman
 
-__all__ = ["DEPTH_PAIRS", "GRID", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData", "choose_default", "depth_pairs",
-           "fidelity_plot_data",
-           "fidelity_table", "fit_weight", "markdown_table", "paper_frame", "paper_pairwise", "paper_rows",
-           "recompute_kendall", "table_spearmans"]
+__all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData",
+           "choose_default", "depth_pairs", "fidelity_plot_data", "fidelity_table", "fit_weight", "markdown_table",
+           "paper_frame", "paper_pairwise", "paper_rows", "recompute_kendall", "table_spearmans"]
 
 GRID = tuple(i / 10 for i in range(11))
 SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
@@ -61,6 +60,7 @@ PER_TABLE = {"mobinet_t3_spearman": "mobinet-T3", "sp_t7_spearman": "sp-T7"}
 DEPTH_PAIRS = (("bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1"),
                ("bin_mobilenet_sp_w0.7_d2", "bin_mobilenet_sp_w0.75_d1"))
 DEFAULT_SLACK = 1.1  # an evaluator may cost up to 1.1x default's CPU seconds to become the default
+MIN_REF_ARCHS = 16  # a kendall_ref over fewer reference architectures decides nothing (half the set)
 
 
 def paper_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -206,13 +206,17 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
 
     Rule: among the evaluators whose ``cpu_s_per_arch`` is at most 1.1x that of ``default``, the
     highest ``kendall_ref``; ties or NaN are decided by ``paper_spearman`` (NaN lowest), then by
-    being ``default``, then by name. Without reference data (every ``kendall_ref`` NaN) or without
-    ``default``'s cost, ``default`` itself."""
+    being ``default``, then by name. A ``kendall_ref`` over fewer than ``MIN_REF_ARCHS`` reference
+    architectures (column ``n_ref``) counts as NaN. Without such reference data (every
+    ``kendall_ref`` NaN) or without ``default``'s cost, ``default`` itself."""
     if default not in set(table["evaluator"]):
         raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
     base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])
+    if "n_ref" in table.columns:
+        table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= MIN_REF_ARCHS))
     if table["kendall_ref"].isna().all():
-        return default, f"no reference data yet: {default!r} stays the default"
+        return default, (f"no reference data yet (a kendall_ref over at least {MIN_REF_ARCHS} reference"
+                         f" architectures): {default!r} stays the default")
     if math.isnan(base_cpu):
         return default, f"{default!r} has no CPU cost yet: it stays the default"
     limit = DEFAULT_SLACK * base_cpu

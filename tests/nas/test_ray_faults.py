@@ -136,7 +136,7 @@ def test_a_trial_worker_killed_mid_trial_is_restarted_by_ray(tmp_path, cifar_dir
     assert len(trained) == 2 and trained["arch"].is_unique
     t = pd.read_csv(out / "trials.csv")
     assert t["retries"].fillna(0).sum() == 1  # the killed trial ran again, once
-    assert set(t["outcome"]) <= {"trained", "pruned", "over_budget", "duplicate"}
+    assert set(t["outcome"]) <= {"trained", "pruned", "screened", "over_budget", "duplicate"}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])

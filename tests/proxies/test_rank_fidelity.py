@@ -12,6 +12,7 @@ from proxies.evaluators import Evaluator, RunSpec
 from proxies.fidelity import Fidelity
 from proxies.fidelity_runs import RUN_COLUMNS
 from proxies.rank_fidelity import (
+    MIN_REF_ARCHS,
     choose_default,
     fidelity_plot_data,
     fidelity_table,
@@ -162,6 +163,10 @@ def test_is_default_rule():
     assert choose_default(t)[0] == "a"  # NaN ranks last
     t = _choice_table([("default", 0.5, 0.1, nan), ("a", 0.9, 0.4, 5.0)])
     assert choose_default(t)[0] == "default"  # no cost to compare with yet
+    t = _choice_table([("default", 0.5, 0.1, 10.0), ("a", 0.9, 0.4, 5.0)]).assign(n_ref=[MIN_REF_ARCHS - 1] * 2)
+    name, why = choose_default(t)
+    assert name == "default" and "no reference data" in why  # too few reference architectures to decide
+    assert choose_default(t.assign(n_ref=MIN_REF_ARCHS))[0] == "a"
     table, _ = table_for(*synthetic())
     assert table["is_default"].sum() == 1
     assert table.loc[table["is_default"], "evaluator"].item() == "default"  # perfect, and the others cost the same
