@@ -215,10 +215,10 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     if "n_ref" in table.columns:
         table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= MIN_REF_ARCHS))
     if table["kendall_ref"].isna().all():
-        return default, (f"no reference data yet (a kendall_ref over at least {MIN_REF_ARCHS} reference"
-                         f" architectures): {default!r} stays the default")
+        return default, (f"default: {default!r} stays (no reference data yet: a kendall_ref over at least"
+                         f" {MIN_REF_ARCHS} reference architectures)")
     if math.isnan(base_cpu):
-        return default, f"{default!r} has no CPU cost yet: it stays the default"
+        return default, f"default: {default!r} stays (it has no CPU cost yet)"
     limit = DEFAULT_SLACK * base_cpu
     ok = table[table["cpu_s_per_arch"].notna() & (table["cpu_s_per_arch"] <= limit)]
 
