@@ -31,6 +31,7 @@ from .data import resolve_data_dir
 from .evaluators import RunSpec, check_evaluators, cpu_per_arch, run_order
 from .fidelity_runs import check_data, load_runs, pending, run_all
 from .loader import ProxyData, prepare_data
+from .noise import NOISE_COLUMNS, noise_from_runs
 from .rank_fidelity import (
     SCORE_COLUMNS,
     TABLE_COLUMNS,
@@ -49,7 +50,7 @@ __all__ = ["main", "read_reference_set"]
 DATA_SEED = 0  # the data selection of every run (the training seed is the run's own)
 MARKER = "binas rank fidelity"  # in the plots' metadata: a file without it is not ours
 OUTPUTS = {"runs": "fidelity-runs.csv", "scores": "fidelity-scores.csv", "table": "fidelity.csv",
-           "png": "fidelity.png", "svg": "fidelity.svg"}
+           "png": "fidelity.png", "svg": "fidelity.svg", "noise": "seed-noise.csv"}
 
 
 def read_reference_set(folder: Path) -> tuple[list[str], pd.Series]:
@@ -129,6 +130,7 @@ def _main(argv: list[str] | None) -> int:
     _check_ours(paths["table"], TABLE_COLUMNS[:8])
     _check_ours(paths["png"], None)
     _check_ours(paths["svg"], None)
+    _check_ours(paths["noise"], NOISE_COLUMNS)
     runs = load_runs(paths["runs"])
     if not args.report_only:
         if args.device is not None:
@@ -163,10 +165,16 @@ def _main(argv: list[str] | None) -> int:
     atomic_write_text(paths["scores"], scores.to_csv(index=False))
     atomic_write_text(paths["table"], table.to_csv(index=False))
     draw_fidelity(fidelity_plot_data(table), [paths["png"], paths["svg"]], MARKER)
+    noise = noise_from_runs(runs)
+    atomic_write_text(paths["noise"], noise.to_csv(index=False))
     print(markdown_table(table))
     print()
     print(choose_default(table)[1])
-    print(f"wrote {paths['table']}, {paths['scores']}, {paths['png']} and .svg ({len(runs)} runs in the cache)")
+    for r in noise.to_dict("records"):
+        print(f"seed noise at {r['fidelity']}: SD {100 * r['seed_sd']:.2f} points of validation top-1, pooled over"
+              f" {r['archs']} architectures ({r['runs']} runs)")
+    print(f"wrote {paths['table']}, {paths['scores']}, {paths['noise']}, {paths['png']} and .svg ({len(runs)} runs in"
+          " the cache)")
     return 0
 
 

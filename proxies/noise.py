@@ -15,10 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .fidelity import Fidelity
 
-__all__ = ["SEED_NOISE", "SeedNoise", "pooled_sd", "seed_noise"]
+__all__ = ["NOISE_COLUMNS", "SEED_NOISE", "SeedNoise", "noise_from_runs", "pooled_sd", "seed_noise"]
+
+NOISE_COLUMNS = ["fidelity", "seed_sd", "archs", "runs"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,19 @@ def pooled_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int, int] | Non
         archs += 1
         runs += len(v)
     return (math.sqrt(ss / dof), archs, runs) if dof else None
+
+
+def noise_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Pooled seed SD of validation top-1 per fidelity, from a run cache (``proxies.fidelity_runs``:
+    ``kind, fidelity, seed, arch, val_top1, diverged``): training runs that did not diverge, grouped by
+    architecture; a fidelity with no architecture run twice is left out."""
+    train = runs[(runs["kind"] == "train") & ~runs["diverged"].astype(bool) & runs["val_top1"].notna()]
+    rows = []
+    for fidelity, g in train.groupby("fidelity", sort=True):
+        pooled = pooled_sd(list(g.groupby("arch")["val_top1"].apply(list)))
+        if pooled is not None:
+            rows.append({"fidelity": fidelity, "seed_sd": pooled[0], "archs": pooled[1], "runs": pooled[2]})
+    return pd.DataFrame(rows, columns=NOISE_COLUMNS)
 
 
 # Fidelity.key() -> measured figure. Filled from the commands in each source; see docs/calibration.md.

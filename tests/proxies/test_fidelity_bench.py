@@ -198,3 +198,16 @@ def test_script_exits_2_on_bad_input():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "--evaluators" in proc.stderr
+
+
+def test_seed_noise_from_the_run_cache():
+    from proxies.noise import noise_from_runs, pooled_sd
+
+    runs = pd.DataFrame({"kind": ["train"] * 6 + ["synflow"], "fidelity": ["f"] * 4 + ["g"] * 2 + ["f"],
+                         "seed": [0, 1, 0, 1, 0, 0, 0], "arch": ["a", "a", "b", "b", "a", "b", "a"],
+                         "val_top1": [0.40, 0.44, 0.30, 0.31, 0.5, 0.6, float("nan")],
+                         "diverged": [False] * 7})
+    noise = noise_from_runs(runs)
+    assert list(noise["fidelity"]) == ["f"]  # g has no architecture run twice
+    assert noise["seed_sd"].iloc[0] == pytest.approx(pooled_sd([[0.40, 0.44], [0.30, 0.31]])[0])
+    assert (noise["archs"].iloc[0], noise["runs"].iloc[0]) == (2, 4)
