@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from pathlib import Path
 
 import optuna
@@ -73,7 +75,7 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
             from optuna.storages.journal import JournalFileBackend
 
             return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        storage = _rdb_storage(url)
         if url.startswith("sqlite") and not in_memory(url):  # one process only: nothing to serialise
             _serialize_sqlite(storage)
         return storage
@@ -82,6 +84,20 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as exc:  # SQLAlchemy raises many types: bad URL, unknown driver, refused connection
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"--storage: cannot open {url!r} ({first[:200]})") from None
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """Optuna's RDBStorage on ``url``. Two processes opening a new database at the same instant (two
+    commands, or machines, started together on one storage) both create its tables, and the later
+    fails with "table ... already exists": it opens again, and then finds the tables made."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.1, 0.5))
+    raise AssertionError("unreachable")
 
 
 def in_memory(url: str) -> bool:

@@ -254,3 +254,25 @@ def test_a_study_from_before_seeds_resumes_with_one_seed_only(tmp_path, settings
     assert resumed and study.user_attrs["binas:seeds"] == 1
     with pytest.raises(ValueError, match="--seeds: invalid value 0"):
         replace(settings, seeds=0)
+
+
+def test_a_storage_created_by_another_process_at_the_same_instant_is_opened(monkeypatch, tmp_path):
+    from nas import study as study_mod
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(url, **kw):
+        calls.append(url)
+        if len(calls) == 1:  # the other process made the tables between our check and our CREATE
+            raise RuntimeError("(sqlite3.OperationalError) table trial_system_attributes already exists")
+        return real(url, **kw)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    assert isinstance(study_mod._storage(default_storage(tmp_path)), real) and len(calls) == 2
+
+    def broken(url, **kw):
+        raise RuntimeError("unable to open database file")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(ValueError, match=r"--storage: cannot open .* \(unable to open database file\)"):
+        study_mod._storage(default_storage(tmp_path / "x"))

@@ -4,6 +4,7 @@ workers stop too, record their trials as interrupted, and the same command compl
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,15 +29,24 @@ def _command(out: Path, cifar_dir: Path) -> list[str]:
 
 
 def _training(out: Path) -> int:
-    """Trials a worker is training now (claimed, architecture drawn, no outcome yet)."""
-    if not (out / "study.db").exists():
+    """Trials a worker is training now (claimed, architecture drawn, no outcome yet), read from the
+    database read-only: opening it with Optuna would create its tables beside the search's own."""
+    db = out / "study.db"
+    if not db.exists():
         return 0
     try:
-        study = load_study(default_storage(out))
-    except Exception:  # not created yet
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
+        try:
+            (n,) = con.execute(
+                "SELECT COUNT(*) FROM trials t WHERE t.state = 'RUNNING'"
+                " AND EXISTS (SELECT 1 FROM trial_user_attributes a WHERE a.trial_id = t.trial_id AND a.key = 'arch')"
+                " AND NOT EXISTS (SELECT 1 FROM trial_user_attributes a WHERE a.trial_id = t.trial_id"
+                " AND a.key = 'outcome')").fetchone()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # its tables are not made yet
         return 0
-    return sum("arch" in t.user_attrs and "outcome" not in t.user_attrs
-               for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return n
 
 
 # The time limits below only turn a hang into a failure; nothing waits on them otherwise.
