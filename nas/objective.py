@@ -21,6 +21,7 @@ Outcomes (``user_attrs["outcome"]``, a column of trials.csv):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import traceback
@@ -102,6 +103,7 @@ class TrialRunner:
     trial_timeout: float | None = None  # seconds of training before a trial is stopped as an error
     on_start: Callable[[int, str], None] | None = None
     _batch: tuple | None = field(default=None, init=False, repr=False)  # the screening minibatch
+    _baseline: list | None = field(default=None, init=False, repr=False)  # screening's random draws
 
     def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
         """Store the architecture and its analytic cost on the trial; returns its OPs."""
@@ -151,12 +153,33 @@ class TrialRunner:
             trial.set_user_attr(Attr.SCREEN_ERROR, f"{type(exc).__name__}: {exc}"[:300])
             return True
         previous = screen_points(self.study, policy.score, trial.number, policy.window)
+        if len(previous) < policy.window:  # a young study: random draws fill the window
+            previous = self.baseline_points()[:policy.window - len(previous)] + previous
         kept, place = keeps((score, ops), previous, policy.keep_one_in)
         for key, value in ((Attr.SCREEN_SCORE, score if math.isfinite(score) else None),
                            (Attr.SCREEN_BY, policy.score), (Attr.SCREEN_PLACE, f"{place + 1}/{len(previous) + 1}"),
                            (Attr.SCREEN_SECONDS, round(time.process_time() - start, 4))):
             trial.set_user_attr(key, value)
         return kept
+
+    def baseline_points(self) -> list[tuple[float, float]]:
+        """(score, OPs) of ``window`` architectures drawn at random within the budget (fixed by the
+        search seed; scored once per process, about 0.2 s each): the proposals a young study's first
+        candidates are compared with, so that about one in K trains from the first proposal on."""
+        if self._baseline is None:
+            policy, space = self.settings.screen, self.settings.space
+            rng = np.random.default_rng([self.settings.seed, 0x5C2EE7])
+            points: list[tuple[float, float]] = []
+            for _ in range(100_000):
+                if len(points) == policy.window:
+                    break
+                arch = space.sample(rng)
+                ops = self.settings.ops(arch)
+                if ops <= self.settings.budget:
+                    with contextlib.suppress(Exception):  # a draw the proxy cannot score is left out
+                        points.append((self.screen_score(arch), ops))
+            self._baseline = points
+        return self._baseline
 
     def screen_score(self, arch: ArchConfig) -> float:
         """The screening proxy's score of ``arch`` as the proxy trains it (width scale, resolution),

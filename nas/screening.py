@@ -3,7 +3,9 @@
 The sampler proposes architectures one trial at a time. A fresh proposal within the budget,
 not trained yet, is scored by a zero-cost proxy (``--screen-score``, default ``synflow``:
 about 0.1-0.3 CPU-seconds on one minibatch, against minutes of training) and compared with
-the last ``window`` proposals scored before it, screened out or not. It is trained only when
+the last ``window`` proposals scored before it, screened out or not (while a study has fewer, the
+window is filled with architectures drawn at random within the budget, fixed by the search seed,
+so that about one in K trains from the first proposal on). It is trained only when
 it ranks among the best ``1/K`` of them (``--screen K``) on a two-objective rank: the number
 of those proposals that *dominate* it (score at least as high and OPs at least as low, one of
 them strictly). Ranking on domination rather than on the score alone keeps the search's

@@ -31,3 +31,20 @@ def test_the_main_command_writes_where_git_does_not_look(monkeypatch, tmp_path):
     probe = args.out / "trials.csv"
     ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=REPO)
     assert ignored.returncode == 0, f"{probe} is not ignored by git"
+
+
+def test_the_seed_noise_table_is_the_measured_one():
+    """proxies.SEED_NOISE holds figures copied from results/calibration/seed-noise.csv (written by
+    benchmarks/fidelity.py): each entry must match that file."""
+    import pandas as pd
+    import pytest
+
+    from proxies import SEED_NOISE
+
+    path = REPO / "results" / "calibration" / "seed-noise.csv"
+    measured = pd.read_csv(path).set_index("fidelity") if path.is_file() else pd.DataFrame()
+    for key, figure in SEED_NOISE.items():
+        assert key in measured.index, key
+        row = measured.loc[key]
+        assert figure.sd == pytest.approx(row["seed_sd"], abs=5e-5), key
+        assert (figure.archs, figure.runs) == (row["archs"], row["runs"]), key
