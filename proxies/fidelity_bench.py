@@ -27,10 +27,8 @@ from search_space.files import atomic_write_text
 
 from . import evaluators as _evaluators
 from .calibrate import default_paper_csv, read_paper_table
-from .data import resolve_data_dir
-from .evaluators import RunSpec, check_evaluators, cpu_per_arch, run_order
-from .fidelity_runs import check_data, load_runs, pending, run_all
-from .loader import ProxyData, prepare_data
+from .evaluators import check_evaluators, cpu_per_arch, run_order
+from .fidelity_runs import load_runs, run_cached
 from .noise import NOISE_COLUMNS, noise_from_runs
 from .rank_fidelity import (
     SCORE_COLUMNS,
@@ -43,7 +41,6 @@ from .rank_fidelity import (
     paper_rows,
 )
 from .reference import reference_truth
-from .runtime import select_device, set_threads
 
 __all__ = ["main", "read_reference_set"]
 
@@ -133,32 +130,11 @@ def _main(argv: list[str] | None) -> int:
     _check_ours(paths["noise"], NOISE_COLUMNS)
     runs = load_runs(paths["runs"])
     if not args.report_only:
-        if args.device is not None:
-            select_device(args.device)
         archs = {"reference": ref_archs, "paper": list(paper["arch"]), "all": ref_archs + list(paper["arch"])}
-        todo = pending(run_order(names, registry), archs[args.archs], runs)
-        todo = todo[:args.limit] if args.limit is not None else todo
-        data_key = str(resolve_data_dir(args.data_dir).resolve())
-        check_data(runs, data_key, paths["runs"])
-        print(f"{len(todo)} run(s) to do, {len(runs)} cached in {paths['runs']}", file=sys.stderr, flush=True)
-        if todo:
-            make_out_folder(args.out)
-            set_threads(args.threads)
-            loaded: dict[tuple[int, int], ProxyData] = {}
-
-            def data_for(spec: RunSpec) -> ProxyData:
-                f = spec.fidelity
-                if (f.train_subset, f.val_size) not in loaded:
-                    loaded[f.train_subset, f.val_size] = prepare_data(args.data_dir, f.train_subset, f.val_size,
-                                                                      DATA_SEED, progress=not args.quiet)
-                return loaded[f.train_subset, f.val_size]
-
-            try:
-                runs = run_all(todo, runs, paths["runs"], data_for, data_key, device=args.device,
-                               progress=not args.quiet)
-            except KeyboardInterrupt:
-                print(f"stopped: finished runs are in {paths['runs']}; the same command resumes", file=sys.stderr)
-                raise
+        make_out_folder(args.out)
+        runs = run_cached(run_order(names, registry), archs[args.archs], paths["runs"], data_dir=args.data_dir,
+                          limit=args.limit, device=args.device, threads=args.threads, progress=not args.quiet,
+                          data_seed=DATA_SEED)
     cpu = {n: cpu_per_arch(registry[n], runs, registry) for n in names}
     table, scores = fidelity_table(names, registry, runs, truth, paper, cpu=cpu, n_resamples=args.bootstrap)
     make_out_folder(args.out)

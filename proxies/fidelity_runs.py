@@ -8,14 +8,22 @@ GPU run), ``data`` (the resolved data folder; a cache never mixes two) and ``err
 fidelity cannot hold, e.g. a width scale that leaves the space: recorded with NaN scores, not
 retried). ``cpu_seconds`` is the ``time.process_time()`` delta of the run (every thread of the
 process), ``seconds`` its wall time.
+
+Several processes may share one cache (the fidelity benchmark and ``nas.analyze --runs``, or two
+benchmarks on two cores): each run is merged into the file on disk under an exclusive lock on its
+folder, so no process overwrites another's rows, and a run another process finished meanwhile is
+skipped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -24,13 +32,15 @@ from tqdm import tqdm
 from search_space import ArchConfig
 from search_space.files import atomic_write_text
 
+from .data import resolve_data_dir
 from .evaluators import RunSpec
-from .loader import ProxyData
+from .loader import DataOptions, ProxyData, prepare_data
 from .run import run_proxy
+from .runtime import select_device, set_threads
 from .train import proxy_arch
 from .zero_cost import BASELINES
 
-__all__ = ["RUN_COLUMNS", "check_data", "load_runs", "pending", "run_all", "run_one", "save_runs"]
+__all__ = ["RUN_COLUMNS", "check_data", "load_runs", "pending", "run_all", "run_cached", "run_one", "save_runs"]
 
 RUN_COLUMNS = ["kind", "fidelity", "seed", "arch", "val_top1", "sotl_e", "score", "cpu_seconds", "seconds",
                "diverged", "device", "data", "error"]
@@ -63,6 +73,33 @@ def load_runs(path: Path, option: str = "--out") -> pd.DataFrame:
 
 def save_runs(runs: pd.DataFrame, path: Path) -> None:
     atomic_write_text(path, runs[RUN_COLUMNS].to_csv(index=False))
+
+
+def _key(row: dict) -> tuple:
+    return row["kind"], row["fidelity"], int(row["seed"]), row["arch"]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the cache's folder (no lock file is left beside the cache)."""
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _merge(path: Path, rows: list[dict], option: str) -> pd.DataFrame:
+    """Add ``rows`` to the cache on disk (those another process has not added meanwhile); returns it."""
+    with _locked(path):
+        disk = load_runs(path, option)
+        have = {_key(r) for r in disk.to_dict("records")}
+        new = [r for r in rows if _key(r) not in have]
+        merged = pd.concat([disk, pd.DataFrame(new, columns=RUN_COLUMNS)], ignore_index=True) if new else disk
+        if new:
+            save_runs(merged, path)
+        return merged
 
 
 def check_data(runs: pd.DataFrame, data_key: str, path: Path) -> None:
@@ -105,18 +142,58 @@ def pending(specs: Sequence[RunSpec], archs: Sequence[str], runs: pd.DataFrame) 
 
 def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path, data_for: Callable[[RunSpec],
             ProxyData], data_key: str, *, device: str | None = None, progress: bool = True,
-            runner: Callable[..., dict] | None = None) -> pd.DataFrame:
-    """Run ``todo`` in order, saving the cache after every run; returns every run, old and new.
+            runner: Callable[..., dict] | None = None, option: str = "--out") -> pd.DataFrame:
+    """Run ``todo`` in order, merging each run into the cache on disk as it ends (a run some other
+    process has cached meanwhile is skipped); returns every run in the cache, old and new.
     ``data_for(spec)`` gives the data of a spec's fidelity (loaded on first use)."""
     runner = runner or run_one
-    rows = runs.to_dict("records")
     with tqdm(total=len(todo), unit="run", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
         for spec, arch in todo:
+            if path.exists():
+                runs = load_runs(path, option)
+            if spec.key(arch) in {_key(r) for r in runs.to_dict("records")}:
+                bar.update(1)
+                continue
             bar.set_description(f"{spec.kind} {spec.fidelity.key()} s{spec.seed}", refresh=False)
             bar.set_postfix_str(arch[:40])
             row = runner(spec, arch, data_for(spec), device)
             row["data"] = data_key
-            rows.append(row)
-            save_runs(pd.DataFrame(rows, columns=RUN_COLUMNS), path)
+            runs = _merge(path, [row], option)
             bar.update(1)
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return runs[RUN_COLUMNS].reset_index(drop=True)
+
+
+def run_cached(specs: Sequence[RunSpec], archs: Sequence[str], path: Path, *, data_dir: str | None,
+               option: str = "--out", limit: int | None = None, device: str | None = None,
+               threads: int | None = None, progress: bool = True, options: DataOptions | None = None,
+               data_seed: int = 0) -> pd.DataFrame:
+    """Every ``(spec, arch)`` run, from the cache at ``path`` or run now (at most ``limit`` new ones),
+    the data of each fidelity loaded once (``data_seed`` fixes its selection). Returns the whole
+    cache. Ctrl-C keeps every finished run and says how to resume (then re-raises)."""
+    runs = load_runs(path, option)
+    todo = pending(specs, archs, runs)
+    todo = todo[:limit] if limit is not None else todo
+    data_key = str(resolve_data_dir(data_dir).resolve())
+    check_data(runs, data_key, path)
+    print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
+    if not todo:
+        return runs
+    if device is not None:
+        select_device(device)
+    set_threads(threads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    loaded: dict[tuple, ProxyData] = {}
+
+    def data_for(spec: RunSpec) -> ProxyData:
+        f = spec.fidelity
+        key = (f.train_subset, f.val_size, f.resolution)
+        if key not in loaded:
+            loaded[key] = prepare_data(data_dir, f.train_subset, f.val_size, data_seed, image_size=f.resolution,
+                                       progress=progress, options=options)
+        return loaded[key]
+
+    try:
+        return run_all(todo, runs, path, data_for, data_key, device=device, progress=progress, option=option)
+    except KeyboardInterrupt:
+        print(f"stopped: finished runs are in {path}; the same command resumes", file=sys.stderr)
+        raise

@@ -29,10 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxies import ProxyData, prepare_data, resolve_data_dir, select_device, set_threads
 from proxies.calibrate import default_paper_csv, read_paper_table
 from proxies.evaluators import RunSpec
-from proxies.fidelity_runs import check_data, load_runs, pending, run_all
+from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from search_space import analytic_cost
 from search_space.cli import ArgumentParser, check_out_folder, int_at_least, make_out_folder, run_cli
@@ -81,35 +80,12 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd.DataFrame:
     """Every (spec, arch) run, from the cache or trained now; returns the whole cache."""
     path = args.runs or args.out / "runs.csv"
-    runs = load_runs(path, "--runs")
     if args.report_only:
-        return runs
-    todo = pending(specs, archs, runs)
-    todo = todo[:args.limit] if args.limit is not None else todo
-    data_key = str(resolve_data_dir(args.data_dir).resolve())
-    check_data(runs, data_key, path)
-    print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
-    if not todo:
-        return runs
-    if args.device is not None:
-        select_device(args.device)
-    set_threads(args.threads)
+        return load_runs(path, "--runs")
     make_out_folder(args.out)
-    loaded: dict[str, ProxyData] = {}
-    options = data_options_from_args(args)
-
-    def data_for(spec: RunSpec) -> ProxyData:
-        f = spec.fidelity
-        if f.key() not in loaded:
-            loaded[f.key()] = prepare_data(args.data_dir, f.train_subset, f.val_size, DATA_SEED,
-                                           image_size=f.resolution, progress=not args.quiet, options=options)
-        return loaded[f.key()]
-
-    try:
-        return run_all(todo, runs, path, data_for, data_key, device=args.device, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"stopped: finished runs are in {path}; the same command resumes", file=sys.stderr)
-        raise
+    return run_cached(specs, archs, path, data_dir=args.data_dir, option="--runs", limit=args.limit,
+                      device=args.device, threads=args.threads, progress=not args.quiet,
+                      options=data_options_from_args(args), data_seed=DATA_SEED)
 
 
 def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:

@@ -1,0 +1,67 @@
+"""proxies.fidelity_runs: a run cache that several processes share without losing each other's rows."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import pandas as pd
+
+from proxies.evaluators import RunSpec
+from proxies.fidelity import Fidelity
+from proxies.fidelity_runs import RUN_COLUMNS, load_runs, run_all
+
+F = Fidelity(epochs=1, train_subset=64, val_size=50)
+ARCHS = [f"w0.25-d1:S-none-k{k}-2xdw-relu-pw" for k in range(4)]
+
+
+def _row(spec: RunSpec, arch: str, value: float = 0.5) -> dict:
+    return {"kind": spec.kind, "fidelity": spec.fidelity.key(), "seed": spec.seed, "arch": arch,
+            "val_top1": value, "sotl_e": 1.0, "score": value, "cpu_seconds": 1.0, "seconds": 1.0,
+            "diverged": False, "device": "cpu", "error": ""}
+
+
+def _append_on_disk(path: Path, row: dict) -> None:
+    """What another process sharing the cache does between two of ours."""
+    disk = load_runs(path)
+    pd.concat([disk, pd.DataFrame([{**row, "data": "d"}], columns=RUN_COLUMNS)]).to_csv(path, index=False)
+
+
+def test_rows_another_process_added_are_kept_and_its_runs_skipped(tmp_path):
+    path = tmp_path / "runs.csv"
+    spec = RunSpec("train", F, 0)
+    calls = []
+
+    def runner(s, arch, data, device=None):
+        calls.append(arch)
+        if arch == ARCHS[0]:  # meanwhile, another process caches ARCHS[2] and a run we never asked for
+            _append_on_disk(path, _row(spec, ARCHS[2], 0.9))
+            _append_on_disk(path, _row(RunSpec("train", F, 7), ARCHS[0], 0.1))
+        return _row(s, arch)
+
+    todo = [(spec, a) for a in ARCHS]
+    runs = run_all(todo, load_runs(path), path, lambda s: None, "d", progress=False, runner=runner)
+    assert calls == [ARCHS[0], ARCHS[1], ARCHS[3]]  # ARCHS[2] was done by the other process
+    disk = load_runs(path)
+    assert len(disk) == len(runs) == 5 and not disk.duplicated(["kind", "fidelity", "seed", "arch"]).any()
+    assert disk.loc[disk["arch"] == ARCHS[2], "val_top1"].item() == 0.9  # its result, not overwritten
+    assert (disk["data"] == "d").all()
+
+
+def _worker(path: str, archs: list[str]) -> None:
+    spec = RunSpec("train", F, 0)
+    run_all([(spec, a) for a in archs], load_runs(Path(path)), Path(path), lambda s: None, "d", progress=False,
+            runner=lambda s, a, data, device=None: _row(s, a))
+
+
+def test_two_processes_on_one_cache_lose_nothing(tmp_path):
+    path = tmp_path / "runs.csv"
+    archs = [f"w0.25-d1:S-none-k{k % 5}-2xdw-relu-pw-{i}" for i, k in enumerate(range(80))]
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(str(path), archs[i::2])) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=600)
+        assert p.exitcode == 0
+    assert sorted(load_runs(path)["arch"]) == sorted(archs)
