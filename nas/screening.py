@@ -6,12 +6,14 @@ about 0.1-0.3 CPU-seconds on one minibatch, against minutes of training) and com
 the last ``window`` proposals scored before it, screened out or not (while a study has fewer, the
 window is filled with architectures drawn at random within the budget, fixed by the search seed,
 so that about one in K trains from the first proposal on). It is trained only when
-it ranks among the best ``1/K`` of them (``--screen K``) on a two-objective rank: the number
-of those proposals that *dominate* it (score at least as high and OPs at least as low, one of
-them strictly). Ranking on domination rather than on the score alone keeps the search's
-spread over OPs: a zero-cost score grows with a network's size, so a plain top-score rule
-would only ever train the largest proposals under the budget. Ties are kept (every proposal
-on the window's front is), so slightly more than ``1/K`` may train.
+it ranks among the best ``1/K`` of them (``--screen K``, at most ``window``) on a two-objective
+rank: first the number of those proposals that *dominate* it (score at least as high and OPs at
+least as low, one of them strictly), then, among proposals dominated equally often, NSGA-II's
+crowding distance in (score, OPs) (isolated ones first). Ranking on domination rather than on the
+score alone keeps the search's spread over OPs: a zero-cost score grows with a network's size, so
+a plain top-score rule would only ever train the largest proposals under the budget; the crowding
+distance orders a front that holds most of the window (the score rising with OPs), which
+domination alone leaves tied. Only exact ties are kept beyond ``1/K`` (the ends of a front).
 
 Seed presets and queued architectures (retries after Ctrl-C or a crash) are never screened.
 A screened-out trial is recorded with outcome ``screened`` (PRUNED, no values: the sampler
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 from search_space.checks import check_int
 
-__all__ = ["SCREEN_SCORES", "ScreenPolicy", "domination_counts", "keeps"]
+__all__ = ["SCREEN_SCORES", "ScreenPolicy", "crowding_distances", "domination_counts", "keeps"]
 
 # Zero-cost proxies that can screen: "ops" cannot (it would be compared with itself).
 SCREEN_SCORES = ("synflow", "naswot", "snip", "grad_norm", "jacob_cov", "params")
@@ -44,6 +46,9 @@ class ScreenPolicy:
     def __post_init__(self) -> None:
         check_int("--screen", self.keep_one_in, 1)
         check_int("window", self.window, 1)
+        if self.keep_one_in > self.window:
+            raise ValueError(f"--screen: invalid value {self.keep_one_in} (expected at most {self.window},"
+                             " the number of recent proposals a proposal is ranked against)")
         if self.score not in SCREEN_SCORES:
             raise ValueError(f"--screen-score: unknown value {self.score!r} (choose from {', '.join(SCREEN_SCORES)})")
 
@@ -64,15 +69,38 @@ def domination_counts(points: Sequence[tuple[float, float]]) -> list[int]:
     return [sum(_dominates(q, p) for q in clean) for p in clean]
 
 
+def crowding_distances(points: Sequence[tuple[float, float]]) -> list[float]:
+    """NSGA-II's crowding distance of each (score, ops) point: per objective, the gap between its
+    two neighbours over the objective's range, summed; the ends of each objective get infinity.
+    A non-finite score counts as one below the lowest finite score."""
+    finite = [s for s, _ in points if math.isfinite(s)]
+    floor = min(finite) - 1.0 if finite else 0.0
+    clean = [(s if math.isfinite(s) else floor, o) for s, o in points]
+    dist = [0.0] * len(clean)
+    for dim in (0, 1):
+        order = sorted(range(len(clean)), key=lambda i: clean[i][dim])
+        lo, hi = clean[order[0]][dim], clean[order[-1]][dim]
+        dist[order[0]] = dist[order[-1]] = math.inf
+        if hi > lo:
+            for j in range(1, len(order) - 1):
+                dist[order[j]] += (clean[order[j + 1]][dim] - clean[order[j - 1]][dim]) / (hi - lo)
+    return dist
+
+
 def keeps(new: tuple[float, float], previous: Sequence[tuple[float, float]], keep_one_in: int) -> tuple[bool, int]:
     """Whether ``new`` = (score, ops) is trained, and its place (0 = best) among ``previous`` + itself.
 
-    Its place is the number of points with a strictly smaller domination count; it is kept when
-    that place is below ``ceil(n / keep_one_in)``, n counting itself (the first proposal is always
-    kept; ties with the best are kept)."""
+    Its place is the number of previous points ranked strictly before it: dominated less often, or
+    as often and with a larger crowding distance among the points dominated that often. It is kept
+    when that place is below ``n / keep_one_in`` rounded to the nearest integer (at least 1), n
+    counting itself: the first proposal is always kept, and over a full window about one proposal in
+    ``keep_one_in`` (an exact tie with the last kept place is kept too)."""
     if keep_one_in <= 1:
         return True, 0
     pool = [*previous, new]
     counts = domination_counts(pool)
-    place = sum(c < counts[-1] for c in counts[:-1])
-    return place < math.ceil(len(pool) / keep_one_in), place
+    tied = [i for i, c in enumerate(counts) if c == counts[-1]]
+    crowd = dict(zip(tied, crowding_distances([pool[i] for i in tied]), strict=True))
+    me = crowd[len(pool) - 1]
+    place = sum(c < counts[-1] for c in counts[:-1]) + sum(crowd[i] > me for i in tied[:-1])
+    return place < max(1, math.floor(len(pool) / keep_one_in + 0.5)), place

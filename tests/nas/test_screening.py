@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from nas import TrialRunner, arch_params, enqueue_seed_presets, open_study
 from nas.outcomes import EVALUATED, Attr, Outcome
 from nas.samplers import make_sampler
-from nas.screening import ScreenPolicy, domination_counts, keeps
+from nas.screening import ScreenPolicy, crowding_distances, domination_counts, keeps
 from nas.study import default_storage
 from search_space import PRESETS
 
@@ -41,13 +41,29 @@ def test_ties_on_the_front_are_kept():
     # with a clear front of 2 and many dominated points, a dominated newcomer is screened
     previous = [(10.0, 1.0), (12.0, 2.0)] + [(float(i), 50.0) for i in range(6)]
     assert keeps((0.5, 60.0), previous, 4) == (False, 7)  # below all but (0, 50), which ties
-    assert keeps((5.5, 40.0), previous, 4) == (True, 2)  # place 2 < ceil(9 / 4): kept
+    assert keeps((5.5, 40.0), previous, 4) == (False, 2)  # place 2, not below round(9 / 4) = 2
+    assert keeps((5.5, 40.0), previous, 3) == (True, 2)  # place 2 < round(9 / 3) = 3: kept
+
+
+def test_a_front_is_ordered_by_crowding_distance():
+    """When most of the window is on one front (the score rising with OPs), domination ties them
+    all: the crowding distance decides, so about 1 in K still trains, the ends and gaps first."""
+    front = [(float(i), float(i)) for i in range(32)]
+    assert keeps((40.0, 40.0), front, 8) == (True, 0)  # a new end of the front
+    assert keeps((40.0, 40.0), front, 32) == (True, 0)
+    assert keeps((10.5, 10.5), front, 4)[0] is False  # in the crowded middle: 30 places behind the ends
+    gappy = [(float(i), float(i)) for i in range(16)] + [(float(i), float(i)) for i in range(40, 56)]
+    assert keeps((28.0, 28.0), gappy, 4)[0]  # in the gap: the most isolated after the ends
+    assert crowding_distances([(0.0, 0.0), (1.0, 1.0), (3.0, 3.0)]) == [math.inf, 2.0, math.inf]
+    # a failed score counts as one below the lowest: (0, 5), (1, 1), (2, 2), (3, 3)
+    nan_first = crowding_distances([(float("nan"), 5.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0)])
+    assert nan_first[2] == pytest.approx(2 / 3 + 1 / 2) and nan_first[0] == nan_first[1] == math.inf
 
 
 def test_keep_rate_follows_k_on_independent_points():
     rng = np.random.default_rng(0)
     pts = [tuple(p) for p in rng.random((400, 2))]
-    for k, lo, hi in ((2, 0.4, 0.65), (4, 0.2, 0.4), (8, 0.1, 0.3)):
+    for k, lo, hi in ((2, 0.45, 0.6), (4, 0.2, 0.3), (8, 0.1, 0.17), (16, 0.04, 0.09)):
         kept = [keeps(p, pts[max(0, i - 32):i], k)[0] for i, p in enumerate(pts)]
         assert lo <= np.mean(kept) <= hi, (k, np.mean(kept))
 
@@ -57,6 +73,8 @@ def test_policy_refuses_bad_values():
         ScreenPolicy(keep_one_in=0)
     with pytest.raises(ValueError, match="--screen-score: unknown value 'ops'"):
         ScreenPolicy(score="ops")
+    with pytest.raises(ValueError, match="--screen: invalid value 33 .expected at most 32"):
+        ScreenPolicy(keep_one_in=33)
     assert not ScreenPolicy(keep_one_in=1).active
 
 
