@@ -1,10 +1,13 @@
 """The uncertainty of each trained architecture's proxy top-1, and whether a lead is within it.
 
-An architecture trained with several seeds (``--seeds N``) carries its own spread: ``top1_sd``
-(the seeds' standard deviation) and ``top1_se = top1_sd / sqrt(N)``, the standard error of the
-mean it is ranked on. One trained with one seed carries the seed noise of its fidelity: pooled
-over this study's multi-seed trials when there are any, else the figure measured by hand for that
-fidelity (:data:`proxies.SEED_NOISE`), else none (the report says so).
+The seed noise of a study (:func:`study_noise`) is pooled over its multi-seed trials (``--seeds
+N``) when there are any, else the figure measured by hand for its fidelity
+(:data:`proxies.SEED_NOISE`), else unknown (the report says so). Each trained architecture shows
+``top1_sd``: its own seeds' standard deviation when it was trained with several, else the study's
+noise. Its ``top1_se``, the standard error of the mean top-1 it is ranked on, is the study's noise
+over ``sqrt(N)``: a pooled SD has many degrees of freedom, where one architecture's two seeds have
+one (two equal top-1s would claim no noise at all). Only when no pooled figure exists does an
+architecture's own spread stand in.
 
 Two architectures' top-1 differ *within the noise* when the difference is smaller than 1.96
 standard errors of the difference, ``sqrt(se_a^2 + se_b^2)`` (a two-sided 95% normal interval
@@ -57,17 +60,20 @@ def study_noise(trials: pd.DataFrame, fidelity: str) -> StudyNoise:
 
 
 def add_uncertainty(trials: pd.DataFrame, noise: StudyNoise) -> pd.DataFrame:
-    """``trials`` with ``top1_sd`` (own seeds' SD, else the study noise) and ``top1_se`` (of the mean)."""
+    """``trials`` with ``top1_sd`` (own seeds' SD, else the study noise) and ``top1_se`` (of the mean:
+    the study noise over sqrt(seeds), else the own SD over sqrt(seeds))."""
     out = trials.copy()
     sds, ses = [], []
     for top1, seeds, own in zip(out["top1"], out.get("top1_seeds", [None] * len(out)),
                                 out.get("top1_sd", [None] * len(out)), strict=True):
         n = len(_seeds(seeds))
-        sd = float(own) if own is not None and not pd.isna(own) and n >= 2 else noise.sd
+        own = float(own) if own is not None and not pd.isna(own) and n >= 2 else None
+        sd = own if own is not None else noise.sd
+        se_sd = noise.sd if noise.sd is not None else own
         if pd.isna(top1):
-            sd = None
+            sd = se_sd = None
         sds.append(sd)
-        ses.append(sd / math.sqrt(max(n, 1)) if sd is not None else None)
+        ses.append(se_sd / math.sqrt(max(n, 1)) if se_sd is not None else None)
     out["top1_sd"] = pd.to_numeric(pd.Series(sds, index=out.index, dtype=object), errors="coerce")
     out["top1_se"] = pd.to_numeric(pd.Series(ses, index=out.index, dtype=object), errors="coerce")
     return out

@@ -37,9 +37,18 @@ def test_uncertainty_own_seeds_first_then_the_fidelity(monkeypatch):
     noise = study_noise(trials, "e2-n3000-r32-ws1-b32-v2000")
     assert noise.sd == pytest.approx(pooled_sd([[0.4, 0.5, 0.5, 0.6]])[0]) and "this search's 1" in noise.source
     out = add_uncertainty(trials, noise)
-    assert out["top1_se"][0] == pytest.approx(0.0816 / 2)  # its own SD over sqrt(4 seeds)
+    assert out["top1_sd"][0] == pytest.approx(0.0816)  # its own spread is shown
+    assert out["top1_se"][0] == pytest.approx(noise.sd / 2)  # the pooled SD over sqrt(4 seeds)
     assert out["top1_se"][1] == pytest.approx(noise.sd)  # one seed: the study's noise
     assert pd.isna(out["top1_se"][2])  # nothing trained, no uncertainty
+    # two equal seeds do not make a lead certain: the pooled noise, not their zero SD
+    twin = pd.DataFrame({"top1": [0.61, 0.60], "top1_seeds": ["0.6100 0.6100", "0.5900 0.6100"],
+                         "top1_sd": [0.0, 0.0141]})
+    pooled = StudyNoise(0.01, "pooled")
+    se = add_uncertainty(twin, pooled)["top1_se"]
+    assert se.tolist() == pytest.approx([0.01 / math.sqrt(2)] * 2)
+    assert lead_within_noise(0.61, se[0], 0.60, se[1])
+    assert add_uncertainty(twin, StudyNoise(None, "none"))["top1_se"][1] == pytest.approx(0.0141 / math.sqrt(2))
 
     single = trials.assign(top1_seeds=None, top1_sd=None)
     monkeypatch.setattr("proxies.noise.SEED_NOISE", {"fid": SeedNoise(0.02, 10, 30, "test")})
