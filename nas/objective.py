@@ -138,23 +138,26 @@ class TrialRunner:
             return arch, ops, self.finish(trial, Outcome.OVER_BUDGET, TrialState.PRUNED)
         if self.settings.screen.active and not compat.fixed_params(self.study, trial):
             done, _ = same_arch(self.study, arch.encode(), self.settings.fidelity.key(), trial.number)
-            if done is None and not self.screen(trial, arch, ops):  # a duplicate costs nothing: not screened
-                return arch, ops, self.finish(trial, Outcome.SCREENED, TrialState.PRUNED)
+            if done is None:  # a duplicate costs nothing: not screened
+                with Heartbeat(trial):  # scoring a young study's random draws may take a while
+                    kept = self.screen(trial, arch, ops)
+                if not kept:
+                    return arch, ops, self.finish(trial, Outcome.SCREENED, TrialState.PRUNED)
         return arch, ops, self.settle_if_taken(trial, arch)
 
     def screen(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> bool:
         """Score a fresh proposal with the screening proxy and decide whether it is trained
         (:mod:`nas.screening`); the score, its place and its CPU time are recorded on the trial."""
         policy = self.settings.screen
+        previous = screen_points(self.study, policy.score, trial.number, policy.window)
+        if len(previous) < policy.window:  # a young study: random draws fill the window (not timed below)
+            previous = self.baseline_points()[:policy.window - len(previous)] + previous
         start = time.process_time()
         try:
             score = self.screen_score(arch)
         except Exception as exc:  # a score that fails screens nothing out
             trial.set_user_attr(Attr.SCREEN_ERROR, f"{type(exc).__name__}: {exc}"[:300])
             return True
-        previous = screen_points(self.study, policy.score, trial.number, policy.window)
-        if len(previous) < policy.window:  # a young study: random draws fill the window
-            previous = self.baseline_points()[:policy.window - len(previous)] + previous
         kept, place = keeps((score, ops), previous, policy.keep_one_in)
         for key, value in ((Attr.SCREEN_SCORE, score if math.isfinite(score) else None),
                            (Attr.SCREEN_BY, policy.score), (Attr.SCREEN_PLACE, f"{place + 1}/{len(previous) + 1}"),

@@ -96,6 +96,10 @@ def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:
 def _claims(args: argparse.Namespace) -> int:
     fidelity = fidelity_from_args(args)
     paper = paper_top1(read_paper_table(args.paper_csv or default_paper_csv()))
+    missing = [r for c in CLAIMS for r in c.a + c.b if r not in paper]
+    if missing:  # before any training, not after it
+        raise ValueError(f"--paper-csv: no row {missing[0]!r} (source:table:name) in the papers' tables"
+                         f" ({len(missing)} claim rows missing)")
     archs = list(dict.fromkeys(x.encode() for c in CLAIMS for side in claim_archs(c) for x in side))
     seeds = list(range(args.seeds))
     runs = _run(args, [RunSpec("train", fidelity, s) for s in seeds], archs)
@@ -150,6 +154,8 @@ def _edf(args: argparse.Namespace) -> int:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     check_out_folder(args.out)
+    if args.runs is not None:  # refused now, not when the first run ends
+        check_out_folder(args.runs.parent, "--runs")
     start = time.time()
     rc = _claims(args) if args.command == "claims" else _edf(args)
     print(f"wall time {time.time() - start:.0f} s", file=sys.stderr)

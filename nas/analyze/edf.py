@@ -28,18 +28,24 @@ CHOICES = (*STAGE_CHOICES, "width", "depth")
 MAJORITY = NUM_STAGES // 2 + 1
 
 
+EMPTY_DRAWS = 20_000  # draws without a single fit before a budget is called too small
+
+
 def draw_archs(space_name: str, n: int, budget: float, seed: int, max_draws: int = 1_000_000) -> list[ArchConfig]:
     """``n`` distinct architectures of the space drawn uniformly at random among those within ``budget``
     (rejection sampling on the analytic OPs, as the search's feasible sampler does)."""
     space = SearchSpace(per_stage=SPACES[space_name])
     rng = np.random.default_rng([seed, list(SPACES).index(space_name)])
     seen: dict[str, ArchConfig] = {}
-    for _ in range(max_draws):
-        if len(seen) == n:
-            return list(seen.values())
+    for draw in range(1, max_draws + 1):
         arch = space.sample(rng)
         if analytic_cost(arch).ops() <= budget:
             seen.setdefault(arch.encode(), arch)
+            if len(seen) == n:
+                return list(seen.values())
+        elif not seen and draw == EMPTY_DRAWS:  # seconds, not minutes, to say a budget is too small
+            raise ValueError(f"--budget: no architecture of the {space_name} space fit {budget / 1e6:g}M OPs in"
+                             f" {EMPTY_DRAWS} draws (use a larger --budget)")
     raise ValueError(f"--n: only {len(seen)} distinct architectures of the {space_name} space fit the budget in"
                      f" {max_draws} draws (use a smaller --n or a larger --budget)")
 

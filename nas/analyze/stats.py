@@ -3,7 +3,8 @@
 * A claim's difference is measured once per training seed (the same seeds for both sides), and
   its 95% interval is Student's t interval over those per-seed differences
   (``scipy.stats.ttest_1samp(...).confidence_interval``): with 3 seeds it is wide (t = 4.30),
-  which is the honest width of 3 seeds.
+  which is the honest width of 3 seeds. Seeds whose differences are all equal give no interval
+  (NaN: no spread to estimate one from), hence ``inconclusive``.
 * Verdict: ``reproduced`` when the mean difference has the paper's sign and the interval excludes
   0; ``contradicted`` when it has the opposite sign and the interval excludes 0; ``inconclusive``
   otherwise (also when the paper reports no difference, or fewer than 2 seeds ran).
@@ -32,8 +33,8 @@ def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[flo
         return math.nan, math.nan, math.nan
     if len(v) < 2:
         return float(v.mean()), math.nan, math.nan
-    if np.all(v == v[0]):  # no spread at all: the interval is the point
-        return float(v[0]), float(v[0]), float(v[0])
+    if np.all(v == v[0]):  # no spread to estimate an interval from
+        return float(v[0]), math.nan, math.nan
     ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence)
     return float(v.mean()), float(ci.low), float(ci.high)
 

@@ -240,7 +240,8 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
     if s.screen.active:
         data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution,
                             progress=False, options=s.data)
-    runner = TrialRunner(study, s, data, cfg.device)  # admits (screens), records and tells; never trains
+    # admits (screens, with the search seed as the loop backend does), records and tells; never trains
+    runner = TrialRunner(study, s, data, cfg.device, train_seed=s.seed)
     searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],
                                  sampler=sampler, study_name=cfg.study_name, storage=compat.storage(study))
     scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,

@@ -35,7 +35,8 @@ def test_seed_interval_is_students_t():
     mean, low, high = seed_interval([1.0, 2.0, 3.0])
     half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # sd 1
     assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
-    assert seed_interval([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+    equal = seed_interval([2.0, 2.0, 2.0])  # no spread: no interval, so no verdict either way
+    assert equal[0] == 2.0 and math.isnan(equal[1]) and verdict(1.0, *equal) == "inconclusive"
     assert math.isnan(seed_interval([1.0])[1]) and math.isnan(seed_interval([])[0])
 
 
@@ -190,6 +191,7 @@ def test_edf_and_claims_real_runs_resume(tmp_path, cifar_dir, capsys):
     (["edf", "--budget", "fifty"], "--budget: invalid value 'fifty'"),
     (["edf", "--budget", "50M", "--n", "1"], "--n: invalid value 1"),
     (["claims", "--seeds", "1"], "--seeds: invalid value 1"),
+    (["edf", "--budget", "1M", "--spaces", "uniform"], "--budget: no architecture of the uniform space fit 1M OPs"),
     (["bogus"], "invalid choice: 'bogus'"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
@@ -197,3 +199,15 @@ def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert any(message in line for line in err), err
     assert not (tmp_path / "o").exists()
+
+
+def test_claims_refuse_paper_tables_without_their_rows_before_training(tmp_path, capsys):
+    from proxies.calibrate import default_paper_csv
+    table = pd.read_csv(default_paper_csv())
+    partial = tmp_path / "tables.csv"
+    table[table["source"] != "mobinet"].to_csv(partial, index=False)
+    out = tmp_path / "o"
+    assert run_cli(main, ["claims", "--paper-csv", str(partial), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("--paper-csv: no row 'mobinet:" in line for line in err), err
+    assert not out.exists()  # refused before any training or output
