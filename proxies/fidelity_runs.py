@@ -10,14 +10,17 @@ retried). ``cpu_seconds`` is the ``time.process_time()`` delta of the run (every
 process), ``seconds`` its wall time.
 
 Several processes may share one cache (the fidelity benchmark and ``nas.analyze --runs``, or two
-benchmarks on two cores): each run is merged into the file on disk under an exclusive lock on its
-folder, so no process overwrites another's rows, and a run another process finished meanwhile is
-skipped.
+benchmarks on two cores, or machines sharing the folder): each run is claimed while it runs (a lock
+file in the hidden folder ``.<cache name>.running`` beside the cache, :mod:`proxies.run_lock`), so
+no two processes run it, and merged into the file on disk under an exclusive lock on its folder,
+so no process overwrites another's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import math
 import os
 import sys
@@ -32,6 +35,7 @@ from tqdm import tqdm
 from search_space import ArchConfig
 from search_space.files import atomic_write_text
 
+from . import run_lock
 from .data import resolve_data_dir
 from .evaluators import RunSpec
 from .loader import DataOptions, ProxyData, prepare_data
@@ -102,12 +106,12 @@ def _merge(path: Path, rows: list[dict], option: str) -> pd.DataFrame:
         return merged
 
 
-def check_data(runs: pd.DataFrame, data_key: str, path: Path) -> None:
+def check_data(runs: pd.DataFrame, data_key: str, path: Path, option: str = "--out") -> None:
     """Refuse to add runs on ``data_key`` to a cache that holds runs on other data."""
     other = sorted({str(d) for d in runs["data"].dropna()} - {data_key})
     if other:
         raise ValueError(f"--data-dir: {str(path)!r} holds runs on {other[0]!r}, not {data_key!r} (pass that"
-                         " --data-dir, or another --out)")
+                         f" --data-dir, or another {option})")
 
 
 def run_one(spec: RunSpec, arch: str, data: ProxyData, device: str | None = None) -> dict:
@@ -140,26 +144,48 @@ def pending(specs: Sequence[RunSpec], archs: Sequence[str], runs: pd.DataFrame) 
     return [(s, a) for s in specs for a in archs if s.key(a) not in done]
 
 
+def _running_dir(path: Path) -> Path:
+    """Where the lock files of the runs in progress live (hidden, beside the cache)."""
+    return path.parent / f".{path.name}.running"
+
+
 def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path, data_for: Callable[[RunSpec],
             ProxyData], data_key: str, *, device: str | None = None, progress: bool = True,
             runner: Callable[..., dict] | None = None, option: str = "--out") -> pd.DataFrame:
-    """Run ``todo`` in order, merging each run into the cache on disk as it ends (a run some other
-    process has cached meanwhile is skipped); returns every run in the cache, old and new.
-    ``data_for(spec)`` gives the data of a spec's fidelity (loaded on first use)."""
+    """Run ``todo`` in order, merging each run into the cache on disk as it ends; a run that another
+    process has cached meanwhile, or is running now (:mod:`proxies.run_lock`), is skipped. Returns
+    every run in the cache, old and new. ``data_for(spec)`` gives the data of a spec's fidelity
+    (loaded on first use)."""
     runner = runner or run_one
+    running = _running_dir(path)
+    running.mkdir(parents=True, exist_ok=True)
+    elsewhere = 0
     with tqdm(total=len(todo), unit="run", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
         for spec, arch in todo:
-            if path.exists():
-                runs = load_runs(path, option)
-            if spec.key(arch) in {_key(r) for r in runs.to_dict("records")}:
+            key = spec.key(arch)
+
+            def done(key=key) -> bool:
+                nonlocal runs
+                if path.exists():
+                    runs = load_runs(path, option)
+                return key in {_key(r) for r in runs.to_dict("records")}
+
+            lock = running / f"{hashlib.sha1(repr(key).encode()).hexdigest()[:20]}.lock"
+            if not run_lock.claim(lock, done):
+                elsewhere += not done()
                 bar.update(1)
                 continue
-            bar.set_description(f"{spec.kind} {spec.fidelity.key()} s{spec.seed}", refresh=False)
-            bar.set_postfix_str(arch[:40])
-            row = runner(spec, arch, data_for(spec), device)
-            row["data"] = data_key
-            runs = _merge(path, [row], option)
+            with run_lock.holding(lock):
+                bar.set_description(f"{spec.kind} {spec.fidelity.key()} s{spec.seed}", refresh=False)
+                bar.set_postfix_str(arch[:40])
+                row = runner(spec, arch, data_for(spec), device)
+                row["data"] = data_key
+                runs = _merge(path, [row], option)
             bar.update(1)
+    with contextlib.suppress(OSError):
+        running.rmdir()  # only when empty: no other process is running any
+    if elsewhere:
+        print(f"{elsewhere} run(s) left to the other process(es) running them", file=sys.stderr)
     return runs[RUN_COLUMNS].reset_index(drop=True)
 
 
@@ -174,7 +200,7 @@ def run_cached(specs: Sequence[RunSpec], archs: Sequence[str], path: Path, *, da
     todo = pending(specs, archs, runs)
     todo = todo[:limit] if limit is not None else todo
     data_key = str(resolve_data_dir(data_dir).resolve())
-    check_data(runs, data_key, path)
+    check_data(runs, data_key, path, option)
     print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
     if not todo:
         return runs

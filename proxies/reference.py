@@ -19,14 +19,10 @@ Nothing is ever tuned against this set: it is only measured.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import math
-import os
-import socket
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, replace
@@ -38,6 +34,7 @@ from search_space import ArchConfig, analytic_cost
 from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
+from . import run_lock
 from .fidelity import Fidelity
 from .loader import ProxyData, prepare_data
 from .reference_set import arch_features, reference_presets, stratified_sample
@@ -51,8 +48,6 @@ __all__ = ["REFERENCE_FIDELITY", "REFERENCE_RECIPE", "main", "read_reference", "
 REFERENCE_FIDELITY = Fidelity(epochs=6, train_subset=10_000, val_size=2_000)
 REFERENCE_RECIPE = TrainRecipe(crop_pad=4)
 DATA_SEED = 0
-BEAT_S = 60.0  # a run in progress touches its lock this often
-STALE_S = 600.0  # a lock untouched this long belongs to a process that is gone
 ARCH_COLUMNS = ["index", "name", "origin", "arch", "ops_m", "seeds"]
 
 
@@ -93,64 +88,12 @@ def run_key(arch: str, seed: int) -> str:
     return f"{hashlib.sha1(arch.encode()).hexdigest()[:12]}-s{seed}"
 
 
-# --- claims: one lock file per run in progress --------------------------------------------------------
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _stale(lock: Path) -> bool:
-    """A lock left by a process that is gone: of this host and dead, or silent (its owner refreshes
-    it every ``BEAT_S``) for ``STALE_S`` on any host (a session that ended, a machine gone)."""
-    try:
-        host, pid = lock.read_text().strip().rsplit(":", 1)
-        age = time.time() - lock.stat().st_mtime
-    except (OSError, ValueError):
-        return True
-    if age > STALE_S:
-        return True
-    if host != socket.gethostname():
-        return False  # another machine's, alive
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError):
-        return False
-    return False
-
-
-class _Beat(threading.Thread):
-    """Refreshes the lock of the run in progress, so that other processes know it is alive."""
-
-    def __init__(self, lock: Path) -> None:
-        super().__init__(daemon=True)
-        self.lock, self.stop = lock, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(BEAT_S):
-            with contextlib.suppress(OSError):
-                os.utime(self.lock)
+# --- claims: one lock file per run in progress (proxies.run_lock) --------------------------------------
 
 
 def claim(runs: Path, key: str) -> bool:
     """Take the run ``key`` (False if it is done or another live process has it)."""
-    lock = runs / f"{key}.lock"
-    if (runs / f"{key}.json").exists():
-        return False
-    if lock.exists() and _stale(lock):
-        lock.unlink(missing_ok=True)
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(_owner())
-    if (runs / f"{key}.json").exists():  # finished by another process between the two checks
-        lock.unlink(missing_ok=True)
-        return False
-    return True
+    return run_lock.claim(runs / f"{key}.lock", lambda: (runs / f"{key}.json").exists())
 
 
 # --- tables -------------------------------------------------------------------------------------------
@@ -305,17 +248,12 @@ def _main(argv: list[str] | None) -> int:
         key = run_key(arch, seed)
         if not claim(runs, key):
             continue
-        beat = _Beat(runs / f"{key}.lock")
-        beat.start()
-        try:
+        with run_lock.holding(runs / f"{key}.lock"):
             if data is None:
                 data = prepare_data(args.data_dir, fidelity.train_subset, fidelity.val_size, DATA_SEED,
                                     with_test=True, test_subset=args.test_subset)
             row = _train_one(name, arch, seed, fidelity, REFERENCE_RECIPE, data, args.device, threads)
             atomic_write_text(runs / f"{key}.json", json.dumps(row) + "\n")
-        finally:
-            beat.stop.set()
-            (runs / f"{key}.lock").unlink(missing_ok=True)
         done_now += 1
         noise = write_tables(args.out, archs)
         print(f"[{noise['runs']}/{total}] {name} seed {seed}: test top-1 {row['test_top1']:.2%}, val"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
+import os
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -48,20 +51,46 @@ def test_rows_another_process_added_are_kept_and_its_runs_skipped(tmp_path):
     assert (disk["data"] == "d").all()
 
 
-def _worker(path: str, archs: list[str]) -> None:
+def _worker(path: str, archs: list[str], log: str) -> None:
     spec = RunSpec("train", F, 0)
+
+    def runner(s, a, data, device=None):
+        with open(log, "a") as f:
+            f.write(a + "\n")
+        return _row(s, a)
+
     run_all([(spec, a) for a in archs], load_runs(Path(path)), Path(path), lambda s: None, "d", progress=False,
-            runner=lambda s, a, data, device=None: _row(s, a))
+            runner=runner)
 
 
-def test_two_processes_on_one_cache_lose_nothing(tmp_path):
+def test_two_processes_on_one_cache_lose_nothing_and_repeat_nothing(tmp_path):
+    """Both walk the same list: each run is claimed while it runs, so it runs once, in one of them."""
     path = tmp_path / "runs.csv"
-    archs = [f"w0.25-d1:S-none-k{k % 5}-2xdw-relu-pw-{i}" for i, k in enumerate(range(80))]
+    archs = [f"w0.25-d1:S-none-k{i % 5}-2xdw-relu-pw-{i}" for i in range(80)]
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(str(path), archs[i::2])) for i in range(2)]
+    logs = [tmp_path / f"log{i}" for i in range(2)]
+    procs = [ctx.Process(target=_worker, args=(str(path), archs, str(log))) for log in logs]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=600)
         assert p.exitcode == 0
     assert sorted(load_runs(path)["arch"]) == sorted(archs)
+    ran = [line for log in logs if log.exists() for line in log.read_text().split()]
+    assert sorted(ran) == sorted(archs)  # every run once, none twice
+    assert not (tmp_path / ".runs.csv.running").exists()  # no lock left behind
+
+
+def test_a_run_another_live_process_holds_is_left_to_it(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    spec = RunSpec("train", F, 0)
+    running = tmp_path / ".runs.csv.running"
+    running.mkdir()
+    lock = running / f"{hashlib.sha1(repr(spec.key(ARCHS[1])).encode()).hexdigest()[:20]}.lock"
+    lock.write_text(f"{socket.gethostname()}:{os.getppid()}")  # a live process of this host
+    calls = []
+    run_all([(spec, a) for a in ARCHS], load_runs(path), path, lambda s: None, "d", progress=False,
+            runner=lambda s, a, data, device=None: calls.append(a) or _row(s, a))
+    assert calls == [ARCHS[0], ARCHS[2], ARCHS[3]]
+    assert "1 run(s) left to the other process(es)" in capsys.readouterr().err
+    assert lock.exists()  # not ours to remove

@@ -11,7 +11,8 @@ import time
 import pandas as pd
 import pytest
 
-from proxies.reference import STALE_S, build_archs, claim, coverage, jobs, main, run_key, summarize
+from proxies.reference import build_archs, claim, coverage, jobs, main, run_key, summarize
+from proxies.run_lock import STALE_S
 from search_space import PRESETS, ArchConfig, analytic_cost
 
 
