@@ -83,6 +83,10 @@ def _key(row: dict) -> tuple:
     return row["kind"], row["fidelity"], int(row["seed"]), row["arch"]
 
 
+def _keys(runs: pd.DataFrame) -> set[tuple]:
+    return {_key(r) for r in runs.to_dict("records")}
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on the cache's folder (no lock file is left beside the cache)."""
@@ -98,7 +102,7 @@ def _merge(path: Path, rows: list[dict], option: str) -> pd.DataFrame:
     """Add ``rows`` to the cache on disk (those another process has not added meanwhile); returns it."""
     with _locked(path):
         disk = load_runs(path, option)
-        have = {_key(r) for r in disk.to_dict("records")}
+        have = _keys(disk)
         new = [r for r in rows if _key(r) not in have]
         merged = pd.concat([disk, pd.DataFrame(new, columns=RUN_COLUMNS)], ignore_index=True) if new else disk
         if new:
@@ -139,7 +143,7 @@ def run_one(spec: RunSpec, arch: str, data: ProxyData, device: str | None = None
 
 def pending(specs: Sequence[RunSpec], archs: Sequence[str], runs: pd.DataFrame) -> list[tuple[RunSpec, str]]:
     """The ``(spec, arch)`` runs not in ``runs``, spec by spec, architectures in the given order."""
-    done = {(r["kind"], r["fidelity"], int(r["seed"]), r["arch"]) for r in runs.to_dict("records")}
+    done = _keys(runs)
     archs = list(dict.fromkeys(archs))
     return [(s, a) for s in specs for a in archs if s.key(a) not in done]
 
@@ -168,11 +172,11 @@ def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path,
                 nonlocal runs
                 if path.exists():
                     runs = load_runs(path, option)
-                return key in {_key(r) for r in runs.to_dict("records")}
+                return key in _keys(runs)
 
             lock = running / f"{hashlib.sha1(repr(key).encode()).hexdigest()[:20]}.lock"
             if not run_lock.claim(lock, done):
-                elsewhere += not done()
+                elsewhere += key not in _keys(runs)  # runs: as claim's check just read them
                 bar.update(1)
                 continue
             with run_lock.holding(lock):
