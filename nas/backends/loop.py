@@ -245,13 +245,31 @@ def _pause(seconds: float) -> None:
     check_stop()
 
 
+ORPHAN_POLL_S = 1.0  # how often a worker checks that its parent lives
+ORPHAN_GRACE_S = 120.0  # an orphaned worker not stopped by then exits at once (its trial is then found stale)
+
+
 def _die_with_parent(parent: int) -> None:
-    """Linux: get SIGTERM when the parent dies (e.g. SIGKILL), instead of running on orphaned."""
+    """Stop when the parent dies (e.g. SIGKILL), instead of running on orphaned.
+
+    Linux delivers SIGTERM then (PR_SET_PDEATHSIG); a daemon thread also polls the parent's pid,
+    where that signal is missing or lost (another OS, a sandbox), and asks for the same graceful
+    stop. A worker still alive ``ORPHAN_GRACE_S`` later, stuck where no safe point comes, exits
+    at once: its trial, left running, is taken over as stale by the next run."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before prctl
-        os.kill(os.getpid(), signal.SIGTERM)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_POLL_S)
+        _STOP.set()
+        time.sleep(ORPHAN_GRACE_S)
+        print(f"worker {os.getpid()}: parent gone and no safe point reached in {ORPHAN_GRACE_S:.0f} s: exiting"
+              " (its trial is taken over as stale by the next run)", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="binas-orphan-watch", daemon=True).start()
 
 
 def _worker_main(cfg: LoopConfig, target: int, errors, parent: int) -> None:
@@ -264,6 +282,14 @@ def _worker_main(cfg: LoopConfig, target: int, errors, parent: int) -> None:
         pass
     except Exception as exc:  # report to the parent, which prints one line
         errors.put(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    # Every trial is recorded and the error line handed over: exit now, without the interpreter's
+    # shutdown (joining library threads, atexit hooks), which can hang in an orphaned worker.
+    errors.close()
+    errors.join_thread()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: float = 2.0) -> list[str]:

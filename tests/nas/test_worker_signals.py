@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from nas.backends.loop import ORPHAN_GRACE_S
 from nas.study import default_storage, load_study
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def _training(out: Path) -> int:
 GUARD_S = 900
 
 
-def _wait_until_both_train(proc: subprocess.Popen, out: Path, timeout: float = GUARD_S) -> None:
+def _wait_until_both_train(proc: subprocess.Popen, out: Path, err: Path, timeout: float = GUARD_S) -> None:
     end = time.time() + timeout
     while time.time() < end and proc.poll() is None:
         if _training(out) >= 2:
@@ -62,7 +63,19 @@ def _wait_until_both_train(proc: subprocess.Popen, out: Path, timeout: float = G
             return
         time.sleep(0.1)
     proc.kill()
-    raise AssertionError(f"two trials never trained at once: {proc.communicate()[1][-2000:]}")
+    proc.wait()
+    raise AssertionError(f"two trials never trained at once: {err.read_text()[-2000:]}")
+
+
+def _where(pid: int) -> str:
+    """What a live process is doing, for a failure message."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+        cmd = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:200]
+    except OSError as e:
+        return f"{pid}: {e}"
+    return f"{pid}: state {state}, wchan {wchan or '-'}, {cmd}"
 
 
 def _wait_gone(pids: list[int], timeout: float = GUARD_S) -> list[int]:
@@ -80,21 +93,24 @@ def _wait_gone(pids: list[int], timeout: float = GUARD_S) -> list[int]:
 def test_signal_to_the_parent_stops_the_workers_and_the_run_completes(sig, tmp_path, cifar_dir, descendants):
     out = tmp_path / "run"
     cmd = _command(out, cifar_dir)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_until_both_train(proc, out)
+    # Files, not pipes: nothing the processes print can fill a pipe nobody reads and block them.
+    err_file = tmp_path / "stderr.txt"
+    with open(tmp_path / "stdout.txt", "w") as o, open(err_file, "w") as e:
+        proc = subprocess.Popen(cmd, stdout=o, stderr=e, text=True)
+    _wait_until_both_train(proc, out, err_file)
     workers = descendants(proc.pid)
     assert workers
     proc.send_signal(sig)
     proc.wait(timeout=GUARD_S)
-    # the workers hold the pipes until they have recorded their trials and exited: wait for that
-    assert _wait_gone(workers) == []  # no orphaned worker trains on
-    _, err = proc.communicate(timeout=GUARD_S)
+    alive = _wait_gone(workers, ORPHAN_GRACE_S + 180)  # they exit once they have recorded their trials
+    err = err_file.read_text()
+    assert alive == [], ("orphaned processes live on:\n" + "\n".join(map(_where, alive)) + "\n" + err[-3000:])
     if sig == signal.SIGTERM:
         assert proc.returncode == 130 and "interrupted: run the same command to resume" in err, err[-2000:]
     else:
         assert proc.returncode == -signal.SIGKILL
     study = load_study(default_storage(out))
-    assert not study.get_trials(states=(TrialState.RUNNING,))  # each worker recorded its trial
+    assert not study.get_trials(states=(TrialState.RUNNING,)), err[-3000:]  # each worker recorded its trial
     interrupted = [t for t in study.trials if t.user_attrs.get("outcome") == "interrupted"]
     # Both were training when the signal was sent; on a fast machine one may have finished
     # its trial in that instant (and stopped before taking another).
@@ -107,3 +123,31 @@ def test_signal_to_the_parent_stops_the_workers_and_the_run_completes(sig, tmp_p
     trained = t[t["outcome"].isin(["trained", "pruned"])]
     assert len(trained) == 3 and trained["arch"].is_unique
     assert {i.user_attrs["arch"] for i in interrupted} <= set(trained["arch"])  # retrained first
+
+
+ORPHAN = """
+import os, sys, time
+import nas.backends.loop as loop
+loop.ORPHAN_POLL_S, loop.ORPHAN_GRACE_S = 0.05, {grace}
+loop._die_with_parent(os.getppid() + 10**7)  # a parent that is not ours: as if ours had died
+while True:  # a worker between safe points
+    if {safe_points}:
+        try:
+            loop.check_stop()
+        except KeyboardInterrupt:
+            print("stopped at a safe point", flush=True)
+            sys.exit(0)
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("safe_points", [True, False], ids=["stops", "stuck"])
+def test_an_orphaned_worker_stops_without_the_death_signal(safe_points):
+    """The parent-pid watch alone (no PR_SET_PDEATHSIG signal) stops a worker whose parent is gone:
+    at its next safe point, or, stuck where none comes, by exiting after the grace time."""
+    r = subprocess.run([sys.executable, "-c", ORPHAN.format(grace=1.0, safe_points=safe_points)],
+                       capture_output=True, text=True, timeout=GUARD_S)
+    if safe_points:
+        assert (r.returncode, r.stdout) == (0, "stopped at a safe point\n"), r.stderr
+    else:
+        assert r.returncode == 1 and "parent gone and no safe point reached" in r.stderr, r.stderr
