@@ -215,8 +215,10 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     if "n_ref" in table.columns:
         table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= MIN_REF_ARCHS))
     if table["kendall_ref"].isna().all():
-        return default, (f"default: {default!r} stays (no reference data yet: a kendall_ref over at least"
-                         f" {MIN_REF_ARCHS} reference architectures)")
+        most = int(table["n_ref"].max()) if "n_ref" in table.columns and table["n_ref"].notna().any() else 0
+        return default, (f"default: {default!r} stays (too little reference data: the rule needs a kendall_ref over"
+                         f" at least {MIN_REF_ARCHS} reference architectures, and the most any evaluator has is"
+                         f" {most})")
     if math.isnan(base_cpu):
         return default, f"default: {default!r} stays (it has no CPU cost yet)"
     limit = DEFAULT_SLACK * base_cpu
