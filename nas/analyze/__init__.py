@@ -5,7 +5,7 @@ from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, mat
 from .cli import main
 from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import EdfPlotData, draw_edf, edf_plot_data
-from .stats import VERDICTS, compare_samples, seed_interval, verdict
+from .stats import VERDICTS, compare_samples, fdr_verdicts, seed_interval, seed_p_value, verdict
 
 __all__ = [
     "CHOICES",
@@ -24,8 +24,10 @@ __all__ = [
     "edf_curves",
     "edf_plot_data",
     "edf_stats",
+    "fdr_verdicts",
     "main",
     "match_width",
     "seed_interval",
+    "seed_p_value",
     "verdict",
 ]

@@ -23,12 +23,12 @@ import pandas as pd
 from search_space import ArchConfig, analytic_cost, preset_for_paper_row
 from search_space.arch import WIDTH_RANGE
 
-from .stats import seed_interval, verdict
+from .stats import fdr_verdicts, seed_interval, seed_p_value, verdict
 
 __all__ = ["CLAIMS", "CLAIM_COLUMNS", "Claim", "claim_archs", "claims_table", "match_width", "paper_top1"]
 
 CLAIM_COLUMNS = ["claim", "source", "paper_diff", "ours_mean_diff", "ours_ci_low", "ours_ci_high", "seeds",
-                 "verdict", "unit", "text", "a_archs", "b_archs", "fidelity"]
+                 "verdict", "p_value", "p_adjusted", "verdict_fdr", "unit", "text", "a_archs", "b_archs", "fidelity"]
 
 
 @dataclass(frozen=True)
@@ -159,20 +159,24 @@ def claims_table(scores: Mapping[tuple[str, int], float], seeds: Sequence[int], 
         mean, low, high = seed_interval(per_seed)
         rows.append({"claim": c.key, "source": c.source, "paper_diff": round(paper_diff, 4),
                      "ours_mean_diff": mean, "ours_ci_low": low, "ours_ci_high": high, "seeds": len(per_seed),
-                     "verdict": verdict(paper_diff, mean, low, high), "unit": c.unit, "text": c.text,
+                     "verdict": verdict(paper_diff, mean, low, high), "p_value": seed_p_value(per_seed),
+                     "unit": c.unit, "text": c.text,
                      "a_archs": " ".join(x.encode() for x in a), "b_archs": " ".join(x.encode() for x in b),
                      "fidelity": fidelity})
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    table["verdict_fdr"], table["p_adjusted"] = fdr_verdicts(table["verdict"].tolist(), table["p_value"].tolist())
+    return table
 
 
 def claims_markdown(table: pd.DataFrame) -> str:
     def num(v) -> str:
         return "n/a" if pd.isna(v) else f"{v:+.2f}"
 
-    lines = ["| claim | source | paper | ours (mean) | 95% interval | seeds | verdict |",
-             "|---|---|---:|---:|---|---:|---|"]
+    lines = ["| claim | source | paper | ours (mean) | 95% interval | seeds | verdict | after FDR |",
+             "|---|---|---:|---:|---|---:|---|---|"]
     for r in table.to_dict("records"):
         unit = " /M OPs" if r["unit"] != "points" else ""
         lines.append(f"| {r['text']} | {r['source']} | {num(r['paper_diff'])}{unit} | {num(r['ours_mean_diff'])} |"
-                     f" [{num(r['ours_ci_low'])}, {num(r['ours_ci_high'])}] | {r['seeds']} | {r['verdict']} |")
+                     f" [{num(r['ours_ci_low'])}, {num(r['ours_ci_high'])}] | {r['seeds']} | {r['verdict']} |"
+                     f" {r['verdict_fdr']} |")
     return "\n".join(lines) + "\n"

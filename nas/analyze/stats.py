@@ -8,6 +8,11 @@
 * Verdict: ``reproduced`` when the mean difference has the paper's sign and the interval excludes
   0; ``contradicted`` when it has the opposite sign and the interval excludes 0; ``inconclusive``
   otherwise (also when the paper reports no difference, or fewer than 2 seeds ran).
+* Many claims are tested at once: at 95% each, about 1 in 20 true-null claims gets a verdict by
+  chance. Beside each claim's own verdict, ``fdr_verdicts`` gives the verdicts that survive the
+  Benjamini-Hochberg correction over all claims (``scipy.stats.false_discovery_control`` on the
+  t-tests' two-sided p-values): the same verdict where the adjusted p-value is below 0.05, else
+  ``inconclusive``.
 * Two samples of errors (one choice's value against the rest, in the EDF analysis): the two-sample
   Kolmogorov-Smirnov statistic and p-value (``scipy.stats.ks_2samp``) and the difference in
   medians with a 95% bootstrap interval (``scipy.stats.bootstrap``, percentile method, fixed seed).
@@ -21,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["VERDICTS", "compare_samples", "seed_interval", "verdict"]
+__all__ = ["VERDICTS", "compare_samples", "fdr_verdicts", "seed_p_value", "seed_interval", "verdict"]
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 
@@ -37,6 +42,29 @@ def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[flo
         return float(v[0]), math.nan, math.nan
     ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence)
     return float(v.mean()), float(ci.low), float(ci.high)
+
+
+def seed_p_value(diffs: Sequence[float]) -> float:
+    """Two-sided p-value of the t-test that the per-seed differences have mean 0 (NaN where
+    :func:`seed_interval` gives no interval)."""
+    v = np.asarray([d for d in diffs if d is not None and math.isfinite(d)], dtype=float)
+    if len(v) < 2 or np.all(v == v[0]):
+        return math.nan
+    return float(stats.ttest_1samp(v, 0.0).pvalue)
+
+
+def fdr_verdicts(verdicts: Sequence[str], p_values: Sequence[float], alpha: float = 0.05
+                 ) -> tuple[list[str], list[float]]:
+    """(verdicts, Benjamini-Hochberg adjusted p-values) over a family of claims: a verdict stays
+    where its adjusted p-value is below ``alpha``, else it becomes ``inconclusive``. Claims without
+    a p-value (NaN) are left out of the family and stay ``inconclusive``."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        adjusted[ok] = stats.false_discovery_control(p[ok], method="bh")
+    out = [v if ok[i] and adjusted[i] < alpha else "inconclusive" for i, v in enumerate(verdicts)]
+    return out, [float(a) for a in adjusted]
 
 
 def verdict(paper_diff: float, mean: float, low: float, high: float) -> str:

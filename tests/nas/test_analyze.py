@@ -20,8 +20,10 @@ from nas.analyze import (
     edf_curves,
     edf_plot_data,
     edf_stats,
+    fdr_verdicts,
     match_width,
     seed_interval,
+    seed_p_value,
     verdict,
 )
 from nas.analyze.claims import ops_of, paper_top1
@@ -50,6 +52,17 @@ def test_seed_interval_is_students_t():
 ])
 def test_verdicts_known_answers(paper, diffs, expected):
     assert verdict(paper, *seed_interval(diffs)) == expected
+
+
+def test_fdr_keeps_only_the_verdicts_that_survive_benjamini_hochberg():
+    verdicts = ["reproduced", "contradicted", "reproduced", "inconclusive", "inconclusive"]
+    # BH over the 4 finite p-values: 0.001 -> 0.004; both 0.04 -> 0.04 * 4 / 3 = 0.0533; 0.5 -> 0.5
+    out, adjusted = fdr_verdicts(verdicts, [0.001, 0.04, 0.04, 0.5, math.nan])
+    assert out == ["reproduced", "inconclusive", "inconclusive", "inconclusive", "inconclusive"]
+    assert adjusted[:4] == pytest.approx([0.004, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5]) and math.isnan(adjusted[4])
+    assert seed_p_value([1.0, 2.0, 3.0]) == pytest.approx(stats.ttest_1samp([1, 2, 3], 0).pvalue)
+    assert math.isnan(seed_p_value([2.0, 2.0])) and math.isnan(seed_p_value([1.0]))
+    assert fdr_verdicts([], []) == ([], [])
 
 
 def test_compare_samples_known_distributions():
@@ -106,6 +119,8 @@ def test_claims_table_verdicts_on_synthetic_scores():
     assert table.loc[first.key, "verdict"] == "reproduced" and table.loc[first.key, "paper_diff"] > 0
     assert table.loc[first.key, "ours_mean_diff"] == pytest.approx(10.0, abs=0.5)  # points
     assert table.loc[second.key, "verdict"] == "contradicted"
+    assert table.loc[[first.key, second.key], "verdict_fdr"].tolist() == ["reproduced", "contradicted"]
+    assert (table["p_adjusted"] >= table["p_value"]).all()
     assert (table["seeds"] == 3).all()
     # a claim missing a seed of one of its architectures uses the seeds where all are there
     x = archs[first.key][1][0].encode()
