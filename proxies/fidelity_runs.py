@@ -19,14 +19,11 @@ so no process overwrites another's rows.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import math
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -87,20 +84,9 @@ def _keys(runs: pd.DataFrame) -> set[tuple]:
     return {_key(r) for r in runs.to_dict("records")}
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on the cache's folder (no lock file is left beside the cache)."""
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def _merge(path: Path, rows: list[dict], option: str) -> pd.DataFrame:
     """Add ``rows`` to the cache on disk (those another process has not added meanwhile); returns it."""
-    with _locked(path):
+    with run_lock.folder_lock(path.parent):
         disk = load_runs(path, option)
         have = _keys(disk)
         new = [r for r in rows if _key(r) not in have]
@@ -142,10 +128,15 @@ def run_one(spec: RunSpec, arch: str, data: ProxyData, device: str | None = None
 
 
 def pending(specs: Sequence[RunSpec], archs: Sequence[str], runs: pd.DataFrame) -> list[tuple[RunSpec, str]]:
-    """The ``(spec, arch)`` runs not in ``runs``, spec by spec, architectures in the given order."""
+    """The ``(spec, arch)`` runs not in ``runs``: first every run that trains nothing (zero-cost
+    scores, counts), spec by spec; then the training runs architecture by architecture (in the
+    given order, each with its specs in the given order). So a stopped or partial run leaves
+    every evaluator scored on the same first architectures, which is what rank fidelity compares."""
     done = _keys(runs)
     archs = list(dict.fromkeys(archs))
-    return [(s, a) for s in specs for a in archs if s.key(a) not in done]
+    cheap = [(s, a) for s in specs if s.kind != "train" for a in archs]
+    trains = [(s, a) for a in archs for s in specs if s.kind == "train"]
+    return [(s, a) for s, a in cheap + trains if s.key(a) not in done]
 
 
 def _running_dir(path: Path) -> Path:
@@ -186,8 +177,8 @@ def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path,
                 row["data"] = data_key
                 runs = _merge(path, [row], option)
             bar.update(1)
-    with contextlib.suppress(OSError):
-        running.rmdir()  # only when empty: no other process is running any
+    with run_lock.folder_lock(path.parent), contextlib.suppress(OSError):
+        running.rmdir()  # only when empty: no other process is running any (claims make it again)
     if elsewhere:
         print(f"{elsewhere} run(s) left to the other process(es) running them", file=sys.stderr)
     return runs[RUN_COLUMNS].reset_index(drop=True)

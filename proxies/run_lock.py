@@ -5,11 +5,19 @@ A process :func:`claim` s a run before it starts it and holds it (:func:`holding
 daemon thread touches the lock every ``BEAT_S``, and the lock is removed when the run ends, however
 it ends. A lock is stale, and taken over, when its owner is of this host and dead, or when it fell
 silent for ``STALE_S`` on any host (a killed session, a machine gone).
+
+Claims are made one at a time, under an exclusive ``flock`` on the folder that holds the lock
+folder (:func:`folder_lock`): checking a lock, taking over a stale one and writing one's own are
+then one step. Without it, a process could read a lock another had created but not yet written,
+take it for stale, and both would run the same run. The owner writes its result where ``done``
+looks (the run cache, a result file) *before* it removes its lock, so a run is always either
+locked or done.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import threading
@@ -17,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["BEAT_S", "STALE_S", "claim", "holding", "stale"]
+__all__ = ["BEAT_S", "STALE_S", "claim", "folder_lock", "holding", "stale"]
 
 BEAT_S = 60.0  # a run in progress touches its lock this often
 STALE_S = 600.0  # a lock untouched this long belongs to a process that is gone
@@ -48,23 +56,35 @@ def stale(lock: Path) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` itself (no lock file is left in it), held while the block
+    runs; other processes on this host wait for it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def claim(lock: Path, done: Callable[[], bool]) -> bool:
     """Take the run whose lock file is ``lock``: False when ``done()`` says it is finished or another
-    live process holds it."""
-    if done():
-        return False
-    if lock.exists() and stale(lock):
-        lock.unlink(missing_ok=True)
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(_owner())
-    if done():  # finished by another process between the two checks
-        lock.unlink(missing_ok=True)
-        return False
-    return True
+    live process holds it. The lock's folder is made if it is missing."""
+    with folder_lock(lock.parent.parent):
+        if done():
+            return False
+        lock.parent.mkdir(exist_ok=True)
+        if lock.exists():
+            if not stale(lock):
+                return False
+            lock.unlink(missing_ok=True)
+        with open(lock, "x") as f:
+            f.write(_owner())
+        if done():  # finished, and its lock removed, between the first check and ours
+            lock.unlink(missing_ok=True)
+            return False
+        return True
 
 
 @contextlib.contextmanager

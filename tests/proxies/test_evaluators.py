@@ -128,6 +128,9 @@ def test_run_cache_round_trip_and_refusal(tmp_path):
     assert list(back.columns) == RUN_COLUMNS and back["seed"].tolist() == [0, 0]
     assert np.isnan(back["val_top1"][1]) and bool(back["diverged"][1])
     assert pending([d], ["a", "b", "c"], back) == [(d, "c")]
+    # cheap runs first for every architecture; then training runs architecture by architecture
+    z, t2 = RunSpec("synflow", d.fidelity), RunSpec("train", d.fidelity, 1)
+    assert pending([d, z, t2], ["a", "c"], back) == [(z, "a"), (z, "c"), (t2, "a"), (d, "c"), (t2, "c")]
     foreign = tmp_path / "other.csv"
     foreign.write_text("name,value\nx,1\n")
     with pytest.raises(ValueError, match="is not a fidelity run cache"):
