@@ -31,6 +31,7 @@ from .evaluators import check_evaluators, cpu_per_arch, run_order
 from .fidelity_runs import load_runs, run_cached
 from .noise import NOISE_COLUMNS, noise_from_runs
 from .rank_fidelity import (
+    REF_VS_PAPER_COLUMNS,
     SCORE_COLUMNS,
     TABLE_COLUMNS,
     choose_default,
@@ -39,6 +40,7 @@ from .rank_fidelity import (
     fidelity_table,
     markdown_table,
     paper_rows,
+    reference_vs_papers,
 )
 from .reference import reference_truth
 
@@ -47,7 +49,8 @@ __all__ = ["main", "read_reference_set"]
 DATA_SEED = 0  # the data selection of every run (the training seed is the run's own)
 MARKER = "binas rank fidelity"  # in the plots' metadata: a file without it is not ours
 OUTPUTS = {"runs": "fidelity-runs.csv", "scores": "fidelity-scores.csv", "table": "fidelity.csv",
-           "png": "fidelity.png", "svg": "fidelity.svg", "noise": "seed-noise.csv"}
+           "png": "fidelity.png", "svg": "fidelity.svg", "noise": "seed-noise.csv",
+           "ref_vs_papers": "reference-vs-papers.csv"}
 
 
 def read_reference_set(folder: Path) -> tuple[list[str], pd.Series]:
@@ -128,6 +131,7 @@ def _main(argv: list[str] | None) -> int:
     _check_ours(paths["png"], None)
     _check_ours(paths["svg"], None)
     _check_ours(paths["noise"], NOISE_COLUMNS)
+    _check_ours(paths["ref_vs_papers"], REF_VS_PAPER_COLUMNS)
     runs = load_runs(paths["runs"])
     if not args.report_only:
         archs = {"reference": ref_archs, "paper": list(paper["arch"]), "all": ref_archs + list(paper["arch"])}
@@ -143,12 +147,18 @@ def _main(argv: list[str] | None) -> int:
     draw_fidelity(fidelity_plot_data(table), [paths["png"], paths["svg"]], MARKER)
     noise = noise_from_runs(runs)
     atomic_write_text(paths["noise"], noise.to_csv(index=False))
+    agree = reference_vs_papers(truth, paper)
+    atomic_write_text(paths["ref_vs_papers"], agree.to_csv(index=False))
     print(markdown_table(table))
     print()
     print(choose_default(table)[1])
     for r in noise.to_dict("records"):
         print(f"seed noise at {r['fidelity']}: SD {100 * r['seed_sd']:.2f} points of validation top-1, pooled over"
               f" {r['archs']} architectures ({r['runs']} runs)")
+    a = agree.iloc[-1]
+    print(f"the reference set itself against the papers' tables ({a['rows']} rows it has): row-weighted Spearman"
+          f" {a['spearman']:.2f}, pairwise {a['pairwise']:.2f}, Sp Table 7 depth pairs {a['depth_pairs'] or 'none yet'}"
+          f" ({paths['ref_vs_papers'].name})")
     print(f"wrote {paths['table']}, {paths['scores']}, {paths['noise']}, {paths['png']} and .svg ({len(runs)} runs in"
           " the cache)")
     return 0

@@ -45,9 +45,10 @@ from .evaluators import Evaluator, final_scores, rank_average, seed_scores
 from .reference import reference_truth
 from .stats import kendall, pairwise_accuracy, rank_ci, spearman
 
-__all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "SCORE_COLUMNS", "TABLE_COLUMNS", "FidelityPlotData",
-           "choose_default", "depth_pairs", "fidelity_plot_data", "fidelity_table", "fit_weight", "markdown_table",
-           "paper_frame", "paper_pairwise", "paper_rows", "recompute_kendall", "table_spearmans"]
+__all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "REF_VS_PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS",
+           "FidelityPlotData", "choose_default", "depth_pairs", "fidelity_plot_data", "fidelity_table", "fit_weight",
+           "markdown_table", "paper_frame", "paper_pairwise", "paper_rows", "recompute_kendall",
+           "reference_vs_papers", "table_spearmans"]
 
 GRID = tuple(i / 10 for i in range(11))
 SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
@@ -191,6 +192,25 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
     default, _ = choose_default(table)
     table.insert(TABLE_COLUMNS.index("is_default"), "is_default", table["evaluator"] == default)
     return table, pd.DataFrame(scores, columns=SCORE_COLUMNS)
+
+
+REF_VS_PAPER_COLUMNS = ["table", "rows", "spearman", "kendall", "pairwise", "depth_pairs"]
+
+
+def reference_vs_papers(truth: pd.Series, paper: pd.DataFrame) -> pd.DataFrame:
+    """Does the yardstick itself agree with the papers? The reference truth scored as an evaluator
+    on the papers' rows it has (``REF_VS_PAPER_COLUMNS``): one row per table with at least 2 such
+    rows, then ``all`` (row-weighted Spearman and Kendall, pooled within-table pairwise accuracy,
+    Sp Table 7's depth pairs)."""
+    frame = paper.assign(score=paper["arch"].map(truth.dropna()))
+    frame = frame[frame["score"].notna()]
+    corr = correlations(frame, "top1", "score", "table")
+    rows = [{"table": g["group"], "rows": g["rows"], "spearman": g["spearman"], "kendall": g["kendall"],
+             "pairwise": paper_pairwise(frame[frame["table"] == g["group"]]), "depth_pairs": ""}
+            for g in corr["groups"] if g["rows"] >= 2]
+    rows.append({"table": "all", "rows": corr["rows_used"], "spearman": corr["spearman"], "kendall": corr["kendall"],
+                 "pairwise": paper_pairwise(frame), "depth_pairs": depth_pairs(frame)})
+    return pd.DataFrame(rows, columns=REF_VS_PAPER_COLUMNS)
 
 
 def depth_pairs(frame: pd.DataFrame) -> str:

@@ -19,6 +19,7 @@ from proxies.rank_fidelity import (
     fit_weight,
     paper_pairwise,
     recompute_kendall,
+    reference_vs_papers,
 )
 from proxies.reference import reference_truth
 
@@ -213,3 +214,17 @@ def test_depth_pairs_counts_the_pairs_ordered_as_the_paper():
     assert depth_pairs(frame) == "1/2"  # d2 above d1 at w1.0; w0.7/d2 below w0.75/d1
     assert depth_pairs(frame.assign(score=[0.5, 0.4, float("nan"), 0.35, 0.9])) == "1/1"
     assert depth_pairs(frame[frame["table"] != "sp-T7"]) == ""
+
+
+def test_reference_against_the_papers_known_answers():
+    paper = pd.DataFrame({"table": ["t1"] * 3 + ["t2"] * 2 + ["t3"], "name": list("abcdef"),
+                          "arch": ["p0", "p1", "p2", "q0", "q1", "z0"], "top1": [10.0, 20.0, 30.0, 50.0, 60.0, 70.0]})
+    truth = pd.Series({"p0": 0.1, "p1": 0.2, "p2": 0.3, "q0": 0.9, "q1": 0.1, "z0": 0.5, "other": 0.4})
+    agree = reference_vs_papers(truth, paper).set_index("table")
+    assert list(agree.index) == ["t1", "t2", "all"]  # t3 has one row: nothing to order
+    assert agree.loc["t1", "spearman"] == pytest.approx(1.0) and agree.loc["t2", "spearman"] == pytest.approx(-1.0)
+    assert agree.loc["all", "spearman"] == pytest.approx((3 * 1.0 + 2 * -1.0) / 5)  # row-weighted
+    assert agree.loc["all", "pairwise"] == pytest.approx(3 / 4)  # t1's 3 pairs right, t2's one wrong
+    assert agree.loc["all", "depth_pairs"] == ""  # no Sp Table 7 rows
+    partial = reference_vs_papers(truth.drop("p2"), paper).set_index("table")  # rows without a truth drop out
+    assert partial.loc["t1", "rows"] == 2
