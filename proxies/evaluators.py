@@ -109,6 +109,8 @@ def base_fidelities() -> dict[str, Fidelity]:
         # (stratified_subset is nested) and the validation split is the same
         "steps-6k": replace(default, epochs=1, train_subset=6000),
         "steps-12k": replace(default, epochs=1, train_subset=12000),
+        # a sixth of default's images: cheap enough to screen proposals by training, if it ranks well
+        "steps-1k": replace(default, epochs=1, train_subset=1000),
         "ws0.5": replace(default, width_scale=0.5),
     }
 
@@ -116,13 +118,15 @@ def base_fidelities() -> dict[str, Fidelity]:
 def make_evaluators(fidelities: Mapping[str, Fidelity] | None = None) -> dict[str, Evaluator]:
     """The registry, over ``fidelities`` (keys as in :func:`base_fidelities`)."""
     f = dict(base_fidelities() if fidelities is None else fidelities)
-    d, s6, s12, ws = f["default"], f["steps-6k"], f["steps-12k"], f["ws0.5"]
+    d, s1, s6, s12, ws = f["default"], f["steps-1k"], f["steps-6k"], f["steps-12k"], f["ws0.5"]
     train = RunSpec("train", d, 0)
     evs = [
         Evaluator("default", f"val top-1, {d.epochs} ep x {d.train_subset} images, seed 0", (train,)),
         Evaluator("default-sotl", "-SoTL-E of default's runs", (train,), "neg_sotl_e"),
         Evaluator("default-mean3", "mean val top-1 of default over seeds 0, 1, 2",
                   tuple(RunSpec("train", d, s) for s in (0, 1, 2))),
+        Evaluator("steps-1k", f"val top-1, {s1.epochs} ep x {s1.train_subset} images, seed 0",
+                  (RunSpec("train", s1, 0),)),
         Evaluator("steps-6k", f"val top-1, {s6.epochs} ep x {s6.train_subset} images, seed 0",
                   (RunSpec("train", s6, 0),)),
         Evaluator("steps-12k", f"val top-1, {s12.epochs} ep x {s12.train_subset} images, seed 0",

@@ -31,8 +31,8 @@ def run_row(spec: RunSpec, arch: str, *, val=math.nan, sotl=math.nan, score=None
 
 
 def test_registry_names_and_shared_runs():
-    need = {"default", "default-sotl", "default-mean3", "steps-6k", "steps-12k", "steps-12k-sotl", "ws0.5", "synflow",
-            "jacob_cov", "naswot", "snip", "grad_norm", "ops", "params", "default+synflow", "default+ops",
+    need = {"default", "default-sotl", "default-mean3", "steps-1k", "steps-6k", "steps-12k", "steps-12k-sotl", "ws0.5",
+            "synflow", "jacob_cov", "naswot", "snip", "grad_norm", "ops", "params", "default+synflow", "default+ops",
             "steps-12k+synflow", "default+synflow@fit"}
     assert need <= set(EVALUATORS)
     d = EVALUATORS["default"]
@@ -42,6 +42,8 @@ def test_registry_names_and_shared_runs():
     s6, s12 = EVALUATORS["steps-6k"].runs[0].fidelity, EVALUATORS["steps-12k"].runs[0].fidelity
     assert (s6.epochs, s6.train_subset, s6.val_size) == (1, 6000, FIDELITIES["default"].val_size)
     assert (s12.epochs, s12.train_subset) == (1, 12000)
+    s1 = EVALUATORS["steps-1k"].runs[0].fidelity
+    assert (s1.epochs, s1.train_subset, s1.val_size) == (1, 1000, FIDELITIES["default"].val_size)
     assert EVALUATORS["steps-12k-sotl"].runs == EVALUATORS["steps-12k"].runs
     assert EVALUATORS["ws0.5"].runs[0].fidelity.width_scale == 0.5
     assert evaluator_runs(EVALUATORS["default+synflow"], EVALUATORS) == (d.runs[0], EVALUATORS["synflow"].runs[0])

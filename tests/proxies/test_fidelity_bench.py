@@ -30,7 +30,8 @@ N_ARCHS = 7  # 4 reference + w0.75, pre_k0 and pre_k2 from the papers
 
 
 def tiny_registry():
-    return evaluators.make_evaluators({"default": TINY, "steps-6k": replace(TINY, train_subset=96),
+    return evaluators.make_evaluators({"default": TINY, "steps-1k": replace(TINY, train_subset=32),
+                                       "steps-6k": replace(TINY, train_subset=96),
                                        "steps-12k": replace(TINY, train_subset=128),
                                        "ws0.5": replace(TINY, width_scale=0.5)})
 
@@ -78,10 +79,14 @@ def test_runs_resume_and_outputs(setup, monkeypatch, capsys):
     monkeypatch.setattr(fidelity_runs, "run_one", fake)
     assert main(args) == 0
     n_specs = len(evaluators.run_order(list(evaluators.EVALUATORS), evaluators.EVALUATORS))
-    assert n_specs == 13 and len(fake.calls) == n_specs * N_ARCHS
-    # cheapest first, the reference set's order first
+    assert n_specs == 14 and len(fake.calls) == n_specs * N_ARCHS
+    # zero-cost runs first, cheapest first; then training runs architecture by architecture, in the reference
+    # set's order
     assert [c[3] for c in fake.calls[:4]] == archs and fake.calls[0][0] == "params"
     assert fake.calls[-1][0] == "train" and fake.calls[-1][2] == 2  # default-mean3's extra seeds last
+    trains = [c for c in fake.calls if c[0] == "train"]
+    per_arch = len(trains) // N_ARCHS
+    assert [c[3] for c in trains] == [a for a in dict.fromkeys(c[3] for c in trains) for _ in range(per_arch)]
     printed = capsys.readouterr().out
     assert "| evaluator | kendall_ref |" in printed and "default:" in printed
     table = pd.read_csv(out / "fidelity.csv")
