@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proxies.pareto import crowding_distances, domination_counts, places
 from search_space.checks import check_int
 
 __all__ = ["SCREEN_SCORES", "ScreenPolicy", "crowding_distances", "domination_counts", "keeps"]
@@ -57,36 +58,6 @@ class ScreenPolicy:
         return self.keep_one_in > 1
 
 
-def _dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """``a`` = (score, ops) dominates ``b``: a score at least as high and OPs at least as low, one strictly."""
-    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
-
-
-def domination_counts(points: Sequence[tuple[float, float]]) -> list[int]:
-    """For each (score, ops) point, how many of the others dominate it (0: on the front).
-    A score of NaN or -inf (a proxy that failed) is dominated by every finite point."""
-    clean = [(s if math.isfinite(s) else -math.inf, o) for s, o in points]
-    return [sum(_dominates(q, p) for q in clean) for p in clean]
-
-
-def crowding_distances(points: Sequence[tuple[float, float]]) -> list[float]:
-    """NSGA-II's crowding distance of each (score, ops) point: per objective, the gap between its
-    two neighbours over the objective's range, summed; the ends of each objective get infinity.
-    A non-finite score counts as one below the lowest finite score."""
-    finite = [s for s, _ in points if math.isfinite(s)]
-    floor = min(finite) - 1.0 if finite else 0.0
-    clean = [(s if math.isfinite(s) else floor, o) for s, o in points]
-    dist = [0.0] * len(clean)
-    for dim in (0, 1):
-        order = sorted(range(len(clean)), key=lambda i: clean[i][dim])
-        lo, hi = clean[order[0]][dim], clean[order[-1]][dim]
-        dist[order[0]] = dist[order[-1]] = math.inf
-        if hi > lo:
-            for j in range(1, len(order) - 1):
-                dist[order[j]] += (clean[order[j + 1]][dim] - clean[order[j - 1]][dim]) / (hi - lo)
-    return dist
-
-
 def keeps(new: tuple[float, float], previous: Sequence[tuple[float, float]], keep_one_in: int) -> tuple[bool, int]:
     """Whether ``new`` = (score, ops) is trained, and its place (0 = best) among ``previous`` + itself.
 
@@ -98,9 +69,5 @@ def keeps(new: tuple[float, float], previous: Sequence[tuple[float, float]], kee
     if keep_one_in <= 1:
         return True, 0
     pool = [*previous, new]
-    counts = domination_counts(pool)
-    tied = [i for i, c in enumerate(counts) if c == counts[-1]]
-    crowd = dict(zip(tied, crowding_distances([pool[i] for i in tied]), strict=True))
-    me = crowd[len(pool) - 1]
-    place = sum(c < counts[-1] for c in counts[:-1]) + sum(crowd[i] > me for i in tied[:-1])
+    place = places(pool)[-1]
     return place < max(1, math.floor(len(pool) / keep_one_in + 0.5)), place

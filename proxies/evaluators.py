@@ -17,6 +17,8 @@ Scores (sign conventions):
   baselines keep that module's sign: ``ops`` = +OPs and ``params`` = +parameters, i.e. "bigger
   is better" (OPs at the deployment input, of the architecture itself, not the width-scaled one);
   ``synflow`` is already a log;
+* ``screen``: the search's screening rule (:mod:`proxies.pareto`), minus each architecture's place
+  on (synflow, OPs) within the set being compared: what screens proposals, measured as it is;
 * combinations (``a+b``): the weighted mean of the members' per-architecture ranks
   (``scipy.stats.rankdata``, ties averaged) within the set of architectures being compared (one
   paper table, or the reference set), over the architectures every member scores. The score of an
@@ -39,11 +41,12 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from .fidelity import FIDELITIES, Fidelity
+from .pareto import places
 from .zero_cost import BASELINES, ZERO_COST
 
-__all__ = ["EVALUATORS", "METRICS", "Evaluator", "RunSpec", "base_fidelities", "check_evaluators", "cpu_per_arch",
-           "evaluator_runs", "final_scores", "make_evaluators", "ordered", "rank_average", "run_order",
-           "seed_scores"]
+__all__ = ["EVALUATORS", "METRICS", "Evaluator", "RunSpec", "base_fidelities", "check_evaluators", "combine",
+           "cpu_per_arch", "evaluator_runs", "final_scores", "make_evaluators", "ordered", "pareto_place",
+           "rank_average", "run_order", "seed_scores"]
 
 METRICS = ("val_top1", "neg_sotl_e", "score")
 
@@ -79,6 +82,7 @@ class Evaluator:
     members: tuple[str, ...] = ()  # combinations: names of base evaluators
     weights: tuple[float, ...] | None = None  # combinations: None = equal
     fit_weights: bool = False  # combinations of two: weight chosen on the papers' tables
+    combine: str = "rank"  # combinations: "rank" (weighted mean rank) | "pareto" (screening place: score, cost)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -89,6 +93,10 @@ class Evaluator:
             raise ValueError(f"evaluator {self.name!r}: {len(self.weights)} weights for {len(self.members)} members")
         if self.fit_weights and len(self.members) != 2:
             raise ValueError(f"evaluator {self.name!r}: a fitted weight needs exactly two members")
+        if self.combine not in ("rank", "pareto"):
+            raise ValueError(f"evaluator {self.name!r}: unknown combination {self.combine!r}")
+        if self.combine == "pareto" and (len(self.members) != 2 or self.weights is not None or self.fit_weights):
+            raise ValueError(f"evaluator {self.name!r}: a Pareto place needs two members (score, cost), no weights")
 
     @property
     def is_combination(self) -> bool:
@@ -140,6 +148,9 @@ def make_evaluators(fidelities: Mapping[str, Fidelity] | None = None) -> dict[st
         what = {"params": "+parameters (bigger is better)", "ops": "+OPs at 224x224 (bigger is better)"}
         evs.append(Evaluator(name, what.get(name, f"zero-cost {name} at default's data, seed 0"),
                              (RunSpec(name, d, 0),), "score"))
+    evs.append(Evaluator("screen", "the search's screening rank (nas.screening): place on synflow (higher) and"
+                         " OPs (lower), by domination count, then crowding distance", members=("synflow", "ops"),
+                         combine="pareto"))
     for a, b in (("default", "synflow"), ("default", "ops"), ("steps-12k", "synflow")):
         evs.append(Evaluator(f"{a}+{b}", f"mean rank of {a} and {b} (equal weights)", members=(a, b)))
         evs.append(Evaluator(f"{a}+{b}@fit", f"weighted mean rank of {a} and {b}, weight fitted on the papers'"
@@ -238,6 +249,25 @@ def rank_average(members: Sequence[pd.Series], weights: Sequence[float] | None =
     for m, w in zip(members, weights, strict=True):
         total += w * rankdata(m.loc[common].to_numpy(dtype=float))
     return pd.Series(total / sum(weights), index=common, dtype=float)
+
+
+def pareto_place(score: pd.Series, cost: pd.Series, archs: Iterable[str] | None = None) -> pd.Series:
+    """Minus each architecture's place (:func:`proxies.pareto.places`: 0 best) on ``score`` (higher is
+    better) and ``cost`` (lower is better) within ``archs`` (default: all) that both score; higher
+    is better, as every evaluator's score."""
+    common = pd.Index(list(dict.fromkeys(archs))) if archs is not None else score.index
+    common = common[common.isin(score.dropna().index) & common.isin(cost.dropna().index)]
+    pts = list(zip(score.loc[common].astype(float), cost.loc[common].astype(float), strict=True))
+    return pd.Series([-float(p) for p in places(pts)], index=common, dtype=float)
+
+
+def combine(ev: Evaluator, members: Sequence[pd.Series], weights: Sequence[float] | None = None,
+            archs: Iterable[str] | None = None) -> pd.Series:
+    """A combination's scores within the set ``archs``: its members' weighted mean rank, or the
+    screening's Pareto place (``combine="pareto"``: the second member is the cost)."""
+    if ev.combine == "pareto":
+        return pareto_place(members[0], members[1], archs)
+    return rank_average(members, weights, archs)
 
 
 def cpu_per_arch(ev: Evaluator, runs: pd.DataFrame, registry: Mapping[str, Evaluator]) -> float:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .calibrate import _paper_jobs, correlations
-from .evaluators import Evaluator, final_scores, rank_average, seed_scores
+from .evaluators import Evaluator, combine, final_scores, seed_scores
 from .reference import reference_truth
 from .stats import kendall, pairwise_accuracy, rank_ci, spearman
 
@@ -95,7 +95,7 @@ def paper_frame(ev: Evaluator, base: Mapping[str, pd.Series], paper: pd.DataFram
     parts = []
     for name, g in paper.groupby("table", sort=False):
         w = weight.get(name) if isinstance(weight, Mapping) else weight
-        s = rank_average([base[m] for m in ev.members], _weights(ev, w), g["arch"])
+        s = combine(ev, [base[m] for m in ev.members], _weights(ev, w), g["arch"])
         parts.append(g.assign(score=g["arch"].map(s)))
     return pd.concat(parts) if parts else paper.assign(score=np.nan)
 
@@ -175,8 +175,9 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
                 w_ref = fit_weight(per_weight, tables)
                 row["heldout_weights"] = ";".join(f"{t}:{w:g}" for t, w in held.items())
             ws = _weights(ev, w_ref)
-            row["weight"] = ws[0] / sum(ws) if ws else 1.0 / len(ev.members)
-            ref_score = rank_average([base[m] for m in ev.members], ws, truth.index)
+            if ev.combine == "rank":
+                row["weight"] = ws[0] / sum(ws) if ws else 1.0 / len(ev.members)
+            ref_score = combine(ev, [base[m] for m in ev.members], ws, truth.index)
             frame = paper_frame(ev, base, paper, held)
             scores += _score_rows(name, ref_score, seed, "reference")
             for t, g in frame[frame["score"].notna()].groupby("table", sort=False):
