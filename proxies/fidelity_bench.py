@@ -35,6 +35,7 @@ from .rank_fidelity import (
     SCORE_COLUMNS,
     TABLE_COLUMNS,
     choose_default,
+    choose_screen,
     draw_fidelity,
     fidelity_plot_data,
     fidelity_table,
@@ -152,6 +153,7 @@ def _main(argv: list[str] | None) -> int:
     print(markdown_table(table))
     print()
     print(choose_default(table)[1])
+    print(choose_screen(table)[1])
     for r in noise.to_dict("records"):
         print(f"seed noise at {r['fidelity']}: SD {100 * r['seed_sd']:.2f} points of validation top-1, pooled over"
               f" {r['archs']} architectures ({r['runs']} runs)")

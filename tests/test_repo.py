@@ -48,3 +48,27 @@ def test_the_seed_noise_table_is_the_measured_one():
         row = measured.loc[key]
         assert figure.sd == pytest.approx(row["seed_sd"], abs=5e-5), key
         assert (figure.archs, figure.runs) == (row["archs"], row["runs"]), key
+
+
+def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
+    """The search's default evaluator and its screening default are what the committed
+    results/calibration/fidelity.csv decides (benchmarks/fidelity.py applies the rules)."""
+    import pandas as pd
+
+    from nas.screening import ScreenPolicy
+    from nas.settings import SearchSettings
+    from proxies.evaluators import EVALUATORS
+    from proxies.fidelity import FIDELITIES
+    from proxies.rank_fidelity import choose_screen
+
+    table = pd.read_csv(REPO / "results" / "calibration" / "fidelity.csv")
+    chosen = table.loc[table["is_default"].astype(bool), "evaluator"].item()
+    ev = EVALUATORS[chosen]
+    assert ev.runs and ev.metric == "val_top1", chosen  # a training evaluator ranked as the search ranks
+    assert ev.runs[0].fidelity == FIDELITIES["default"], chosen  # the search trains at its fidelity
+    assert len(ev.runs) == SearchSettings.__dataclass_fields__["seeds"].default, chosen  # with its seeds
+    state, why = choose_screen(table)
+    if state == "on":
+        assert ScreenPolicy().active, why
+    elif state == "off":
+        assert not ScreenPolicy().active, why

@@ -14,6 +14,7 @@ from proxies.fidelity_runs import RUN_COLUMNS
 from proxies.rank_fidelity import (
     MIN_REF_ARCHS,
     choose_default,
+    choose_screen,
     fidelity_plot_data,
     fidelity_table,
     fit_weight,
@@ -228,3 +229,16 @@ def test_reference_against_the_papers_known_answers():
     assert agree.loc["all", "depth_pairs"] == ""  # no Sp Table 7 rows
     partial = reference_vs_papers(truth.drop("p2"), paper).set_index("table")  # rows without a truth drop out
     assert partial.loc["t1", "rows"] == 2
+
+
+def test_screen_rule():
+    def table(n, k, lo):
+        return pd.DataFrame([{"evaluator": "screen", "kendall_ref": k, "kendall_ref_lo": lo, "n_ref": n}])
+
+    assert choose_screen(table(MIN_REF_ARCHS, 0.4, 0.05))[0] == "on"
+    assert choose_screen(table(MIN_REF_ARCHS, 0.3, -0.1))[0] == "off"  # positive, but not shown to help
+    assert choose_screen(table(MIN_REF_ARCHS, -0.3, -0.6))[0] == "off"
+    state, why = choose_screen(table(MIN_REF_ARCHS - 1, 0.9, 0.5))
+    assert state == "undecided" and f"needs {MIN_REF_ARCHS}" in why  # too few reference architectures
+    assert choose_screen(table(MIN_REF_ARCHS, 0.4, math.nan))[0] == "undecided"  # no interval (--bootstrap 0)
+    assert choose_screen(table(20, 0.4, 0.1).assign(evaluator="x"))[0] == "undecided"
