@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -99,16 +101,20 @@ def fit_fidelity_to_data(fidelity: Fidelity, args: argparse.Namespace, options: 
 
 def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData, seed: int = 0,
               *, progress: bool = False, recipe: TrainRecipe | None = None,
-              device: str | None = None) -> dict:
+              device: str | None = None, checkpoint: Path | None = None) -> dict:
     """Score ``arch`` with ``proxy`` ("train" or a zero-cost name); higher is better.
 
     Returns a dict with ``proxy``, ``score`` (validation top-1 for "train"), ``seconds`` and,
     for "train", every field of :class:`ProxyResult`. The ``params`` and ``ops`` baselines
     describe ``arch`` itself, never the width-scaled network a fidelity trains.
+
+    ``checkpoint`` ("train"): a file the training state is saved to after every epoch and resumed
+    from when it holds this very run (architecture, fidelity, seed, recipe); it is removed when
+    the run ends. A killed long run then loses at most one epoch.
     """
     check_proxy(proxy)
     if proxy == "train":
-        return _train(arch, fidelity, data, seed, progress, recipe, device)
+        return _train(arch, fidelity, data, seed, progress, recipe or TrainRecipe(), device, checkpoint)
     start = time.perf_counter()
     torch.manual_seed(seed)
     net = arch if proxy in BASELINES else proxy_arch(arch, fidelity)
@@ -119,9 +125,36 @@ def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData,
             "seed": seed, "seconds": time.perf_counter() - start}
 
 
-def _train(arch, fidelity, data, seed, progress, recipe, device) -> dict:
+def _load_checkpoint(path: Path | None, identity: list, recipe: TrainRecipe) -> tuple[dict | None, float]:
+    """The state saved at ``path`` and the CPU seconds spent before it, if it is of this run, else
+    (None, 0) (a foreign or unreadable file is left for the first save to replace)."""
+    if path is None or not path.is_file():
+        return None, 0.0
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a file cut short by a kill during the save cannot be: saves are atomic
+        print(f"checkpoint {path} unreadable ({type(exc).__name__}): the run starts over", file=sys.stderr)
+        return None, 0.0
+    if saved.get("recipe") != asdict(recipe) or saved["state"].get("identity") != identity:
+        print(f"checkpoint {path} is of another run: this one starts over", file=sys.stderr)
+        return None, 0.0
+    return saved["state"], float(saved["cpu_seconds"])
+
+
+def _save_checkpoint(path: Path, state: dict, recipe: TrainRecipe, cpu_seconds: float) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"recipe": asdict(recipe), "state": state, "cpu_seconds": cpu_seconds}, tmp)
+    os.replace(tmp, path)
+
+
+def _train(arch, fidelity, data, seed, progress, recipe, device, checkpoint=None) -> dict:
+    cpu0 = time.process_time()
+    resume, cpu_before = _load_checkpoint(checkpoint, [arch.encode(), fidelity.key(), seed], recipe)
     bar = tqdm(total=fidelity.epochs * (len(data.train_y) // fidelity.batch_size), unit="step",
-               desc=arch.encode()[:40], disable=not progress, leave=False, file=sys.stderr)
+               desc=arch.encode()[:40], disable=not progress, leave=False, file=sys.stderr,
+               initial=resume["step"] if resume else 0)
+    if resume:
+        bar.write(f"resumed from {checkpoint} after epoch {resume['epoch']}", file=sys.stderr)
 
     def tick(step: int, total: int, loss: float) -> None:
         bar.update(1)
@@ -133,7 +166,14 @@ def _train(arch, fidelity, data, seed, progress, recipe, device) -> dict:
 
     try:
         result = evaluate(arch, fidelity, data, seed, recipe=recipe, device=device,
-                          progress=tick if progress else None, on_epoch=on_epoch if progress else None)
+                          progress=tick if progress else None, on_epoch=on_epoch if progress else None,
+                          resume=resume,
+                          on_checkpoint=None if checkpoint is None else
+                          (lambda state: _save_checkpoint(checkpoint, state, recipe,
+                                                          cpu_before + time.process_time() - cpu0)))
     finally:
         bar.close()
-    return {"proxy": "train", "score": result.val_top1, **result.to_dict()}
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    return {"proxy": "train", "score": result.val_top1, **result.to_dict(),
+            "cpu_seconds": cpu_before + time.process_time() - cpu0}  # the CPU of the part before a resume too

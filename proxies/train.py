@@ -132,6 +132,20 @@ def _prepare_device(device: str | None) -> torch.device:
     return dev
 
 
+def _restore(state: dict, identity: list, model: nn.Module, opt: torch.optim.Optimizer, sched, result: ProxyResult
+             ) -> tuple[float, int, int, int, float]:
+    """Load a checkpoint ``state`` (of ``evaluate``'s ``on_checkpoint``) into the run; returns its
+    (train_time, images, step, epochs done, seconds)."""
+    if state.get("identity") != identity:
+        raise ValueError(f"resume: the state is of {state.get('identity')}, not of {identity}")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    result.val_top1, result.val_loss, result.sotl_e = state["val_top1"], state["val_loss"], state["sotl_e"]
+    result.epochs_done, result.history = state["epoch"], list(state["history"])
+    return state["train_time"], state["images"], state["step"], state["epoch"], state["seconds"]
+
+
 def evaluate(
     arch: ArchConfig,
     fidelity: Fidelity,
@@ -143,12 +157,20 @@ def evaluate(
     device: str | None = None,
     options: BuildOptions | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    on_checkpoint: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> ProxyResult:
     """Train ``arch`` at ``fidelity`` on ``data`` and return its validation top-1.
 
     ``on_epoch(epoch, val_top1, val_loss)`` is called after every epoch; returning True stops
     the evaluation (``pruned=True``). ``progress(step, total_steps, loss)`` is called after
     every training step.
+
+    ``on_checkpoint(state)`` is called after every epoch but the last with everything needed to
+    go on (model, optimizer and schedule states, counters, the result so far; save it at once,
+    it holds the live tensors); ``resume=state`` goes on from such a state, and ends as the
+    uninterrupted run would (each epoch's batches depend only on the seed and the epoch). A
+    state of another architecture, fidelity or seed is refused.
     """
     recipe = recipe or TrainRecipe()
     dev = _prepare_device(device)
@@ -181,10 +203,12 @@ def evaluate(
     )
     result = ProxyResult(arch.encode(), fidelity.key(), seed, float("nan"), float("nan"), 0, 0.0, 0.0,
                          device=str(dev))
-    start = time.perf_counter()
-    train_time, images, step = 0.0, 0, 0
+    identity = [arch.encode(), fidelity.key(), seed]
+    train_time, images, step, first_epoch, before = (0.0, 0, 0, 0, 0.0) if resume is None else \
+        _restore(resume, identity, model, opt, sched, result)
+    start = time.perf_counter() - before  # seconds count the time spent before the resume too
     model.train()
-    for epoch in range(fidelity.epochs):
+    for epoch in range(first_epoch, fidelity.epochs):
         t0 = time.perf_counter()
         epoch_loss = 0.0
         for x, y in loader.epoch(epoch):
@@ -217,6 +241,12 @@ def evaluate(
         if on_epoch is not None and on_epoch(epoch + 1, top1, vloss) and epoch + 1 < fidelity.epochs:
             result.pruned = True
             break
+        if on_checkpoint is not None and epoch + 1 < fidelity.epochs:
+            on_checkpoint({"identity": identity, "epoch": epoch + 1, "model": model.state_dict(),
+                           "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                           "images": images, "train_time": train_time, "seconds": time.perf_counter() - start,
+                           "val_top1": top1, "val_loss": vloss, "sotl_e": epoch_loss,
+                           "history": list(result.history)})
     if result.diverged:
         result.val_top1, result.val_loss, result.sotl_e = float("nan"), float("nan"), float("nan")
     elif data.test_x is not None and not result.pruned:

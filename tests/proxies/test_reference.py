@@ -95,3 +95,33 @@ def test_a_tiny_reference_run_learns_and_resumes_without_training_again(tmp_path
     assert "--out" in capsys.readouterr().err
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == after
     assert run_key("x", 1).endswith("-s1")
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_run_killed_mid_training_resumes_from_its_last_epoch(tmp_path, image_folder, capsys, monkeypatch):
+    import proxies.run as run_mod
+
+    args = ["--data-dir", str(image_folder), "--epochs", "3", "--train-subset", "160", "--val-size", "40",
+            "--n-uniform", "1", "--n-per-stage", "1", "--two-seeds", "1", "--threads", "1", "--limit", "1"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    whole = pd.read_csv(tmp_path / "whole" / "reference.csv")
+    out = tmp_path / "ref"
+    real_save = run_mod._save_checkpoint
+
+    def save_then_die(path, state, recipe, cpu_seconds):  # killed right after epoch 2's checkpoint
+        real_save(path, state, recipe, cpu_seconds)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_mod, "_save_checkpoint", save_then_die)
+    assert main([*args, "--out", str(out)]) == 130
+    assert len(list((out / "runs").glob("*.ckpt"))) == 1 and not list((out / "runs").glob("*.json"))
+    monkeypatch.setattr(run_mod, "_save_checkpoint", real_save)
+    capsys.readouterr()
+    assert main([*args, "--out", str(out)]) == 0
+    assert "after epoch 2" in capsys.readouterr().err
+    again = pd.read_csv(out / "reference.csv")
+    cols = ["arch", "seed", "val_top1", "test_top1"]
+    assert again[cols].equals(whole[cols])  # as if never killed
+    assert not list((out / "runs").glob("*.ckpt")) and not list((out / "runs").glob(".*tmp"))

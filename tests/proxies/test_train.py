@@ -33,6 +33,32 @@ def test_same_seed_same_accuracy(synthetic_data):
     assert (a.val_top1, a.val_loss) == (b.val_top1, b.val_loss)
 
 
+def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic_data, tmp_path):
+    import io
+
+    import torch
+
+    f = Fidelity(epochs=3, train_subset=400, val_size=100, batch_size=32, width_scale=0.25)
+    whole = evaluate(ARCH, f, synthetic_data, seed=3)
+    saved = []
+
+    def keep(state):  # as the reference runner does: serialise at once
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        saved.append(buf.getvalue())
+
+    evaluate(ARCH, f, synthetic_data, seed=3, on_checkpoint=keep)
+    assert len(saved) == f.epochs - 1  # after every epoch but the last
+    state = torch.load(io.BytesIO(saved[0]), weights_only=False)  # killed during epoch 2
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    resumed = evaluate(ARCH, f, synthetic_data, seed=3, resume=state)
+    assert (resumed.val_top1, resumed.val_loss, resumed.sotl_e) == (whole.val_top1, whole.val_loss, whole.sotl_e)
+    assert resumed.epochs_done == f.epochs and [h["val_top1"] for h in resumed.history] == \
+        [h["val_top1"] for h in whole.history]
+    with pytest.raises(ValueError, match="resume: the state is of"):
+        evaluate(ARCH, f, synthetic_data, seed=4, resume=state)
+
+
 def test_nan_loss_is_diverged_not_an_exception(synthetic_data, monkeypatch):
     real = train_mod.F.cross_entropy
     calls = {"n": 0}
