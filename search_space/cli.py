@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import select
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -124,7 +126,12 @@ def _resolve(text: str) -> tuple[ArchConfig, str]:
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run ``main``; a ``ValueError`` becomes one line on stderr and exit code 2."""
+    """Run ``main``; a ``ValueError`` becomes one line on stderr and exit code 2, Ctrl-C exit code 130.
+
+    A command a script started in the background (``cmd &``) inherits SIGINT ignored, and would
+    then run on through ``kill -INT``: SIGINT interrupts it as in a terminal."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main(argv)
     except ValueError as exc:

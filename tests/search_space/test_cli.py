@@ -142,3 +142,25 @@ def test_output_into_a_closed_pipe_is_quiet():
     r = subprocess.run(f"{sys.executable} -m search_space.presets | head -c 10", shell=True, capture_output=True,
                        text=True, timeout=120)
     assert r.stdout and r.stderr == ""
+
+
+def test_kill_int_stops_a_command_that_inherited_sigint_ignored():
+    """As a script's background job (`cmd &`) does: SIGINT arrives ignored, and still stops it."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import signal, sys, time\n"
+            "from search_space.cli import run_cli\n"
+            "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN\n"
+            "def main(argv):\n"
+            "    print('ready', flush=True)\n"
+            "    while True:\n"
+            "        time.sleep(0.05)\n"
+            "sys.exit(run_cli(main, []))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130 and "interrupted" in err, err
