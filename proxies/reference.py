@@ -253,9 +253,11 @@ def _main(argv: list[str] | None) -> int:
             if data is None:
                 data = prepare_data(args.data_dir, fidelity.train_subset, fidelity.val_size, DATA_SEED,
                                     with_test=True, test_subset=args.test_subset)
+            ckpt = runs / f"{key}.ckpt"
             row = _train_one(name, arch, seed, fidelity, REFERENCE_RECIPE, data, args.device, threads,
-                             checkpoint=runs / f"{key}.ckpt")
+                             checkpoint=ckpt)
             atomic_write_text(runs / f"{key}.json", json.dumps(row) + "\n")
+            ckpt.unlink(missing_ok=True)  # only once the result is stored
         done_now += 1
         noise = write_tables(args.out, archs)
         print(f"[{noise['runs']}/{total}] {name} seed {seed}: test top-1 {row['test_top1']:.2%}, val"

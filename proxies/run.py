@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,7 +19,7 @@ from .data import load_dataset, probe_layout, resolve_data_dir
 from .fidelity import FIDELITIES, Fidelity, fit_to_data, get_fidelity
 from .folder import DEFAULT_TEST_FRACTION
 from .loader import DataOptions, ProxyData
-from .train import TrainRecipe, evaluate, proxy_arch
+from .train import TrainRecipe, evaluate, proxy_arch, run_identity
 from .zero_cost import BASELINES, ZERO_COST, zero_cost_score
 
 __all__ = ["PROXIES", "add_data_args", "add_fidelity_args", "check_proxy", "check_seed", "data_options_from_args",
@@ -109,8 +109,8 @@ def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData,
     describe ``arch`` itself, never the width-scaled network a fidelity trains.
 
     ``checkpoint`` ("train"): a file the training state is saved to after every epoch and resumed
-    from when it holds this very run (architecture, fidelity, seed, recipe); it is removed when
-    the run ends. A killed long run then loses at most one epoch.
+    from when it holds this very run (architecture, fidelity, seed, recipe). The caller removes
+    it once it has stored the result. A killed long run then loses at most one epoch.
     """
     check_proxy(proxy)
     if proxy == "train":
@@ -125,31 +125,38 @@ def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData,
             "seed": seed, "seconds": time.perf_counter() - start}
 
 
-def _load_checkpoint(path: Path | None, identity: list, recipe: TrainRecipe) -> tuple[dict | None, float]:
+def _load_checkpoint(path: Path | None, identity: list) -> tuple[dict | None, float]:
     """The state saved at ``path`` and the CPU seconds spent before it, if it is of this run, else
-    (None, 0) (a foreign or unreadable file is left for the first save to replace)."""
+    (None, 0): a foreign, damaged or unreadable file is said and left for the first save to replace."""
     if path is None or not path.is_file():
         return None, 0.0
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a file cut short by a kill during the save cannot be: saves are atomic
+        saved = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
+        state, cpu = saved["state"], float(saved["cpu_seconds"])
+        mine = state["identity"] == identity
+    except Exception as exc:
         print(f"checkpoint {path} unreadable ({type(exc).__name__}): the run starts over", file=sys.stderr)
         return None, 0.0
-    if saved.get("recipe") != asdict(recipe) or saved["state"].get("identity") != identity:
+    if not mine:
         print(f"checkpoint {path} is of another run: this one starts over", file=sys.stderr)
         return None, 0.0
-    return saved["state"], float(saved["cpu_seconds"])
+    return state, cpu
 
 
-def _save_checkpoint(path: Path, state: dict, recipe: TrainRecipe, cpu_seconds: float) -> None:
+def _save_checkpoint(path: Path, state: dict, cpu_seconds: float) -> None:
+    """Save atomically; a failed save (a full disk) is said and the run goes on without it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"recipe": asdict(recipe), "state": state, "cpu_seconds": cpu_seconds}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"state": state, "cpu_seconds": cpu_seconds}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        print(f"checkpoint {path} not saved ({exc.strerror or exc}): a kill now loses more", file=sys.stderr)
 
 
 def _train(arch, fidelity, data, seed, progress, recipe, device, checkpoint=None) -> dict:
     cpu0 = time.process_time()
-    resume, cpu_before = _load_checkpoint(checkpoint, [arch.encode(), fidelity.key(), seed], recipe)
+    resume, cpu_before = _load_checkpoint(checkpoint, run_identity(arch, fidelity, seed, recipe))
     bar = tqdm(total=fidelity.epochs * (len(data.train_y) // fidelity.batch_size), unit="step",
                desc=arch.encode()[:40], disable=not progress, leave=False, file=sys.stderr,
                initial=resume["step"] if resume else 0)
@@ -169,11 +176,8 @@ def _train(arch, fidelity, data, seed, progress, recipe, device, checkpoint=None
                           progress=tick if progress else None, on_epoch=on_epoch if progress else None,
                           resume=resume,
                           on_checkpoint=None if checkpoint is None else
-                          (lambda state: _save_checkpoint(checkpoint, state, recipe,
-                                                          cpu_before + time.process_time() - cpu0)))
+                          (lambda state: _save_checkpoint(checkpoint, state, cpu_before + time.process_time() - cpu0)))
     finally:
         bar.close()
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
     return {"proxy": "train", "score": result.val_top1, **result.to_dict(),
             "cpu_seconds": cpu_before + time.process_time() - cpu0}  # the CPU of the part before a resume too

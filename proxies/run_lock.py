@@ -59,13 +59,29 @@ def stale(lock: Path) -> bool:
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``folder`` itself (no lock file is left in it), held while the block
-    runs; other processes on this host wait for it."""
+    runs; other processes on this host wait for it. Where a folder cannot be locked (NFS takes
+    ``flock`` for a byte-range lock, which needs a file open for writing) the block runs unlocked:
+    claims then rest on their atomic creation alone."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _create(lock: Path) -> bool:
+    """Create ``lock`` holding our owner line, atomically (never seen empty): False if it exists."""
+    tmp = lock.with_name(f".{lock.name}.{_owner().replace(':', '-')}.tmp")
+    tmp.write_text(_owner())
+    try:
+        os.link(tmp, lock)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def claim(lock: Path, done: Callable[[], bool]) -> bool:
@@ -79,17 +95,25 @@ def claim(lock: Path, done: Callable[[], bool]) -> bool:
             if not stale(lock):
                 return False
             lock.unlink(missing_ok=True)
-        with open(lock, "x") as f:
-            f.write(_owner())
+        if not _create(lock):  # another process made it meanwhile (where the folder lock is missing)
+            return False
         if done():  # finished, and its lock removed, between the first check and ours
             lock.unlink(missing_ok=True)
             return False
         return True
 
 
+def _release(lock: Path) -> None:
+    """Remove ``lock`` if it is still ours (a lock taken over as stale belongs to its new owner)."""
+    with folder_lock(lock.parent.parent), contextlib.suppress(OSError):
+        if lock.read_text().strip() == _owner():
+            lock.unlink()
+
+
 @contextlib.contextmanager
 def holding(lock: Path) -> Iterator[None]:
-    """Keep a claimed ``lock`` fresh while the block runs; remove it when the block ends."""
+    """Keep a claimed ``lock`` fresh while the block runs; remove it when the block ends (if it is
+    still ours)."""
     stop = threading.Event()
 
     def beat() -> None:
@@ -103,4 +127,4 @@ def holding(lock: Path) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        lock.unlink(missing_ok=True)
+        _release(lock)

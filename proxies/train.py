@@ -34,7 +34,7 @@ from .fidelity import Fidelity
 from .loader import ProxyData
 from .runtime import keep_freed_memory, select_device
 
-__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch"]
+__all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch", "run_identity"]
 
 EpochCallback = Callable[[int, float, float], bool]
 
@@ -132,6 +132,12 @@ def _prepare_device(device: str | None) -> torch.device:
     return dev
 
 
+def run_identity(arch: ArchConfig, fidelity: Fidelity, seed: int, recipe: TrainRecipe | None = None,
+                 options: BuildOptions | None = None) -> list:
+    """What a checkpoint of :func:`evaluate` must match to be resumed: the same run."""
+    return [arch.encode(), fidelity.key(), seed, repr(recipe or TrainRecipe()), repr(options)]
+
+
 def _restore(state: dict, identity: list, model: nn.Module, opt: torch.optim.Optimizer, sched, result: ProxyResult
              ) -> tuple[float, int, int, int, float]:
     """Load a checkpoint ``state`` (of ``evaluate``'s ``on_checkpoint``) into the run; returns its
@@ -141,6 +147,9 @@ def _restore(state: dict, identity: list, model: nn.Module, opt: torch.optim.Opt
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])  # dropout, when on, draws from it
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     result.val_top1, result.val_loss, result.sotl_e = state["val_top1"], state["val_loss"], state["sotl_e"]
     result.epochs_done, result.history = state["epoch"], list(state["history"])
     return state["train_time"], state["images"], state["step"], state["epoch"], state["seconds"]
@@ -169,8 +178,9 @@ def evaluate(
     ``on_checkpoint(state)`` is called after every epoch but the last with everything needed to
     go on (model, optimizer and schedule states, counters, the result so far; save it at once,
     it holds the live tensors); ``resume=state`` goes on from such a state, and ends as the
-    uninterrupted run would (each epoch's batches depend only on the seed and the epoch). A
-    state of another architecture, fidelity or seed is refused.
+    uninterrupted run would (each epoch's batches depend only on the seed and the epoch; the
+    random number generators are restored). A state of another architecture, fidelity, seed,
+    recipe or build options is refused.
     """
     recipe = recipe or TrainRecipe()
     dev = _prepare_device(device)
@@ -203,7 +213,7 @@ def evaluate(
     )
     result = ProxyResult(arch.encode(), fidelity.key(), seed, float("nan"), float("nan"), 0, 0.0, 0.0,
                          device=str(dev))
-    identity = [arch.encode(), fidelity.key(), seed]
+    identity = run_identity(arch, fidelity, seed, recipe, options)
     train_time, images, step, first_epoch, before = (0.0, 0, 0, 0, 0.0) if resume is None else \
         _restore(resume, identity, model, opt, sched, result)
     start = time.perf_counter() - before  # seconds count the time spent before the resume too
@@ -246,7 +256,8 @@ def evaluate(
                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
                            "images": images, "train_time": train_time, "seconds": time.perf_counter() - start,
                            "val_top1": top1, "val_loss": vloss, "sotl_e": epoch_loss,
-                           "history": list(result.history)})
+                           "history": list(result.history), "rng": torch.get_rng_state(),
+                           "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None})
     if result.diverged:
         result.val_top1, result.val_loss, result.sotl_e = float("nan"), float("nan"), float("nan")
     elif data.test_x is not None and not result.pruned:

@@ -157,9 +157,11 @@ def claims_table(scores: Mapping[tuple[str, int], float], seeds: Sequence[int], 
             per_seed.append(_difference(c, [100 * v for v in got[:len(a)]], [100 * v for v in got[len(a):]],
                                         ops_a, ops_b))
         mean, low, high = seed_interval(per_seed)
+        # a claim the paper gives no direction cannot get a verdict: it stays out of the FDR family
+        p_value = seed_p_value(per_seed) if np.isfinite(paper_diff) and paper_diff != 0 else np.nan
         rows.append({"claim": c.key, "source": c.source, "paper_diff": round(paper_diff, 4),
                      "ours_mean_diff": mean, "ours_ci_low": low, "ours_ci_high": high, "seeds": len(per_seed),
-                     "verdict": verdict(paper_diff, mean, low, high), "p_value": seed_p_value(per_seed),
+                     "verdict": verdict(paper_diff, mean, low, high), "p_value": p_value,
                      "unit": c.unit, "text": c.text,
                      "a_archs": " ".join(x.encode() for x in a), "b_archs": " ".join(x.encode() for x in b),
                      "fidelity": fidelity})

@@ -110,7 +110,8 @@ def _claims(args: argparse.Namespace) -> int:
     how = (f"Differences in points of validation top-1, ours over {len(seeds)} training seed(s). *verdict*: the"
            " paper's sign with a 95% t interval over the seeds that excludes 0 (`reproduced`), the opposite sign"
            " (`contradicted`), else `inconclusive`. *after FDR*: the verdicts that survive the Benjamini-Hochberg"
-           f" correction over the {len(table)} claims (adjusted p < 0.05).\n\n")
+           f" correction over the {int(table['p_value'].notna().sum())} claims that can get a verdict (adjusted"
+           " p < 0.05).\n\n")
     atomic_write_text(args.out / "claims.md",
                       f"# The seed papers' claims at fidelity `{fidelity.key()}`\n\n{how}{md}")
     print(md)

@@ -109,8 +109,8 @@ def test_a_run_killed_mid_training_resumes_from_its_last_epoch(tmp_path, image_f
     out = tmp_path / "ref"
     real_save = run_mod._save_checkpoint
 
-    def save_then_die(path, state, recipe, cpu_seconds):  # killed right after epoch 2's checkpoint
-        real_save(path, state, recipe, cpu_seconds)
+    def save_then_die(path, state, cpu_seconds):  # killed right after epoch 2's checkpoint
+        real_save(path, state, cpu_seconds)
         if state["epoch"] == 2:
             raise KeyboardInterrupt
 

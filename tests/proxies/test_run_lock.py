@@ -49,3 +49,13 @@ def test_holding_removes_the_lock_however_the_run_ends(tmp_path):
     with pytest.raises(RuntimeError), run_lock.holding(lock):
         raise RuntimeError("the run failed")
     assert not lock.exists()
+
+
+def test_a_holder_whose_lock_was_taken_over_leaves_the_new_owners_lock(tmp_path):
+    lock = tmp_path / "running" / "a.lock"
+    assert run_lock.claim(lock, lambda: False)
+    with run_lock.holding(lock):
+        lock.write_text("another-host:1")  # taken over as stale while we were silent
+    assert lock.read_text() == "another-host:1"  # not ours to remove
+    assert not run_lock.claim(lock, lambda: False)  # and it still counts as held
+    assert [p.name for p in lock.parent.iterdir()] == ["a.lock"]  # no temporary file left

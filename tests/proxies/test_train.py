@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
+import torch
 
 import proxies.train as train_mod
 from proxies import Fidelity, ProxyData, TrainRecipe, get_fidelity, prepare_data, proxy_arch
 from proxies.train import evaluate
-from search_space import PRESETS
+from search_space import PRESETS, BuildOptions
 
 TINY = Fidelity(epochs=2, train_subset=400, val_size=100, batch_size=32, width_scale=0.25)
 ARCH = PRESETS["bin_mobilenet_sp"].arch
@@ -57,6 +59,20 @@ def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic
         [h["val_top1"] for h in whole.history]
     with pytest.raises(ValueError, match="resume: the state is of"):
         evaluate(ARCH, f, synthetic_data, seed=4, resume=state)
+    with pytest.raises(ValueError, match="resume: the state is of"):  # other build options: another run
+        evaluate(ARCH, f, synthetic_data, seed=3, resume=state, options=BuildOptions(dropout=0.5))
+
+
+def test_resume_is_exact_with_dropout_on(synthetic_data):
+    """Dropout draws from torch's global generator: a checkpoint carries its state."""
+    f = Fidelity(epochs=2, train_subset=200, val_size=100, batch_size=32, width_scale=0.25)
+    opts = BuildOptions(dropout=0.5)
+    whole = evaluate(ARCH, f, synthetic_data, seed=1, options=opts)
+    states = []
+    evaluate(ARCH, f, synthetic_data, seed=1, options=opts, on_checkpoint=lambda st: states.append(copy.deepcopy(st)))
+    torch.manual_seed(12345)  # whatever the generator did meanwhile
+    resumed = evaluate(ARCH, f, synthetic_data, seed=1, options=opts, resume=states[0])
+    assert (resumed.val_top1, resumed.val_loss) == (whole.val_top1, whole.val_loss)
 
 
 def test_nan_loss_is_diverged_not_an_exception(synthetic_data, monkeypatch):
