@@ -31,15 +31,20 @@ __all__ = ["VERDICTS", "compare_samples", "fdr_verdicts", "seed_p_value", "seed_
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 
 
-def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of per-seed differences; the interval is NaN with fewer than 2 finite values."""
+def _testable(diffs: Sequence[float]) -> tuple[np.ndarray, bool]:
+    """The finite per-seed differences, and whether a t-test can use them (2 or more, not all equal)."""
     v = np.asarray([d for d in diffs if d is not None and math.isfinite(d)], dtype=float)
+    return v, len(v) >= 2 and not np.all(v == v[0])
+
+
+def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of per-seed differences; the interval is NaN with fewer than 2 finite values,
+    or when they are all equal (no spread to estimate one from)."""
+    v, ok = _testable(diffs)
     if len(v) == 0:
         return math.nan, math.nan, math.nan
-    if len(v) < 2:
+    if not ok:
         return float(v.mean()), math.nan, math.nan
-    if np.all(v == v[0]):  # no spread to estimate an interval from
-        return float(v[0]), math.nan, math.nan
     ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence)
     return float(v.mean()), float(ci.low), float(ci.high)
 
@@ -47,10 +52,8 @@ def seed_interval(diffs: Sequence[float], confidence: float = 0.95) -> tuple[flo
 def seed_p_value(diffs: Sequence[float]) -> float:
     """Two-sided p-value of the t-test that the per-seed differences have mean 0 (NaN where
     :func:`seed_interval` gives no interval)."""
-    v = np.asarray([d for d in diffs if d is not None and math.isfinite(d)], dtype=float)
-    if len(v) < 2 or np.all(v == v[0]):
-        return math.nan
-    return float(stats.ttest_1samp(v, 0.0).pvalue)
+    v, ok = _testable(diffs)
+    return float(stats.ttest_1samp(v, 0.0).pvalue) if ok else math.nan
 
 
 def fdr_verdicts(verdicts: Sequence[str], p_values: Sequence[float], alpha: float = 0.05
