@@ -194,7 +194,7 @@ def run_cached(specs: Sequence[RunSpec], archs: Sequence[str], path: Path, *, da
     runs = load_runs(path, option)
     todo = pending(specs, archs, runs)
     todo = todo[:limit] if limit is not None else todo
-    data_key = str(resolve_data_dir(data_dir).resolve())
+    data_key = str(resolve_data_dir(data_dir).resolve()) + (options or DataOptions()).tag()
     check_data(runs, data_key, path, option)
     print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
     if not todo:

@@ -163,6 +163,12 @@ class DataOptions:
             raise ValueError(f"--test-fraction: invalid value {self.test_fraction!r} (expected a number between 0"
                              " and 1)")
 
+    def tag(self) -> str:
+        """What tells data read with these options from data read with the defaults, for the keys of
+        run caches: ``""`` for the defaults (so a cache keyed by the folder alone stays valid)."""
+        parts = [f"test_fraction={self.test_fraction:g}"] * (self.test_fraction != DEFAULT_TEST_FRACTION)
+        return "".join(f"|{p}" for p in parts + ["skip_bad"] * self.skip_bad)
+
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of uint8 images, as 0..1 pixel values."""

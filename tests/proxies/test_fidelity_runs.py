@@ -9,10 +9,12 @@ import socket
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from proxies.evaluators import RunSpec
 from proxies.fidelity import Fidelity
-from proxies.fidelity_runs import RUN_COLUMNS, load_runs, run_all
+from proxies.fidelity_runs import RUN_COLUMNS, load_runs, run_all, run_cached
+from proxies.loader import DataOptions
 
 F = Fidelity(epochs=1, train_subset=64, val_size=50)
 ARCHS = [f"w0.25-d1:S-none-k{k}-2xdw-relu-pw" for k in range(4)]
@@ -94,3 +96,20 @@ def test_a_run_another_live_process_holds_is_left_to_it(tmp_path, capsys):
     assert calls == [ARCHS[0], ARCHS[2], ARCHS[3]]
     assert "1 run(s) left to the other process(es)" in capsys.readouterr().err
     assert lock.exists()  # not ours to remove
+
+
+def test_runs_read_with_other_data_options_are_not_mixed_with_the_cache(tmp_path):
+    """--skip-bad-images or another --test-fraction can read other images from the same folder: runs
+    cached with the defaults are refused, not reused or mixed; the defaults keep the folder's key."""
+    assert DataOptions().tag() == ""
+    assert DataOptions(test_fraction=0.3, skip_bad=True).tag() == "|test_fraction=0.3|skip_bad"
+    path = tmp_path / "runs.csv"
+    spec = RunSpec("train", F, seed=0)
+    row = {**_row(spec, ARCHS[0]), "data": str(tmp_path.resolve())}
+    pd.DataFrame([row], columns=RUN_COLUMNS).to_csv(path, index=False)
+    before = path.read_bytes()
+    assert len(run_cached([spec], ARCHS[:1], path, data_dir=str(tmp_path), progress=False)) == 1  # cached
+    for options in (DataOptions(skip_bad=True), DataOptions(test_fraction=0.3)):
+        with pytest.raises(ValueError, match="--data-dir: .* holds runs on"):
+            run_cached([spec], ARCHS[:1], path, data_dir=str(tmp_path), progress=False, options=options)
+    assert path.read_bytes() == before
