@@ -5,8 +5,9 @@
 
 Runs every training and zero-cost run the evaluators need (:mod:`proxies.evaluators`) on the
 architectures of the reference set (``<reference>/archs.csv``, whether or not the reference has
-trained them yet) and of the papers' tables, cheapest evaluator first, architectures in the
-reference set's order, then the papers' rows. Each run is cached in ``<out>/fidelity-runs.csv``
+trained them yet) and of the papers' tables, cheapest evaluator first, the reference architectures
+that already have a reference result first (in the set's order: the runs that can be compared now),
+then the rest of the set, then the papers' rows. Each run is cached in ``<out>/fidelity-runs.csv``
 as soon as it ends: Ctrl-C (exit 130) or a kill loses at most the run in progress, and the same
 command resumes. Then it writes ``fidelity-scores.csv`` (every score behind the table),
 ``fidelity.csv`` (one row per evaluator) and ``fidelity.png`` / ``.svg``, and prints the table.
@@ -135,6 +136,7 @@ def _main(argv: list[str] | None) -> int:
     _check_ours(paths["ref_vs_papers"], REF_VS_PAPER_COLUMNS)
     runs = load_runs(paths["runs"])
     if not args.report_only:
+        ref_archs = [a for a in ref_archs if a in truth.index] + [a for a in ref_archs if a not in truth.index]
         archs = {"reference": ref_archs, "paper": list(paper["arch"]), "all": ref_archs + list(paper["arch"])}
         make_out_folder(args.out)
         runs = run_cached(run_order(names, registry), archs[args.archs], paths["runs"], data_dir=args.data_dir,

@@ -131,6 +131,18 @@ def test_ctrl_c_keeps_the_cache_and_limit(setup, monkeypatch, capsys):
     assert not cache.duplicated(["kind", "fidelity", "seed", "arch"]).any()
 
 
+def test_architectures_with_a_reference_result_train_first(setup, monkeypatch):
+    """The runs that can be compared now come first: a reference architecture not yet trained by the
+    reference runner waits until those that are, whatever its place in archs.csv."""
+    args, _, ref, archs = setup
+    truth = pd.read_csv(ref / "reference.csv")
+    truth[truth["arch"] != archs[0]].to_csv(ref / "reference.csv", index=False)
+    fake = FakeRunner()
+    monkeypatch.setattr(fidelity_runs, "run_one", fake)
+    assert main([*args, "--archs", "reference", "--evaluators", "default"]) == 0
+    assert list(dict.fromkeys(c[3] for c in fake.calls if c[0] == "train")) == [*archs[1:], archs[0]]
+
+
 @pytest.fixture
 def keep_threads():
     """--threads sets torch's process-wide thread count: put it back after the test."""
