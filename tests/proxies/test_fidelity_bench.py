@@ -143,6 +143,18 @@ def test_architectures_with_a_reference_result_train_first(setup, monkeypatch):
     assert list(dict.fromkeys(c[3] for c in fake.calls if c[0] == "train")) == [*archs[1:], archs[0]]
 
 
+def test_a_partial_evaluators_run_keeps_every_evaluator_in_the_tables(setup, monkeypatch):
+    """--evaluators picks whose runs to do; the tables still cover the whole registry (a run for one
+    evaluator must not shrink the committed table to that evaluator)."""
+    args, out, _, _ = setup
+    monkeypatch.setattr(fidelity_runs, "run_one", FakeRunner())
+    assert main([*args, "--evaluators", "params"]) == 0
+    table = pd.read_csv(out / "fidelity.csv")
+    assert set(table["evaluator"]) == set(evaluators.EVALUATORS)
+    assert table.set_index("evaluator").loc["params", "n_ref"] == 4  # measured
+    assert table.set_index("evaluator").loc["synflow", "n_ref"] == 0  # no runs yet: a row without figures
+
+
 @pytest.fixture
 def keep_threads():
     """--threads sets torch's process-wide thread count: put it back after the test."""
