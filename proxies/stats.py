@@ -14,7 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+__all__ = ["MAX_UNDEFINED", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+
+MAX_UNDEFINED = 0.05  # the share of bootstrap resamples that may leave a statistic undefined
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -60,7 +62,9 @@ def pairwise_accuracy(truth: ArrayLike, score: ArrayLike) -> float:
 def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n_resamples: int = 2000,
             confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` (``kendall``, ``spearman`` or ``pairwise``),
-    resampling architectures (paired); NaN where a resample leaves it undefined too often."""
+    resampling architectures (paired). A resample that leaves the statistic undefined (every
+    architecture drawn alike, a constant side) is left out of the percentiles; the interval is NaN
+    when more than ``MAX_UNDEFINED`` of them are."""
     fn = {"kendall": kendall, "spearman": spearman, "pairwise": pairwise_accuracy}[statistic]
     x, y = np.asarray(truth, dtype=float), np.asarray(score, dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
@@ -72,5 +76,10 @@ def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n
         res = stats.bootstrap((x, y), lambda u, v: fn(u, v), paired=True, vectorized=False,
                               n_resamples=n_resamples, confidence_level=confidence, method="percentile",
                               rng=np.random.default_rng(seed))
-    ci = res.confidence_interval
-    return float(ci.low), float(ci.high)
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    finite = dist[np.isfinite(dist)]  # scipy's own percentiles are NaN as soon as one resample is
+    if len(finite) < (1 - MAX_UNDEFINED) * len(dist):
+        return float("nan"), float("nan")
+    alpha = 100 * (1 - confidence) / 2
+    low, high = np.percentile(finite, [alpha, 100 - alpha])
+    return float(low), float(high)

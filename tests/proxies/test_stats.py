@@ -64,3 +64,33 @@ def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_agreement():
     assert hi2 - lo2 < hi - lo and lo2 > 0.9
     plo, phi = rank_ci(truth, -truth, "pairwise", n_resamples=200)
     assert plo == phi == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")  # scipy's own runs, which the test reads
+def test_a_few_undefined_resamples_do_not_blank_the_interval():
+    """With a tie-heavy score a handful of resamples draw one value only (Kendall undefined): the
+    interval is the percentiles of the rest, equal to scipy's where every resample is defined, and
+    NaN only where more than MAX_UNDEFINED of them are undefined."""
+    from scipy import stats as sps
+
+    from proxies.stats import MAX_UNDEFINED
+
+    truth = np.arange(8, dtype=float)
+    score = np.array([0, 0, 0, 0, 0, 0, 0, 1], dtype=float)  # 1 - (7/8)^8 of resamples hold the 1: ~34% do not
+    assert all(math.isnan(v) for v in rank_ci(truth, score, n_resamples=400))  # too many undefined
+    score = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=float)  # ~1% of resamples draw one side only
+    dist = sps.bootstrap((truth, score), lambda u, v: kendall(u, v), paired=True, vectorized=False,
+                         n_resamples=2000, method="percentile", rng=np.random.default_rng(0)).bootstrap_distribution
+    undefined = np.isnan(dist).mean()
+    assert 0 < undefined < MAX_UNDEFINED  # the case this test is about
+    lo, hi = rank_ci(truth, score, n_resamples=2000)
+    assert lo == pytest.approx(np.percentile(dist[~np.isnan(dist)], 2.5))
+    assert hi == pytest.approx(np.percentile(dist[~np.isnan(dist)], 97.5))
+    assert 0 < lo < kendall(truth, score) <= hi <= 1
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=25)
+    noisy = truth + rng.normal(size=25)
+    ours = rank_ci(truth, noisy, "spearman", n_resamples=300)
+    theirs = sps.bootstrap((truth, noisy), lambda u, v: spearman(u, v), paired=True, vectorized=False,
+                           n_resamples=300, method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert ours == pytest.approx((theirs.low, theirs.high))
