@@ -228,13 +228,16 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     Rule: among the evaluators whose ``cpu_s_per_arch`` is at most 1.1x that of ``default``, the
     highest ``kendall_ref``; ties or NaN are decided by ``paper_spearman`` (NaN lowest), then by
     being ``default``, then by name. A ``kendall_ref`` over fewer than ``MIN_REF_ARCHS`` reference
-    architectures (column ``n_ref``) counts as NaN. Without such reference data (every
+    architectures (column ``n_ref``), or over fewer than ``default``'s own (the benchmark runs
+    ``default`` on every reference architecture), counts as NaN: figures over different
+    architectures are not compared. Without such reference data (every
     ``kendall_ref`` NaN) or without ``default``'s cost, ``default`` itself."""
     if default not in set(table["evaluator"]):
         raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
     base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])
     if "n_ref" in table.columns:
-        table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= MIN_REF_ARCHS))
+        base_n = table.loc[table["evaluator"] == default, "n_ref"].fillna(0).iloc[0]
+        table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= max(MIN_REF_ARCHS, base_n)))
     if table["kendall_ref"].isna().all():
         most = int(table["n_ref"].max()) if "n_ref" in table.columns and table["n_ref"].notna().any() else 0
         return default, (f"default: {default!r} stays (too little reference data: the rule needs a kendall_ref over"

@@ -169,6 +169,9 @@ def test_is_default_rule():
     name, why = choose_default(t)
     assert name == "default" and f"has is {MIN_REF_ARCHS - 1})" in why  # too few reference architectures to decide
     assert choose_default(t.assign(n_ref=MIN_REF_ARCHS))[0] == "a"
+    # a figure over fewer architectures than default's is not compared with default's
+    assert choose_default(t.assign(n_ref=[MIN_REF_ARCHS + 4, MIN_REF_ARCHS + 3]))[0] == "default"
+    assert choose_default(t.assign(n_ref=[MIN_REF_ARCHS + 4, MIN_REF_ARCHS + 4]))[0] == "a"
     table, _ = table_for(*synthetic())
     assert table["is_default"].sum() == 1
     assert table.loc[table["is_default"], "evaluator"].item() == "default"  # perfect, and the others cost the same
