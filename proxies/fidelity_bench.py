@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, run_cli
+from search_space.cli import ArgumentParser, check_ours, check_out_folder, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
 from . import evaluators as _evaluators
@@ -77,19 +77,7 @@ def read_reference_set(folder: Path) -> tuple[list[str], pd.Series]:
 
 def _check_ours(path: Path, header: list[str] | None) -> None:
     """Refuse to overwrite ``path`` unless it is one of our outputs (or absent)."""
-    if not path.exists():
-        return
-    if not path.is_file():
-        raise ValueError(f"--out: {str(path)!r} exists and is not a file")
-    try:
-        with path.open("rb") as f:
-            head = f.read(1 << 16)
-    except OSError as exc:
-        raise ValueError(f"--out: cannot read {str(path)!r} ({exc.strerror})") from None
-    ours = (head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")[:len(header)] == header
-            if header is not None else MARKER.encode() in head)
-    if not ours:
-        raise ValueError(f"--out: {str(path)!r} exists and is not an output of this benchmark (not overwritten)")
+    check_ours(path, header=header, marker=None if header is not None else MARKER)
 
 
 def _parser() -> argparse.ArgumentParser:

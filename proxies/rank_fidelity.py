@@ -70,15 +70,21 @@ def paper_rows(table: pd.DataFrame) -> pd.DataFrame:
         ["table", "name", "arch", "top1"]]
 
 
-def paper_pairwise(df: pd.DataFrame, truth: str = "top1", score: str = "score", group: str = "table") -> float:
-    """Pairwise accuracy pooled over the pairs within each group that ``truth`` orders strictly."""
+def paper_pairwise(df: pd.DataFrame, truth: str = "top1", score: str = "score", group: str = "table",
+                   arch: str = "arch") -> float:
+    """Pairwise accuracy pooled over the pairs within each group that ``truth`` orders strictly (a tie
+    in ``score`` counts half). Two rows of one architecture (Sp Table 5: one network trained 200 and
+    450 epochs) are not a pair: no architecture score can order them."""
     agree, pairs = 0.0, 0
     for _, g in df.groupby(group, sort=False):
         g = g[g[truth].notna() & g[score].notna()]
-        t = g[truth].to_numpy(dtype=float)
-        n = int(np.triu(t[:, None] != t[None, :], 1).sum())  # the pairs the truth orders
-        if n:
-            agree, pairs = agree + pairwise_accuracy(t, g[score].to_numpy(dtype=float)) * n, pairs + n
+        t, s = g[truth].to_numpy(dtype=float), g[score].to_numpy(dtype=float)
+        a = g[arch].to_numpy() if arch in g.columns else np.arange(len(g))
+        upper = np.triu(np.ones((len(g), len(g)), dtype=bool), 1)
+        upper &= (t[:, None] != t[None, :]) & (a[:, None] != a[None, :])
+        dt, ds = np.sign(t[:, None] - t[None, :])[upper], np.sign(s[:, None] - s[None, :])[upper]
+        agree += float(np.where(ds == 0, 0.5, (dt == ds).astype(float)).sum())
+        pairs += int(upper.sum())
     return agree / pairs if pairs else math.nan
 
 

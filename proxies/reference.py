@@ -103,12 +103,18 @@ def read_reference(out: Path) -> pd.DataFrame:
     """Every finished run in ``out/runs`` as the rows of ``reference.csv``."""
     rows = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
     cols = ["arch", "seed", "fidelity", "val_top1", "test_top1", "seconds", "cpu_seconds", "name",
-            "device", "threads"]
-    return pd.DataFrame(rows, columns=cols)
+            "device", "threads", "diverged"]
+    table = pd.DataFrame(rows, columns=cols)
+    table["diverged"] = table["diverged"].fillna(False).astype(bool)  # runs from before the column: none diverged
+    return table
 
 
 def reference_truth(ref: pd.DataFrame, column: str = "test_top1") -> pd.Series:
-    """Mean ``column`` per architecture over its seeds: what evaluators are measured against."""
+    """Mean ``column`` per architecture over its seeds: what evaluators are measured against. A run
+    that diverged counts as top-1 0, the worst (its architecture is not dropped from the yardstick)."""
+    if "diverged" in ref.columns:
+        failed = ref["diverged"].astype(str).str.strip().str.lower().isin(["true", "1"])
+        ref = ref.assign(**{column: ref[column].where(~failed, 0.0)})
     return ref.groupby("arch")[column].mean()
 
 

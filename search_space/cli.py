@@ -16,7 +16,8 @@ from pathlib import Path
 from .arch import ArchConfig
 from .presets import PRESETS
 
-__all__ = ["ArgumentParser", "check_out_folder", "choice", "int_at_least", "make_out_folder", "resolve_arch", "run_cli"]
+__all__ = ["ArgumentParser", "check_ours", "check_out_folder", "choice", "int_at_least", "make_out_folder",
+           "resolve_arch", "run_cli"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -60,6 +61,28 @@ def check_out_folder(path: Path, option: str = "--out") -> None:
         _check_out_folder(path, option)
     except OSError as exc:  # e.g. a parent folder we may not even look into
         raise ValueError(f"{option}: cannot use {str(path)!r} ({exc.strerror or type(exc).__name__})") from None
+
+
+def check_ours(path: Path, *, header: list[str] | None = None, marker: str | None = None,
+               option: str = "--out") -> None:
+    """Refuse to overwrite ``path`` unless it is absent or one of this tool's outputs: a CSV whose
+    header starts with ``header``, or a file holding ``marker`` in its first 64 KiB (a plot's
+    metadata, a report's title). Reads nothing else, writes nothing."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise ValueError(f"{option}: {str(path)!r} exists and is not a file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot read {str(path)!r} ({exc.strerror})") from None
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")
+    ours = ((header is None or first[:len(header)] == header)
+            and (marker is None or marker.encode() in head))
+    if not ours:
+        raise ValueError(f"{option}: {str(path)!r} exists and is not an output of this command (not overwritten;"
+                         f" move it, or pass another {option})")
 
 
 def make_out_folder(path: Path, option: str = "--out") -> None:

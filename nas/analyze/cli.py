@@ -34,17 +34,21 @@ from proxies.evaluators import RunSpec
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from search_space import analytic_cost
-from search_space.cli import ArgumentParser, check_out_folder, int_at_least, make_out_folder, run_cli
+from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
 from ..budget import parse_budget
-from .claims import CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
-from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
-from .plot import draw_edf, edf_plot_data
+from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
+from .edf import CHOICES, SPACES, STATS_COLUMNS, choice_values, draw_archs, edf_curves, edf_stats
+from .plot import MARKER, draw_edf, edf_plot_data
 
 __all__ = ["main"]
 
 DATA_SEED = 0
+CLAIMS_TITLE = "# The seed papers' claims"  # claims.md starts with it: a file without it is not ours
+EDF_HEADERS = {"edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
+               "edf.csv": ["space", "choice", "value", "n", "error", "cdf"],
+               "edf-stats.csv": STATS_COLUMNS}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -81,7 +85,15 @@ def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd
     """Every (spec, arch) run, from the cache or trained now; returns the whole cache."""
     path = args.runs or args.out / "runs.csv"
     if args.report_only:
-        return load_runs(path, "--runs")
+        if not path.is_file():
+            raise ValueError(f"--runs: no run cache at {str(path)!r} (drop --report-only to train, or pass the"
+                             " --runs that holds the runs)")
+        runs = load_runs(path, "--runs")
+        key = specs[0].fidelity.key()
+        if not ((runs["kind"] == "train") & (runs["fidelity"] == key)).any():
+            raise ValueError(f"--runs: {str(path)!r} holds no run at fidelity {key!r} (pass the --fidelity its"
+                             " runs have, or drop --report-only to train)")
+        return runs
     make_out_folder(args.out)
     return run_cached(specs, archs, path, data_dir=args.data_dir, option="--runs", limit=args.limit,
                       device=args.device, threads=args.threads, progress=not args.quiet,
@@ -89,8 +101,15 @@ def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd
 
 
 def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:
+    """Validation top-1 per (arch, seed); a run that diverged scores 0, the worst, rather than NaN,
+    which would drop it (the worst architectures would leave the EDFs, a claim would lose that seed)."""
     train = runs[(runs["kind"] == "train") & (runs["fidelity"] == fidelity)]
-    return {(r["arch"], int(r["seed"])): float(r["val_top1"]) for r in train.to_dict("records")}
+    return {(r["arch"], int(r["seed"])): 0.0 if _diverged(r.get("diverged")) else float(r["val_top1"])
+            for r in train.to_dict("records")}
+
+
+def _diverged(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -100,6 +119,8 @@ def _claims(args: argparse.Namespace) -> int:
     if missing:  # before any training, not after it
         raise ValueError(f"--paper-csv: no row {missing[0]!r} (source:table:name) in the papers' tables"
                          f" ({len(missing)} claim rows missing)")
+    check_ours(args.out / "claims.csv", header=CLAIM_COLUMNS)
+    check_ours(args.out / "claims.md", marker=CLAIMS_TITLE)
     archs = list(dict.fromkeys(x.encode() for c in CLAIMS for side in claim_archs(c) for x in side))
     seeds = list(range(args.seeds))
     runs = _run(args, [RunSpec("train", fidelity, s) for s in seeds], archs)
@@ -113,7 +134,7 @@ def _claims(args: argparse.Namespace) -> int:
            f" correction over the {int(table['p_value'].notna().sum())} claims that can get a verdict (adjusted"
            " p < 0.05).\n\n")
     atomic_write_text(args.out / "claims.md",
-                      f"# The seed papers' claims at fidelity `{fidelity.key()}`\n\n{how}{md}")
+                      f"{CLAIMS_TITLE} at fidelity `{fidelity.key()}`\n\n{how}{md}")
     print(md)
 
     def tally(col: str) -> str:
@@ -130,6 +151,13 @@ def _edf(args: argparse.Namespace) -> int:
     for s in spaces:
         if s not in SPACES:
             raise ValueError(f"--spaces: unknown value {s!r} (choose from {', '.join(SPACES)})")
+    if not spaces:
+        raise ValueError(f"--spaces: no space given in {args.spaces!r} (choose from {', '.join(SPACES)})")
+    for name, header in EDF_HEADERS.items():
+        check_ours(args.out / name, header=header)
+    for s in spaces:
+        for suffix in ("png", "svg"):
+            check_ours(args.out / f"edf-{s}.{suffix}", marker=MARKER)
     drawn = {s: draw_archs(s, args.n, budget, args.seed) for s in spaces}
     spec = RunSpec("train", fidelity, 0)
     order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved

@@ -20,7 +20,7 @@ from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
 from .stats import compare_samples
 
-__all__ = ["CHOICES", "SPACES", "choice_values", "draw_archs", "edf_curves", "edf_stats"]
+__all__ = ["CHOICES", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs", "edf_curves", "edf_stats"]
 
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
@@ -77,6 +77,10 @@ def edf_curves(archs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["space", "choice", "value", "n", "error", "cdf"])
 
 
+STATS_COLUMNS = ["space", "choice", "value", "n", "n_rest", "ks", "ks_p", "median_diff", "median_diff_low",
+                 "median_diff_high"]
+
+
 def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     """Per (space, choice, value): that value's errors against every other architecture's of the space."""
     rows = []
@@ -86,7 +90,7 @@ def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
             rest = sub.loc[sub.index.difference(g.index), "error"]
             rows.append({"space": space, "choice": choice, "value": value,
                          **compare_samples(g["error"], rest, resamples=resamples)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STATS_COLUMNS)  # the header even with no runs yet
 
 
 def _pairs(archs: pd.DataFrame) -> list[tuple[str, str]]:

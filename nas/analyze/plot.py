@@ -11,7 +11,9 @@ from search_space.files import atomic_write
 
 from .edf import CHOICES
 
-__all__ = ["EdfPlotData", "draw_edf", "edf_plot_data"]
+__all__ = ["MARKER", "EdfPlotData", "draw_edf", "edf_plot_data"]
+
+MARKER = "binas design-space EDF"  # in the plots' metadata: a file without it is not ours
 
 
 @dataclass
@@ -60,5 +62,5 @@ def draw_edf(data: EdfPlotData, paths: list[Path]) -> None:
     fig.tight_layout()
     for path in paths:
         fmt = path.suffix.lstrip(".")
-        atomic_write(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt))
+        atomic_write(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt, metadata={"Title": MARKER}))
     plt.close(fig)

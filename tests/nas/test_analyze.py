@@ -28,7 +28,9 @@ from nas.analyze import (
 )
 from nas.analyze.claims import ops_of, paper_top1
 from nas.analyze.cli import main
+from nas.analyze.edf import STATS_COLUMNS
 from proxies.calibrate import default_paper_csv, read_paper_table
+from proxies.fidelity_runs import RUN_COLUMNS
 from search_space import ArchConfig, get_preset
 from search_space.cli import run_cli
 
@@ -176,6 +178,7 @@ def test_edf_curves_and_stats_on_synthetic_errors():
     assert st.loc["prelu", "ks"] > 0.9
     plot = edf_plot_data(curves, "uniform")
     assert [label for label, _, _ in plot.panels["activation"]] == ["prelu (n=40)", "relu (n=40)"]
+    assert list(edf_stats(archs.iloc[:0]).columns) == STATS_COLUMNS  # no runs yet: still a header
 
 
 @pytest.mark.e2e
@@ -207,6 +210,8 @@ def test_edf_and_claims_real_runs_resume(tmp_path, cifar_dir, capsys):
     (["edf", "--budget", "50M", "--n", "1"], "--n: invalid value 1"),
     (["claims", "--seeds", "1"], "--seeds: invalid value 1"),
     (["edf", "--budget", "1M", "--spaces", "uniform"], "--budget: no architecture of the uniform space fit 1M OPs"),
+    (["edf", "--budget", "50M", "--spaces", " , "], "--spaces: no space given in ' , '"),
+    (["claims", "--report-only", "--runs", "nowhere/runs.csv"], "--runs: no run cache at 'nowhere/runs.csv'"),
     (["bogus"], "invalid choice: 'bogus'"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
@@ -226,3 +231,37 @@ def test_claims_refuse_paper_tables_without_their_rows_before_training(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert any("--paper-csv: no row 'mobinet:" in line for line in err), err
     assert not out.exists()  # refused before any training or output
+
+
+def test_outputs_not_ours_and_caches_without_the_runs_are_refused_untouched(tmp_path, capsys):
+    """--report-only on a cache with no run at the fidelity would write every claim as inconclusive over
+    0 seeds: refused. A claims.csv, claims.md or plot that this command did not write is not overwritten."""
+    out = tmp_path / "o"
+    out.mkdir()
+    runs = out / "runs.csv"
+    pd.DataFrame([{"kind": "train", "fidelity": "e9-n1-r32-ws1-b32-v1", "seed": 0, "arch": "x", "val_top1": 0.5}],
+                 columns=RUN_COLUMNS).to_csv(runs, index=False)
+    mine = out / "claims.csv"
+    mine.write_text("my,own,table\n1,2,3\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert run_cli(main, ["claims", "--report-only", "--out", str(out)]) == 2
+    assert "--out: " in capsys.readouterr().err  # claims.csv is not ours
+    mine.unlink()
+    assert run_cli(main, ["claims", "--report-only", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no run at fidelity 'e2-n3000" in err[0], err
+    (out / "claims.md").write_text("# notes of mine\n")
+    assert run_cli(main, ["claims", "--report-only", "--out", str(out)]) == 2
+    assert "claims.md' exists and is not an output of this command" in capsys.readouterr().err
+    (out / "edf-uniform.png").write_bytes(b"\x89PNG not ours")
+    assert run_cli(main, ["edf", "--budget", "50M", "--spaces", "uniform", "--report-only", "--out", str(out)]) == 2
+    assert "edf-uniform.png' exists and is not an output of this command" in capsys.readouterr().err
+    assert before["runs.csv"] == runs.read_bytes() and not (out / "edf-archs.csv").exists()
+
+
+def test_a_diverged_run_scores_worst_instead_of_leaving_the_analysis():
+    from nas.analyze.cli import _scores
+    rows = [("f", "a", 0.4, False), ("f", "b", math.nan, True), ("g", "c", 0.3, False)]
+    runs = pd.DataFrame([{"kind": "train", "fidelity": f, "seed": 0, "arch": a, "val_top1": v, "diverged": d}
+                         for f, a, v, d in rows], columns=RUN_COLUMNS)
+    assert _scores(runs, "f") == {("a", 0): 0.4, ("b", 0): 0.0}

@@ -95,6 +95,12 @@ def test_paper_metrics_are_within_tables_and_row_weighted():
     assert paper_pairwise(df) == pytest.approx(0.5)
     tied = pd.DataFrame({"table": ["a"] * 3, "top1": [1, 1, 2], "score": [3, 2, 1]})
     assert paper_pairwise(tied) == pytest.approx(0.0)  # the tied truth pair is not a pair
+    # one architecture in two rows (Sp Table 5: 200 and 450 epochs) is not a pair either; a score tie counts half
+    same = pd.DataFrame({"table": ["t5"] * 3, "arch": ["x", "x", "y"], "top1": [60, 61, 50], "score": [2, 2, 2]})
+    assert paper_pairwise(same) == pytest.approx(0.5)  # (x, y) twice, both tied in score
+    assert paper_pairwise(same.drop(columns="arch")) == pytest.approx(0.5)  # (x, x) tied too: 3 pairs of 0.5
+    same["score"] = [2, 2, 1]
+    assert paper_pairwise(same) == pytest.approx(1.0)
 
 
 def test_combination_ranks_within_each_set():

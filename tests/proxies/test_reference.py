@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from proxies.reference import build_archs, claim, coverage, jobs, main, run_key, summarize
+from proxies.reference import build_archs, claim, coverage, jobs, main, reference_truth, run_key, summarize
 from proxies.run_lock import STALE_S
 from search_space import PRESETS, ArchConfig, analytic_cost
 
@@ -125,3 +126,11 @@ def test_a_run_killed_mid_training_resumes_from_its_last_epoch(tmp_path, image_f
     cols = ["arch", "seed", "val_top1", "test_top1"]
     assert again[cols].equals(whole[cols])  # as if never killed
     assert not list((out / "runs").glob("*.ckpt")) and not list((out / "runs").glob(".*tmp"))
+
+
+def test_a_diverged_reference_run_counts_as_worst_not_missing():
+    ref = pd.DataFrame({"arch": ["a", "a", "b", "c"], "seed": [0, 1, 0, 0], "test_top1": [0.5, math.nan, 0.3, 0.2],
+                        "diverged": [False, True, False, False]})
+    truth = reference_truth(ref)
+    assert truth.to_dict() == {"a": 0.25, "b": 0.3, "c": 0.2}
+    assert reference_truth(ref.drop(columns="diverged"))["a"] == 0.5  # a table from before the column
