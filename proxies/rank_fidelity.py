@@ -43,7 +43,7 @@ import pandas as pd
 from .calibrate import _paper_jobs, correlations
 from .evaluators import Evaluator, combine, final_scores, seed_scores
 from .reference import reference_truth
-from .stats import kendall, pairwise_accuracy, rank_ci, spearman
+from .stats import gain_ci, kendall, pairwise_accuracy, rank_ci, spearman
 
 __all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "REF_VS_PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS",
            "FidelityPlotData", "choose_default", "choose_screen", "depth_pairs", "fidelity_plot_data",
@@ -55,7 +55,7 @@ SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
 TABLE_COLUMNS = ["evaluator", "kendall_ref", "spearman_ref", "pairwise_ref", "paper_spearman", "paper_pairwise",
                  "cpu_s_per_arch", "is_default", "kendall_ref_lo", "kendall_ref_hi", "spearman_ref_lo",
                  "spearman_ref_hi", "n_ref", "paper_rows", "mobinet_t3_spearman", "sp_t7_spearman", "depth_pairs",
-                 "weight", "heldout_weights", "description"]
+                 "kendall_gain_lo", "kendall_gain_hi", "weight", "heldout_weights", "description"]
 PER_TABLE = {"mobinet_t3_spearman": "mobinet-T3", "sp_t7_spearman": "sp-T7"}
 # Sp Table 7's depth question: (deeper row, shallower row) pairs the paper orders deeper first
 DEPTH_PAIRS = (("bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1"),
@@ -139,6 +139,18 @@ def _reference_metrics(truth: pd.Series, score: pd.Series, n_resamples: int) -> 
     return out
 
 
+def _gain(truth: pd.Series, scores: Mapping[str, pd.Series], name: str, n_resamples: int,
+          base: str = "default") -> tuple[float, float]:
+    """The 95% paired bootstrap interval of ``name``'s kendall_ref minus ``base``'s, over the reference
+    architectures both score (NaN for ``base`` itself, without ``base`` or without resamples)."""
+    if name == base or base not in scores or not n_resamples:
+        return math.nan, math.nan
+    a, b = scores[base].dropna(), scores[name].dropna()
+    common = truth.index[truth.index.isin(a.index) & truth.index.isin(b.index)]
+    return gain_ci(truth.loc[common].to_numpy(dtype=float), a.loc[common].to_numpy(dtype=float),
+                   b.loc[common].to_numpy(dtype=float), n_resamples=n_resamples)
+
+
 def _seed_label(evs: Sequence[Evaluator]) -> str:
     seeds = {s for e in evs for s in e.seeds}
     return "mean" if any(len(e.runs) > 1 for e in evs) or len(seeds) != 1 else str(seeds.pop())
@@ -158,7 +170,7 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
     truth = truth.dropna()
     bases = {m for n in names for m in (registry[n].members or (n,))}
     base = {b: final_scores(registry[b], runs) for b in bases}
-    rows, scores = [], []
+    rows, scores, ref_scores = [], [], {}
     for name in names:
         ev = registry[name]
         row = {"evaluator": name, "description": ev.description, "cpu_s_per_arch": cpu.get(name, math.nan),
@@ -189,12 +201,15 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
             for t, g in frame[frame["score"].notna()].groupby("table", sort=False):
                 scores += _score_rows(name, g.drop_duplicates("arch").set_index("arch")["score"], seed, str(t))
         row.update(_reference_metrics(truth, ref_score, n_resamples))
+        ref_scores[name] = ref_score
         corr = correlations(frame, "top1", "score", "table")
         groups = {g["group"]: g for g in corr["groups"]}
         row.update(paper_spearman=corr["spearman"], paper_pairwise=paper_pairwise(frame), paper_rows=corr["rows_used"],
                    depth_pairs=depth_pairs(frame),
                    **{col: groups[t]["spearman"] if t in groups else math.nan for col, t in PER_TABLE.items()})
         rows.append(row)
+    for row in rows:
+        row["kendall_gain_lo"], row["kendall_gain_hi"] = _gain(truth, ref_scores, row["evaluator"], n_resamples)
     table = pd.DataFrame(rows, columns=[c for c in TABLE_COLUMNS if c != "is_default"])
     default, _ = choose_default(table)
     table.insert(TABLE_COLUMNS.index("is_default"), "is_default", table["evaluator"] == default)
@@ -231,37 +246,51 @@ def depth_pairs(frame: pd.DataFrame) -> str:
 def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, str]:
     """The evaluator to mark ``is_default``, and why.
 
-    Rule: among the evaluators whose ``cpu_s_per_arch`` is at most 1.1x that of ``default``, the
-    highest ``kendall_ref``; ties or NaN are decided by ``paper_spearman`` (NaN lowest), then by
-    being ``default``, then by name. A ``kendall_ref`` over fewer than ``MIN_REF_ARCHS`` reference
-    architectures (column ``n_ref``), or over fewer than ``default``'s own (the benchmark runs
-    ``default`` on every reference architecture), counts as NaN: figures over different
-    architectures are not compared. Without such reference data (every
-    ``kendall_ref`` NaN) or without ``default``'s cost, ``default`` itself."""
+    Rule: ``default`` stays unless another evaluator costing at most ``DEFAULT_SLACK`` x its
+    ``cpu_s_per_arch`` ranks the reference set better beyond chance: the 95% paired bootstrap
+    interval of its Kendall gain over ``default`` (``kendall_gain_lo``) lies above 0, over at least
+    ``MIN_REF_ARCHS`` reference architectures and no fewer than ``default``'s own (the benchmark runs
+    ``default`` on every one). Among those, the highest ``kendall_ref``; ties go to
+    ``paper_spearman`` (NaN lowest), then to the name. A table without the gain column (or without
+    resamples) keeps ``default``: point estimates alone flip with every architecture added."""
     if default not in set(table["evaluator"]):
         raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
     base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])
+    base_n = table.loc[table["evaluator"] == default, "n_ref"].fillna(0).iloc[0] if "n_ref" in table.columns else 0
+    most = int(table["n_ref"].max()) if "n_ref" in table.columns and table["n_ref"].notna().any() else 0
     if "n_ref" in table.columns:
-        base_n = table.loc[table["evaluator"] == default, "n_ref"].fillna(0).iloc[0]
         table = table.assign(kendall_ref=table["kendall_ref"].where(table["n_ref"] >= max(MIN_REF_ARCHS, base_n)))
     if table["kendall_ref"].isna().all():
-        most = int(table["n_ref"].max()) if "n_ref" in table.columns and table["n_ref"].notna().any() else 0
         return default, (f"default: {default!r} stays (too little reference data: the rule needs a kendall_ref over"
                          f" at least {MIN_REF_ARCHS} reference architectures, and the most any evaluator has is"
                          f" {most})")
     if math.isnan(base_cpu):
         return default, f"default: {default!r} stays (it has no CPU cost yet)"
     limit = DEFAULT_SLACK * base_cpu
-    ok = table[table["cpu_s_per_arch"].notna() & (table["cpu_s_per_arch"] <= limit)]
+    gain_lo = table["kendall_gain_lo"] if "kendall_gain_lo" in table.columns else pd.Series(math.nan, table.index)
+    cheap = (table["evaluator"] != default) & table["cpu_s_per_arch"].notna() & (table["cpu_s_per_arch"] <= limit)
+    ok = table[cheap & table["kendall_ref"].notna() & (gain_lo > 0)]
+    if ok.empty:
+        rivals = table[cheap & table["kendall_ref"].notna()]
+        best = rivals.loc[rivals["kendall_ref"].idxmax()] if len(rivals) else None
+        near = "" if best is None else (
+            f"; the best point estimate, {best['evaluator']!r} at {best['kendall_ref']:+.2f}, has a gain interval"
+            f" from {best.get('kendall_gain_lo', math.nan):+.2f}")
+        own = table.loc[table["evaluator"] == default, "kendall_ref"].iloc[0]
+        return default, (f"default: {default!r} stays (kendall_ref {own:+.2f}):"
+                         f" no evaluator costing at most {DEFAULT_SLACK:g}x its {base_cpu:.3g} CPU s per architecture"
+                         f" ranks the reference better beyond chance (95% paired interval of the Kendall gain above 0)"
+                         f"{near}")
 
     def key(r: pd.Series) -> tuple:
-        k = -math.inf if math.isnan(r["kendall_ref"]) else round(float(r["kendall_ref"]), 12)
         p = -math.inf if math.isnan(r["paper_spearman"]) else round(float(r["paper_spearman"]), 12)
-        return (k, p, r["evaluator"] == default, [-ord(c) for c in r["evaluator"]])
+        return (round(float(r["kendall_ref"]), 12), p, [-ord(c) for c in r["evaluator"]])
 
-    best = max((r for _, r in ok.iterrows()), key=key)["evaluator"]
-    return best, (f"default: {best!r}, the highest kendall_ref (then paper_spearman) among the evaluators costing"
-                  f" at most {DEFAULT_SLACK:g}x {default!r}'s {base_cpu:.3g} CPU s per architecture")
+    best = max((r for _, r in ok.iterrows()), key=key)
+    return best["evaluator"], (f"default: {best['evaluator']!r} (kendall_ref {best['kendall_ref']:+.2f}, gain over"
+                               f" {default!r} from {best['kendall_gain_lo']:+.2f}: above 0), the best of the evaluators"
+                               f" costing at most {DEFAULT_SLACK:g}x {default!r}'s {base_cpu:.3g} CPU s per"
+                               " architecture that rank the reference better beyond chance")
 
 
 def choose_screen(table: pd.DataFrame, screen: str = "screen") -> tuple[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["MAX_UNDEFINED", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+__all__ = ["MAX_UNDEFINED", "gain_ci", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
 
 MAX_UNDEFINED = 0.05  # the share of bootstrap resamples that may leave a statistic undefined
 
@@ -65,17 +65,43 @@ def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n
     resampling architectures (paired). A resample that leaves the statistic undefined (every
     architecture drawn alike, a constant side) is left out of the percentiles; the interval is NaN
     when more than ``MAX_UNDEFINED`` of them are."""
-    fn = {"kendall": kendall, "spearman": spearman, "pairwise": pairwise_accuracy}[statistic]
+    fn = _STATISTICS[statistic]
     x, y = np.asarray(truth, dtype=float), np.asarray(score, dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
     if len(x) < 3 or np.isnan(fn(x, y)):
         return float("nan"), float("nan")
+    return _percentile_ci((x, y), fn, n_resamples, confidence, seed)
+
+
+def gain_ci(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic: str = "kendall", *,
+            n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(truth, challenger) - statistic(truth, base)``,
+    resampling the architectures all three score (paired: one resample serves both statistics, so
+    what they share cancels). An interval above 0 says the challenger ranks ``truth`` better than
+    ``base`` beyond the luck of which architectures were measured. Undefined resamples: as
+    :func:`rank_ci`."""
+    fn = _STATISTICS[statistic]
+    t, a, b = (np.asarray(v, dtype=float) for v in (truth, base, challenger))
+    if not t.shape == a.shape == b.shape:
+        raise ValueError(f"gain_ci: {t.shape}, {a.shape} and {b.shape} values")
+    keep = ~(np.isnan(t) | np.isnan(a) | np.isnan(b))
+    t, a, b = t[keep], a[keep], b[keep]
+
+    def gain(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
+        return fn(u, w) - fn(u, v)
+
+    if len(t) < 3 or np.isnan(gain(t, a, b)):
+        return float("nan"), float("nan")
+    return _percentile_ci((t, a, b), gain, n_resamples, confidence, seed)
+
+
+def _percentile_ci(data: tuple[np.ndarray, ...], fn, n_resamples: int, confidence: float,
+                   seed: int) -> tuple[float, float]:
     with warnings.catch_warnings():  # every resample alike (a perfect ranking) is a valid, degenerate answer
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap((x, y), lambda u, v: fn(u, v), paired=True, vectorized=False,
-                              n_resamples=n_resamples, confidence_level=confidence, method="percentile",
-                              rng=np.random.default_rng(seed))
+        res = stats.bootstrap(data, fn, paired=True, vectorized=False, n_resamples=n_resamples,
+                              confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
     dist = np.asarray(res.bootstrap_distribution, dtype=float)
     finite = dist[np.isfinite(dist)]  # scipy's own percentiles are NaN as soon as one resample is
     if len(finite) < (1 - MAX_UNDEFINED) * len(dist):
@@ -83,3 +109,6 @@ def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n
     alpha = 100 * (1 - confidence) / 2
     low, high = np.percentile(finite, [alpha, 100 - alpha])
     return float(low), float(high)
+
+
+_STATISTICS = {"kendall": kendall, "spearman": spearman, "pairwise": pairwise_accuracy}

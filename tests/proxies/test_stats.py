@@ -94,3 +94,22 @@ def test_a_few_undefined_resamples_do_not_blank_the_interval():
     theirs = sps.bootstrap((truth, noisy), lambda u, v: spearman(u, v), paired=True, vectorized=False,
                            n_resamples=300, method="percentile", rng=np.random.default_rng(0)).confidence_interval
     assert ours == pytest.approx((theirs.low, theirs.high))
+
+
+def test_gain_interval_is_paired_and_says_when_one_ranking_is_better():
+    from proxies.stats import gain_ci
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=40)
+    good = truth + rng.normal(scale=0.2, size=40)
+    poor = truth + rng.normal(scale=2.0, size=40)
+    lo, hi = gain_ci(truth, poor, good, n_resamples=500)
+    assert 0 < lo < kendall(truth, good) - kendall(truth, poor) < hi  # clearly better: above 0
+    lo, hi = gain_ci(truth, good, poor, n_resamples=500)
+    assert lo < hi < 0  # clearly worse: below 0
+    twin = good + rng.normal(scale=0.01, size=40)  # nearly the same ranking: an interval around 0
+    lo, hi = gain_ci(truth, good, twin, n_resamples=500)
+    assert lo <= 0 <= hi and hi - lo < 0.1
+    assert all(math.isnan(v) for v in gain_ci([1, 2], [1, 2], [2, 1]))
+    with pytest.raises(ValueError):
+        gain_ci([1, 2, 3], [1, 2], [1, 2, 3])
