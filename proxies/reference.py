@@ -49,6 +49,7 @@ REFERENCE_FIDELITY = Fidelity(epochs=6, train_subset=10_000, val_size=2_000)
 REFERENCE_RECIPE = TrainRecipe(crop_pad=4)
 DATA_SEED = 0
 ARCH_COLUMNS = ["index", "name", "origin", "arch", "ops_m", "seeds"]
+SELECTION_DEFAULTS = {"n_uniform": 11, "n_per_stage": 11, "two_seeds": 12, "max_ops": 60e6, "select_seed": 0}
 
 
 # --- the set ------------------------------------------------------------------------------------------
@@ -173,23 +174,48 @@ def _meta(fidelity: Fidelity, recipe: TrainRecipe, test_subset: int | None) -> d
 
 
 def _open_set(out: Path, args: argparse.Namespace, meta: dict) -> pd.DataFrame:
-    """``archs.csv`` and ``meta.json`` of ``out``, created on the first run, refused if they differ."""
+    """``archs.csv`` and ``meta.json`` of ``out``, created on the first run, refused if they differ.
+    The selection flags choose a new set: given for an existing one, they are refused, not ignored."""
     meta_file, archs_file = out / "meta.json", out / "archs.csv"
+    given = {k: getattr(args, k) for k in SELECTION_DEFAULTS if getattr(args, k) is not None}
     if meta_file.exists():
         try:
             old = json.loads(meta_file.read_text())
         except (OSError, json.JSONDecodeError):
             raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)") from None
+        if not isinstance(old, dict):
+            raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)")
+        chosen = {**SELECTION_DEFAULTS, **(old.pop("selection", None) or {})}  # older sets: the defaults
         if old != meta:
             raise ValueError(f"--out: {str(out)!r} holds a reference set at {old.get('fidelity')!r}, not"
                              f" {meta['fidelity']!r} (pass the same --epochs/--train-subset/--val-size/"
                              "--test-subset, or another --out)")
-        return pd.read_csv(archs_file)
-    archs = build_archs(args.n_uniform, args.n_per_stage, args.two_seeds, args.max_ops, args.select_seed)
+        for key, value in given.items():
+            if value != chosen[key]:
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(f"{flag}: invalid value {value:g} for the reference set in {str(out)!r}, chosen with"
+                                 f" {flag} {chosen[key]:g} (drop {flag}, or pass another --out for a new set)")
+        return _read_archs(archs_file)
+    sel = {**SELECTION_DEFAULTS, **given}
+    check_seed(sel["select_seed"])
+    archs = build_archs(sel["n_uniform"], sel["n_per_stage"], sel["two_seeds"], sel["max_ops"], sel["select_seed"])
+    meta = {**meta, "selection": sel}
     make_out_folder(out)
     (out / "runs").mkdir(exist_ok=True)
     atomic_write_text(archs_file, archs.to_csv(index=False))
     atomic_write_text(meta_file, json.dumps(meta, indent=2) + "\n")
+    return archs
+
+
+def _read_archs(path: Path) -> pd.DataFrame:
+    try:
+        archs = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--out: cannot read the reference set's {str(path)!r} ({type(exc).__name__}; it is written"
+                         " with meta.json on the first run: restore it, or pass another --out)") from None
+    missing = [c for c in ARCH_COLUMNS if c not in archs.columns]
+    if missing:
+        raise ValueError(f"--out: {str(path)!r} lacks the column {missing[0]!r} (not a reference set's archs.csv)")
     return archs
 
 
@@ -210,11 +236,12 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", help="CIFAR-10 (default: $NAS_DATA_DIR, else a download into the user cache)")
     p.add_argument("--out", type=Path, default=Path("results/reference"), help="default: %(default)s")
-    p.add_argument("--n-uniform", type=int, default=11, help="sampled uniform architectures (default %(default)s)")
-    p.add_argument("--n-per-stage", type=int, default=11, help="sampled per-stage architectures (default %(default)s)")
-    p.add_argument("--two-seeds", type=int, default=12, help="architectures trained with 2 seeds (default %(default)s)")
-    p.add_argument("--max-ops", type=float, default=60e6, help="OPs limit of the sample (default %(default)g)")
-    p.add_argument("--select-seed", type=int, default=0, help="seed of the stratified sample (default 0)")
+    sel = SELECTION_DEFAULTS  # these choose a new set only (archs.csv): refused once the set exists
+    p.add_argument("--n-uniform", type=int, help=f"sampled uniform architectures (default {sel['n_uniform']})")
+    p.add_argument("--n-per-stage", type=int, help=f"sampled per-stage architectures (default {sel['n_per_stage']})")
+    p.add_argument("--two-seeds", type=int, help=f"architectures trained with 2 seeds (default {sel['two_seeds']})")
+    p.add_argument("--max-ops", type=float, help=f"OPs limit of the sample (default {sel['max_ops']:g})")
+    p.add_argument("--select-seed", type=int, help=f"seed of the stratified sample (default {sel['select_seed']})")
     p.add_argument("--epochs", type=int, help=f"reference epochs (default {REFERENCE_FIDELITY.epochs})")
     p.add_argument("--train-subset", type=int, help=f"training images (default {REFERENCE_FIDELITY.train_subset})")
     p.add_argument("--val-size", type=int, help=f"validation images (default {REFERENCE_FIDELITY.val_size})")
@@ -229,7 +256,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    check_seed(args.select_seed)
     overrides = {k: getattr(args, k) for k in ("epochs", "train_subset", "val_size") if getattr(args, k) is not None}
     fidelity = replace(REFERENCE_FIDELITY, **overrides)
     for flag, value in (("--limit", args.limit), ("--threads", args.threads), ("--test-subset", args.test_subset)):

@@ -134,3 +134,21 @@ def test_a_diverged_reference_run_counts_as_worst_not_missing():
     truth = reference_truth(ref)
     assert truth.to_dict() == {"a": 0.25, "b": 0.3, "c": 0.2}
     assert reference_truth(ref.drop(columns="diverged"))["a"] == 0.5  # a table from before the column
+
+
+def test_a_damaged_set_or_another_selection_is_one_line_exit_2(tmp_path, capsys):
+    from proxies.reference import REFERENCE_FIDELITY, REFERENCE_RECIPE, _meta  # a set made before --selection
+
+    out = tmp_path / "ref"
+    (out / "runs").mkdir(parents=True)
+    (out / "meta.json").write_text(json.dumps(_meta(REFERENCE_FIDELITY, REFERENCE_RECIPE, None)))
+    assert main(["--out", str(out), "--summary"]) == 2
+    assert "cannot read the reference set's" in capsys.readouterr().err
+    (out / "archs.csv").write_text("index,name\n0,x\n")
+    assert main(["--out", str(out), "--summary"]) == 2
+    assert "lacks the column 'origin'" in capsys.readouterr().err
+    build_archs(1, 1, 1, 60e6, 0).to_csv(out / "archs.csv", index=False)  # a set chosen with other flags
+    assert main(["--out", str(out), "--summary", "--n-uniform", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n-uniform: invalid value 3" in err[0] and "--n-uniform 11" in err[0], err
+    assert main(["--out", str(out), "--summary", "--n-uniform", "11"]) == 0  # the set's own value: accepted
