@@ -45,8 +45,8 @@ from .pareto import places
 from .zero_cost import BASELINES, ZERO_COST
 
 __all__ = ["EVALUATORS", "METRICS", "Evaluator", "RunSpec", "base_fidelities", "check_evaluators", "combine",
-           "cpu_per_arch", "evaluator_runs", "final_scores", "make_evaluators", "ordered", "pareto_place",
-           "rank_average", "run_order", "seed_scores"]
+           "cpu_per_arch", "evaluator_runs", "final_scores", "is_diverged", "make_evaluators", "ordered",
+           "pareto_place", "rank_average", "run_order", "seed_scores"]
 
 METRICS = ("val_top1", "neg_sotl_e", "score")
 
@@ -198,8 +198,13 @@ def run_order(names: Sequence[str], registry: Mapping[str, Evaluator]) -> list[R
 # --- scores from the run cache ------------------------------------------------------------------------
 
 
+def is_diverged(value: object) -> bool:
+    """Whether a run's ``diverged`` field (a bool, or its text in a CSV) says it diverged."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
+
+
 def _value(row: Mapping, metric: str) -> float:
-    if str(row.get("diverged")).strip().lower() in ("true", "1"):
+    if is_diverged(row.get("diverged")):
         return -math.inf
     if metric == "neg_sotl_e":
         return -float(row["sotl_e"])

@@ -100,6 +100,12 @@ def check_data(runs: pd.DataFrame, data_key: str, path: Path, option: str = "--o
     """Refuse to add runs on ``data_key`` to a cache that holds runs on other data."""
     other = sorted({str(d) for d in runs["data"].dropna()} - {data_key})
     if other:
+        folder, _, tag = data_key.partition("|")
+        their_folder, _, their_tag = other[0].partition("|")
+        if their_folder == folder:  # the same folder read with other --test-fraction / --skip-bad-images
+            theirs, ours = (t.replace("|", ", ").lstrip(", ") or "the defaults" for t in (their_tag, tag))
+            raise ValueError(f"--skip-bad-images/--test-fraction: {str(path)!r} holds runs on {folder!r} read with"
+                             f" {theirs}, not {ours} (pass the same options, or another {option})")
         raise ValueError(f"--data-dir: {str(path)!r} holds runs on {other[0]!r}, not {data_key!r} (pass that"
                          f" --data-dir, or another {option})")
 

@@ -166,7 +166,7 @@ class DataOptions:
     def tag(self) -> str:
         """What tells data read with these options from data read with the defaults, for the keys of
         run caches: ``""`` for the defaults (so a cache keyed by the folder alone stays valid)."""
-        parts = [f"test_fraction={self.test_fraction:g}"] * (self.test_fraction != DEFAULT_TEST_FRACTION)
+        parts = [f"test_fraction={self.test_fraction!r}"] * (self.test_fraction != DEFAULT_TEST_FRACTION)
         return "".join(f"|{p}" for p in parts + ["skip_bad"] * self.skip_bad)
 
 

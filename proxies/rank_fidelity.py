@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from .calibrate import _paper_jobs, correlations
 from .evaluators import Evaluator, combine, final_scores, seed_scores
@@ -78,7 +79,8 @@ def paper_pairwise(df: pd.DataFrame, truth: str = "top1", score: str = "score", 
     agree, pairs = 0.0, 0
     for _, g in df.groupby(group, sort=False):
         g = g[g[truth].notna() & g[score].notna()]
-        t, s = g[truth].to_numpy(dtype=float), g[score].to_numpy(dtype=float)
+        # ranks, so that -inf (a diverged run) ties with -inf instead of giving NaN differences
+        t, s = rankdata(g[truth].to_numpy(dtype=float)), rankdata(g[score].to_numpy(dtype=float))
         a = g[arch].to_numpy() if arch in g.columns else np.arange(len(g))
         upper = np.triu(np.ones((len(g), len(g)), dtype=bool), 1)
         upper &= (t[:, None] != t[None, :]) & (a[:, None] != a[None, :])
@@ -273,13 +275,14 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     if ok.empty:
         rivals = table[cheap & table["kendall_ref"].notna()]
         best = rivals.loc[rivals["kendall_ref"].idxmax()] if len(rivals) else None
-        near = "" if best is None else (
+        near = "" if best is None or pd.isna(best.get("kendall_gain_lo", math.nan)) else (
             f"; the best point estimate, {best['evaluator']!r} at {best['kendall_ref']:+.2f}, has a gain interval"
             f" from {best.get('kendall_gain_lo', math.nan):+.2f}")
         own = table.loc[table["evaluator"] == default, "kendall_ref"].iloc[0]
         return default, (f"default: {default!r} stays (kendall_ref {own:+.2f}):"
                          f" no evaluator costing at most {DEFAULT_SLACK:g}x its {base_cpu:.3g} CPU s per architecture"
-                         f" ranks the reference better beyond chance (95% paired interval of the Kendall gain above 0)"
+                         f" ranks the reference better beyond chance (the 95% paired interval of its Kendall gain, per"
+                         f" comparison, above 0)"
                          f"{near}")
 
     def key(r: pd.Series) -> tuple:

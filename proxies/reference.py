@@ -35,6 +35,7 @@ from search_space.cli import ArgumentParser, check_out_folder, make_out_folder, 
 from search_space.files import atomic_write_text
 
 from . import run_lock
+from .evaluators import is_diverged
 from .fidelity import Fidelity
 from .loader import ProxyData, prepare_data
 from .reference_set import arch_features, reference_presets, stratified_sample
@@ -113,14 +114,20 @@ def read_reference(out: Path) -> pd.DataFrame:
 def reference_truth(ref: pd.DataFrame, column: str = "test_top1") -> pd.Series:
     """Mean ``column`` per architecture over its seeds: what evaluators are measured against. A run
     that diverged counts as top-1 0, the worst (its architecture is not dropped from the yardstick)."""
-    if "diverged" in ref.columns:
-        failed = ref["diverged"].astype(str).str.strip().str.lower().isin(["true", "1"])
-        ref = ref.assign(**{column: ref[column].where(~failed, 0.0)})
-    return ref.groupby("arch")[column].mean()
+    return _scored(ref, column).groupby("arch")[column].mean()
+
+
+def _scored(ref: pd.DataFrame, column: str = "test_top1") -> pd.DataFrame:
+    """``ref`` with the ``column`` of diverged runs at 0 (the worst), as every table here counts them."""
+    if "diverged" not in ref.columns:
+        return ref
+    return ref.assign(**{column: ref[column].where(~ref["diverged"].map(is_diverged), 0.0)})
 
 
 def summarize(ref: pd.DataFrame, archs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Per-architecture mean and std over seeds, and the reference's own seed-to-seed agreement."""
+    """Per-architecture mean and std over seeds, and the reference's own seed-to-seed agreement
+    (a diverged run at test top-1 0, as :func:`reference_truth` counts it)."""
+    ref = _scored(ref)
     g = ref.groupby("arch")
     per = pd.DataFrame({"runs": g.size(), "test_top1_mean": g["test_top1"].mean(),
                         "test_top1_std": g["test_top1"].std(), "val_top1_mean": g["val_top1"].mean(),
@@ -185,17 +192,23 @@ def _open_set(out: Path, args: argparse.Namespace, meta: dict) -> pd.DataFrame:
             raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)") from None
         if not isinstance(old, dict):
             raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)")
-        chosen = {**SELECTION_DEFAULTS, **(old.pop("selection", None) or {})}  # older sets: the defaults
+        stored = old.pop("selection", None)
         if old != meta:
             raise ValueError(f"--out: {str(out)!r} holds a reference set at {old.get('fidelity')!r}, not"
                              f" {meta['fidelity']!r} (pass the same --epochs/--train-subset/--val-size/"
                              "--test-subset, or another --out)")
+        archs = _read_archs(archs_file)
+        # a set from before the selection was stored: what archs.csv shows of it (the OPs limit and
+        # the sample's seed cannot be read back, so they are not checked)
+        chosen = stored if isinstance(stored, dict) else {
+            "n_uniform": int((archs["origin"] == "uniform").sum()),
+            "n_per_stage": int((archs["origin"] == "per-stage").sum()), "two_seeds": int((archs["seeds"] == 2).sum())}
         for key, value in given.items():
-            if value != chosen[key]:
+            if key in chosen and value != chosen[key]:
                 flag = "--" + key.replace("_", "-")
                 raise ValueError(f"{flag}: invalid value {value:g} for the reference set in {str(out)!r}, chosen with"
                                  f" {flag} {chosen[key]:g} (drop {flag}, or pass another --out for a new set)")
-        return _read_archs(archs_file)
+        return archs
     sel = {**SELECTION_DEFAULTS, **given}
     check_seed(sel["select_seed"])
     archs = build_archs(sel["n_uniform"], sel["n_per_stage"], sel["two_seeds"], sel["max_ops"], sel["select_seed"])

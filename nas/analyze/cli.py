@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from proxies.calibrate import default_paper_csv, read_paper_table
-from proxies.evaluators import RunSpec
+from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from search_space import analytic_cost
@@ -104,12 +104,8 @@ def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:
     """Validation top-1 per (arch, seed); a run that diverged scores 0, the worst, rather than NaN,
     which would drop it (the worst architectures would leave the EDFs, a claim would lose that seed)."""
     train = runs[(runs["kind"] == "train") & (runs["fidelity"] == fidelity)]
-    return {(r["arch"], int(r["seed"])): 0.0 if _diverged(r.get("diverged")) else float(r["val_top1"])
+    return {(r["arch"], int(r["seed"])): 0.0 if is_diverged(r.get("diverged")) else float(r["val_top1"])
             for r in train.to_dict("records")}
-
-
-def _diverged(value: object) -> bool:
-    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -155,9 +151,10 @@ def _edf(args: argparse.Namespace) -> int:
         raise ValueError(f"--spaces: no space given in {args.spaces!r} (choose from {', '.join(SPACES)})")
     for name, header in EDF_HEADERS.items():
         check_ours(args.out / name, header=header)
+    ours = (args.out / "edf-archs.csv").is_file()  # checked above: the plots beside it are ours (older: no marker)
     for s in spaces:
         for suffix in ("png", "svg"):
-            check_ours(args.out / f"edf-{s}.{suffix}", marker=MARKER)
+            check_ours(args.out / f"edf-{s}.{suffix}", marker=None if ours else MARKER)
     drawn = {s: draw_archs(s, args.n, budget, args.seed) for s in spaces}
     spec = RunSpec("train", fidelity, 0)
     order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved

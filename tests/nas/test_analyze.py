@@ -258,9 +258,14 @@ def test_outputs_not_ours_and_caches_without_the_runs_are_refused_untouched(tmp_
     assert run_cli(main, ["claims", "--report-only", "--out", str(out)]) == 2
     assert "claims.md' exists and is not an output of this command" in capsys.readouterr().err
     (out / "edf-uniform.png").write_bytes(b"\x89PNG not ours")
-    assert run_cli(main, ["edf", "--budget", "50M", "--spaces", "uniform", "--report-only", "--out", str(out)]) == 2
+    edf = ["edf", "--budget", "50M", "--spaces", "uniform", "--report-only", "--out", str(out)]
+    assert run_cli(main, edf) == 2
     assert "edf-uniform.png' exists and is not an output of this command" in capsys.readouterr().err
     assert before["runs.csv"] == runs.read_bytes() and not (out / "edf-archs.csv").exists()
+    # beside our own edf-archs.csv, a plot without the marker is one of ours from before the marker
+    (out / "edf-archs.csv").write_text("space,arch,ops,top1,error\n")
+    assert run_cli(main, edf) == 2
+    assert "holds no run at fidelity" in capsys.readouterr().err  # past the output checks
 
 
 def test_a_diverged_run_scores_worst_instead_of_leaving_the_analysis():

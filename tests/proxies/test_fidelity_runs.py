@@ -103,6 +103,7 @@ def test_runs_read_with_other_data_options_are_not_mixed_with_the_cache(tmp_path
     cached with the defaults are refused, not reused or mixed; the defaults keep the folder's key."""
     assert DataOptions().tag() == ""
     assert DataOptions(test_fraction=0.3, skip_bad=True).tag() == "|test_fraction=0.3|skip_bad"
+    assert DataOptions(test_fraction=0.1234567).tag() != DataOptions(test_fraction=0.1234571).tag()
     path = tmp_path / "runs.csv"
     spec = RunSpec("train", F, seed=0)
     row = {**_row(spec, ARCHS[0]), "data": str(tmp_path.resolve())}
@@ -110,6 +111,6 @@ def test_runs_read_with_other_data_options_are_not_mixed_with_the_cache(tmp_path
     before = path.read_bytes()
     assert len(run_cached([spec], ARCHS[:1], path, data_dir=str(tmp_path), progress=False)) == 1  # cached
     for options in (DataOptions(skip_bad=True), DataOptions(test_fraction=0.3)):
-        with pytest.raises(ValueError, match="--data-dir: .* holds runs on"):
+        with pytest.raises(ValueError, match="^--skip-bad-images/--test-fraction: .* read with the defaults, not"):
             run_cached([spec], ARCHS[:1], path, data_dir=str(tmp_path), progress=False, options=options)
     assert path.read_bytes() == before

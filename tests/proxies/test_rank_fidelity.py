@@ -101,6 +101,9 @@ def test_paper_metrics_are_within_tables_and_row_weighted():
     assert paper_pairwise(same.drop(columns="arch")) == pytest.approx(0.5)  # (x, x) tied too: 3 pairs of 0.5
     same["score"] = [2, 2, 1]
     assert paper_pairwise(same) == pytest.approx(1.0)
+    diverged = pd.DataFrame({"table": ["a"] * 3, "arch": ["x", "y", "z"], "top1": [1, 2, 3],
+                             "score": [-math.inf, -math.inf, 5]})  # two diverged runs: a tie, not a disagreement
+    assert paper_pairwise(diverged) == pytest.approx(5 / 6)
 
 
 def test_combination_ranks_within_each_set():
@@ -169,7 +172,8 @@ def test_is_default_rule():
     t = _choice_table([("default", 0.70, 0.3, 10.0, nan), ("a", 0.78, 0.0, 5.0, -0.05), ("b", 0.77, 0.4, 10.0, -0.1)])
     name, why = choose_default(t)
     assert name == "default" and "beyond chance" in why and "'a' at +0.78" in why
-    assert choose_default(t.drop(columns="kendall_gain_lo"))[0] == "default"  # no intervals: nothing shown
+    name, why = choose_default(t.drop(columns="kendall_gain_lo"))
+    assert name == "default" and "nan" not in why  # no intervals: nothing shown
     t = _choice_table([("default", nan, 0.1, 10.0, nan), ("a", nan, 0.4, 5.0, nan)])
     name, why = choose_default(t)
     assert name == "default" and "too little reference data" in why and "the most any evaluator has is 0" in why

@@ -134,6 +134,11 @@ def test_a_diverged_reference_run_counts_as_worst_not_missing():
     truth = reference_truth(ref)
     assert truth.to_dict() == {"a": 0.25, "b": 0.3, "c": 0.2}
     assert reference_truth(ref.drop(columns="diverged"))["a"] == 0.5  # a table from before the column
+    ref = ref.assign(val_top1=ref["test_top1"], seconds=1.0, cpu_seconds=1.0)
+    archs = pd.DataFrame({"index": [0, 1, 2], "name": ["a", "b", "c"], "origin": "preset", "arch": ["a", "b", "c"],
+                          "ops_m": 1.0, "seeds": [2, 1, 1]})
+    summary, _ = summarize(ref, archs)
+    assert summary.set_index("arch")["test_top1_mean"].to_dict() == truth.to_dict()  # the summary agrees
 
 
 def test_a_damaged_set_or_another_selection_is_one_line_exit_2(tmp_path, capsys):
@@ -147,8 +152,9 @@ def test_a_damaged_set_or_another_selection_is_one_line_exit_2(tmp_path, capsys)
     (out / "archs.csv").write_text("index,name\n0,x\n")
     assert main(["--out", str(out), "--summary"]) == 2
     assert "lacks the column 'origin'" in capsys.readouterr().err
-    build_archs(1, 1, 1, 60e6, 0).to_csv(out / "archs.csv", index=False)  # a set chosen with other flags
+    build_archs(1, 1, 1, 60e6, 0).to_csv(out / "archs.csv", index=False)  # chosen with --n-uniform 1 ...
     assert main(["--out", str(out), "--summary", "--n-uniform", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--n-uniform: invalid value 3" in err[0] and "--n-uniform 11" in err[0], err
-    assert main(["--out", str(out), "--summary", "--n-uniform", "11"]) == 0  # the set's own value: accepted
+    assert len(err) == 1 and "--n-uniform: invalid value 3" in err[0] and "--n-uniform 1 " in err[0], err
+    # ... which the set shows (its meta.json predates the stored selection): the set's own value is accepted
+    assert main(["--out", str(out), "--summary", "--n-uniform", "1", "--two-seeds", "1", "--max-ops", "5e7"]) == 0
