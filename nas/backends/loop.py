@@ -174,7 +174,29 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
         raise
 
 
-_STOP = threading.Event()  # set by Ctrl-C or SIGTERM (graceful_stop in the main process, _stop_soon in a worker)
+class _Flag:
+    """A stop flag that signal handlers may set: no lock (``threading.Event`` takes one). A handler
+    runs in the main thread between any two bytecodes, including inside ``Event.set`` or ``clear``
+    that the main thread or another handler is running; taking the Event's lock there deadlocked an
+    orphaned worker, and with it the orphan watch thread that waited on the same lock. Reads and
+    writes of one attribute are atomic under the GIL."""
+
+    __slots__ = ("_on",)
+
+    def __init__(self) -> None:
+        self._on = False
+
+    def set(self) -> None:
+        self._on = True
+
+    def clear(self) -> None:
+        self._on = False
+
+    def is_set(self) -> bool:
+        return self._on
+
+
+_STOP = _Flag()  # set by Ctrl-C or SIGTERM (graceful_stop in the main process, _stop_soon in a worker)
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

@@ -153,3 +153,30 @@ def test_an_orphaned_worker_stops_without_the_death_signal(safe_points):
         assert (r.returncode, r.stdout) == (0, "stopped at a safe point\n"), r.stderr
     else:
         assert r.returncode == 1 and "parent gone and no safe point reached" in r.stderr, r.stderr
+
+
+STORM = """
+import os, signal, threading, time
+import nas.backends.loop as loop
+signal.signal(signal.SIGTERM, loop._stop_soon)
+done = False
+def storm():  # signals that arrive while the main thread is setting or clearing the flag
+    while not done:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.0005)
+threading.Thread(target=storm, daemon=True).start()
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    loop._STOP.set()
+    loop._STOP.clear()
+done = True
+print("survived", flush=True)
+"""
+
+
+def test_a_stop_signal_inside_the_stop_flag_neither_deadlocks_nor_recurses():
+    """The handler sets the flag without a lock: with threading.Event, a SIGTERM that came while
+    the main thread held the Event's lock (in set or clear, or in a handler) blocked forever, and
+    with it the orphan watch, which also sets the flag (a worker outlived its SIGKILLed parent)."""
+    r = subprocess.run([sys.executable, "-c", STORM], capture_output=True, text=True, timeout=GUARD_S)
+    assert (r.returncode, r.stdout) == (0, "survived\n"), r.stderr[-2000:]
