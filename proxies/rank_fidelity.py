@@ -44,7 +44,7 @@ from scipy.stats import rankdata
 from .calibrate import _paper_jobs, correlations
 from .evaluators import Evaluator, combine, final_scores, seed_scores
 from .reference import reference_truth
-from .stats import gain_ci, kendall, pairwise_accuracy, rank_ci, spearman
+from .stats import gain_test, holm, kendall, pairwise_accuracy, rank_ci, spearman
 
 __all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "REF_VS_PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS",
            "FidelityPlotData", "choose_default", "choose_screen", "depth_pairs", "fidelity_plot_data",
@@ -56,13 +56,14 @@ SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
 TABLE_COLUMNS = ["evaluator", "kendall_ref", "spearman_ref", "pairwise_ref", "paper_spearman", "paper_pairwise",
                  "cpu_s_per_arch", "is_default", "kendall_ref_lo", "kendall_ref_hi", "spearman_ref_lo",
                  "spearman_ref_hi", "n_ref", "paper_rows", "mobinet_t3_spearman", "sp_t7_spearman", "depth_pairs",
-                 "kendall_gain_lo", "kendall_gain_hi", "weight", "heldout_weights", "description"]
+                 "kendall_gain_lo", "kendall_gain_hi", "kendall_gain_p", "weight", "heldout_weights", "description"]
 PER_TABLE = {"mobinet_t3_spearman": "mobinet-T3", "sp_t7_spearman": "sp-T7"}
 # Sp Table 7's depth question: (deeper row, shallower row) pairs the paper orders deeper first
 DEPTH_PAIRS = (("bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1"),
                ("bin_mobilenet_sp_w0.7_d2", "bin_mobilenet_sp_w0.75_d1"))
 DEFAULT_SLACK = 1.1  # an evaluator may cost up to 1.1x default's CPU seconds to become the default
 MIN_REF_ARCHS = 16  # a kendall_ref over fewer reference architectures decides nothing (half the set)
+GAIN_ALPHA = 0.05  # family-wise level of the test that an evaluator ranks the reference better than default
 
 
 def paper_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -142,15 +143,16 @@ def _reference_metrics(truth: pd.Series, score: pd.Series, n_resamples: int) -> 
 
 
 def _gain(truth: pd.Series, scores: Mapping[str, pd.Series], name: str, n_resamples: int,
-          base: str = "default") -> tuple[float, float]:
-    """The 95% paired bootstrap interval of ``name``'s kendall_ref minus ``base``'s, over the reference
-    architectures both score (NaN for ``base`` itself, without ``base`` or without resamples)."""
+          base: str = "default") -> tuple[float, float, float]:
+    """``name``'s kendall_ref minus ``base``'s over the reference architectures both score: its 95%
+    paired bootstrap interval and the one-sided p-value of no gain (NaN for ``base`` itself,
+    without ``base`` or without resamples)."""
     if name == base or base not in scores or not n_resamples:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     a, b = scores[base].dropna(), scores[name].dropna()
     common = truth.index[truth.index.isin(a.index) & truth.index.isin(b.index)]
-    return gain_ci(truth.loc[common].to_numpy(dtype=float), a.loc[common].to_numpy(dtype=float),
-                   b.loc[common].to_numpy(dtype=float), n_resamples=n_resamples)
+    return gain_test(truth.loc[common].to_numpy(dtype=float), a.loc[common].to_numpy(dtype=float),
+                     b.loc[common].to_numpy(dtype=float), n_resamples=n_resamples)
 
 
 def _seed_label(evs: Sequence[Evaluator]) -> str:
@@ -211,7 +213,8 @@ def fidelity_table(names: Sequence[str], registry: Mapping[str, Evaluator], runs
                    **{col: groups[t]["spearman"] if t in groups else math.nan for col, t in PER_TABLE.items()})
         rows.append(row)
     for row in rows:
-        row["kendall_gain_lo"], row["kendall_gain_hi"] = _gain(truth, ref_scores, row["evaluator"], n_resamples)
+        row["kendall_gain_lo"], row["kendall_gain_hi"], row["kendall_gain_p"] = _gain(truth, ref_scores,
+                                                                                     row["evaluator"], n_resamples)
     table = pd.DataFrame(rows, columns=[c for c in TABLE_COLUMNS if c != "is_default"])
     default, _ = choose_default(table)
     table.insert(TABLE_COLUMNS.index("is_default"), "is_default", table["evaluator"] == default)
@@ -248,13 +251,14 @@ def depth_pairs(frame: pd.DataFrame) -> str:
 def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, str]:
     """The evaluator to mark ``is_default``, and why.
 
-    Rule: ``default`` stays unless another evaluator costing at most ``DEFAULT_SLACK`` x its
-    ``cpu_s_per_arch`` ranks the reference set better beyond chance: the 95% paired bootstrap
-    interval of its Kendall gain over ``default`` (``kendall_gain_lo``) lies above 0, over at least
-    ``MIN_REF_ARCHS`` reference architectures and no fewer than ``default``'s own (the benchmark runs
+    Rule: ``default`` stays unless evaluators costing at most ``DEFAULT_SLACK`` x its
+    ``cpu_s_per_arch`` rank the reference set better beyond chance: their one-sided paired bootstrap
+    p-values of no Kendall gain over ``default`` (``kendall_gain_p``) are rejected by Holm's
+    procedure at family-wise level ``GAIN_ALPHA`` over all such evaluators (each measured on at least
+    ``MIN_REF_ARCHS`` reference architectures and no fewer than ``default``'s own: the benchmark runs
     ``default`` on every one). Among those, the highest ``kendall_ref``; ties go to
-    ``paper_spearman`` (NaN lowest), then to the name. A table without the gain column (or without
-    resamples) keeps ``default``: point estimates alone flip with every architecture added."""
+    ``paper_spearman`` (NaN lowest), then to the name. A table without p-values (no resamples)
+    keeps ``default``: point estimates alone flip with every architecture added."""
     if default not in set(table["evaluator"]):
         raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
     base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])
@@ -269,31 +273,32 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     if math.isnan(base_cpu):
         return default, f"default: {default!r} stays (it has no CPU cost yet)"
     limit = DEFAULT_SLACK * base_cpu
-    gain_lo = table["kendall_gain_lo"] if "kendall_gain_lo" in table.columns else pd.Series(math.nan, table.index)
-    cheap = (table["evaluator"] != default) & table["cpu_s_per_arch"].notna() & (table["cpu_s_per_arch"] <= limit)
-    ok = table[cheap & table["kendall_ref"].notna() & (gain_lo > 0)]
+    p = table["kendall_gain_p"] if "kendall_gain_p" in table.columns else pd.Series(math.nan, table.index)
+    eligible = table[(table["evaluator"] != default) & table["cpu_s_per_arch"].notna()
+                     & (table["cpu_s_per_arch"] <= limit) & table["kendall_ref"].notna()]
+    family = {r["evaluator"]: float(p[i]) for i, r in eligible.iterrows()}
+    ok = eligible[eligible["evaluator"].isin(holm(family, GAIN_ALPHA))]
+    k = sum(not math.isnan(v) for v in family.values())
+    test = (f"one-sided paired bootstrap p of no Kendall gain, Holm-corrected over the {k} evaluators costing at"
+            f" most {DEFAULT_SLACK:g}x its {base_cpu:.3g} CPU s per architecture, below {GAIN_ALPHA:g}")
     if ok.empty:
-        rivals = table[cheap & table["kendall_ref"].notna()]
-        best = rivals.loc[rivals["kendall_ref"].idxmax()] if len(rivals) else None
-        near = "" if best is None or pd.isna(best.get("kendall_gain_lo", math.nan)) else (
-            f"; the best point estimate, {best['evaluator']!r} at {best['kendall_ref']:+.2f}, has a gain interval"
-            f" from {best.get('kendall_gain_lo', math.nan):+.2f}")
+        near = ""
+        if len(eligible) and k:
+            best = eligible.loc[eligible["kendall_ref"].idxmax()]
+            near = (f"; the best point estimate, {best['evaluator']!r} at {best['kendall_ref']:+.2f}, has p"
+                    f" {p[best.name]:.3f}")
         own = table.loc[table["evaluator"] == default, "kendall_ref"].iloc[0]
-        return default, (f"default: {default!r} stays (kendall_ref {own:+.2f}):"
-                         f" no evaluator costing at most {DEFAULT_SLACK:g}x its {base_cpu:.3g} CPU s per architecture"
-                         f" ranks the reference better beyond chance (the 95% paired interval of its Kendall gain, per"
-                         f" comparison, above 0)"
-                         f"{near}")
+        return default, (f"default: {default!r} stays (kendall_ref {own:+.2f}): no evaluator ranks the reference"
+                         f" better beyond chance ({test}){near}")
 
     def key(r: pd.Series) -> tuple:
-        p = -math.inf if math.isnan(r["paper_spearman"]) else round(float(r["paper_spearman"]), 12)
-        return (round(float(r["kendall_ref"]), 12), p, [-ord(c) for c in r["evaluator"]])
+        ps = -math.inf if math.isnan(r["paper_spearman"]) else round(float(r["paper_spearman"]), 12)
+        return (round(float(r["kendall_ref"]), 12), ps, [-ord(c) for c in r["evaluator"]])
 
     best = max((r for _, r in ok.iterrows()), key=key)
-    return best["evaluator"], (f"default: {best['evaluator']!r} (kendall_ref {best['kendall_ref']:+.2f}, gain over"
-                               f" {default!r} from {best['kendall_gain_lo']:+.2f}: above 0), the best of the evaluators"
-                               f" costing at most {DEFAULT_SLACK:g}x {default!r}'s {base_cpu:.3g} CPU s per"
-                               " architecture that rank the reference better beyond chance")
+    return best["evaluator"], (f"default: {best['evaluator']!r} (kendall_ref {best['kendall_ref']:+.2f}, p"
+                               f" {p[best.name]:.3f}), the best of the evaluators that rank the reference better"
+                               f" than {default!r} beyond chance ({test})")
 
 
 def choose_screen(table: pd.DataFrame, screen: str = "screen") -> tuple[str, str]:

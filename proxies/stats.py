@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["MAX_UNDEFINED", "gain_ci", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+__all__ = ["MAX_UNDEFINED", "gain_ci", "gain_test", "holm", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
 
 MAX_UNDEFINED = 0.05  # the share of bootstrap resamples that may leave a statistic undefined
 
@@ -76,11 +76,20 @@ def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n
 
 def gain_ci(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic: str = "kendall", *,
             n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(truth, challenger) - statistic(truth, base)``,
-    resampling the architectures all three score (paired: one resample serves both statistics, so
-    what they share cancels). An interval above 0 says the challenger ranks ``truth`` better than
-    ``base`` beyond the luck of which architectures were measured. Undefined resamples: as
-    :func:`rank_ci`."""
+    """Percentile bootstrap interval of ``statistic(truth, challenger) - statistic(truth, base)``
+    (:func:`gain_test` without its p-value)."""
+    low, high, _ = gain_test(truth, base, challenger, statistic, n_resamples=n_resamples, confidence=confidence,
+                             seed=seed)
+    return low, high
+
+
+def gain_test(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic: str = "kendall", *,
+              n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Does ``challenger`` rank ``truth`` better than ``base``? The percentile bootstrap interval of
+    ``statistic(truth, challenger) - statistic(truth, base)`` and the one-sided bootstrap p-value of
+    "no gain", ``(#{resampled gain <= 0} + 1) / (#resamples + 1)``. Resamples the architectures all
+    three score (paired: one resample serves both statistics, so what they share cancels).
+    Undefined resamples: as :func:`rank_ci`."""
     fn = _STATISTICS[statistic]
     t, a, b = (np.asarray(v, dtype=float) for v in (truth, base, challenger))
     if not t.shape == a.shape == b.shape:
@@ -91,24 +100,50 @@ def gain_ci(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic:
     def gain(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
         return fn(u, w) - fn(u, v)
 
+    nan = float("nan")
     if len(t) < 3 or np.isnan(gain(t, a, b)):
-        return float("nan"), float("nan")
-    return _percentile_ci((t, a, b), gain, n_resamples, confidence, seed)
+        return nan, nan, nan
+    dist = _distribution((t, a, b), gain, n_resamples, seed)
+    if dist is None:
+        return nan, nan, nan
+    low, high = _percentiles(dist, confidence)
+    return low, high, float((np.sum(dist <= 0) + 1) / (len(dist) + 1))
+
+
+def holm(p_values: dict[str, float], alpha: float = 0.05) -> set[str]:
+    """The names whose hypotheses Holm's step-down procedure rejects at family-wise level ``alpha``
+    (NaN p-values are never rejected, and do not count in the family)."""
+    family = sorted((p, name) for name, p in p_values.items() if not np.isnan(p))
+    rejected = set()
+    for i, (p, name) in enumerate(family):
+        if p > alpha / (len(family) - i):
+            break
+        rejected.add(name)
+    return rejected
+
+
+def _distribution(data: tuple[np.ndarray, ...], fn, n_resamples: int, seed: int) -> np.ndarray | None:
+    """The finite values of ``fn``'s paired bootstrap distribution; None when more than
+    ``MAX_UNDEFINED`` of the resamples leave it undefined."""
+    with warnings.catch_warnings():  # every resample alike (a perfect ranking) is a valid, degenerate answer
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap(data, fn, paired=True, vectorized=False, n_resamples=n_resamples,
+                              method="percentile", rng=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    finite = dist[np.isfinite(dist)]  # scipy's own percentiles are NaN as soon as one resample is
+    return finite if len(finite) >= (1 - MAX_UNDEFINED) * len(dist) else None
+
+
+def _percentiles(dist: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = 100 * (1 - confidence) / 2
+    low, high = np.percentile(dist, [alpha, 100 - alpha])
+    return float(low), float(high)
 
 
 def _percentile_ci(data: tuple[np.ndarray, ...], fn, n_resamples: int, confidence: float,
                    seed: int) -> tuple[float, float]:
-    with warnings.catch_warnings():  # every resample alike (a perfect ranking) is a valid, degenerate answer
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap(data, fn, paired=True, vectorized=False, n_resamples=n_resamples,
-                              confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
-    dist = np.asarray(res.bootstrap_distribution, dtype=float)
-    finite = dist[np.isfinite(dist)]  # scipy's own percentiles are NaN as soon as one resample is
-    if len(finite) < (1 - MAX_UNDEFINED) * len(dist):
-        return float("nan"), float("nan")
-    alpha = 100 * (1 - confidence) / 2
-    low, high = np.percentile(finite, [alpha, 100 - alpha])
-    return float(low), float(high)
+    dist = _distribution(data, fn, n_resamples, seed)
+    return (float("nan"), float("nan")) if dist is None else _percentiles(dist, confidence)
 
 
 _STATISTICS = {"kendall": kendall, "spearman": spearman, "pairwise": pairwise_accuracy}

@@ -156,32 +156,37 @@ def test_held_out_weights_never_see_their_table_nor_the_reference():
 
 
 def _choice_table(rows):
-    """(evaluator, kendall_ref, paper_spearman, cpu_s_per_arch, kendall_gain_lo) rows; default's gain is NaN."""
-    cols = ["evaluator", "kendall_ref", "paper_spearman", "cpu_s_per_arch", "kendall_gain_lo"]
+    """(evaluator, kendall_ref, paper_spearman, cpu_s_per_arch, kendall_gain_p) rows; default's p is NaN."""
+    cols = ["evaluator", "kendall_ref", "paper_spearman", "cpu_s_per_arch", "kendall_gain_p"]
     return pd.DataFrame(rows, columns=cols)
 
 
 def test_is_default_rule():
     nan = math.nan
-    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.7, 0.2, 10.9, 0.05), ("b", 0.9, 0.9, 11.5, 0.2),
-                       ("z", 0.3, 0.9, 0.01, -0.4)])
+    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.7, 0.2, 10.9, 0.001), ("b", 0.9, 0.9, 11.5, 0.001),
+                       ("z", 0.3, 0.9, 0.01, 0.9)])
     assert choose_default(t)[0] == "a"  # b costs more than 1.1x default
-    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.7, 0.2, 10.9, 0.1), ("c", 0.7, 0.5, 3.0, 0.1)])
+    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.7, 0.2, 10.9, 0.01), ("c", 0.7, 0.5, 3.0, 0.01)])
     assert choose_default(t)[0] == "c"  # a tie on kendall_ref goes to paper_spearman
-    # better point estimates alone do not replace default: the gain's interval must lie above 0
-    t = _choice_table([("default", 0.70, 0.3, 10.0, nan), ("a", 0.78, 0.0, 5.0, -0.05), ("b", 0.77, 0.4, 10.0, -0.1)])
+    # better point estimates alone do not replace default: the gain must be shown
+    t = _choice_table([("default", 0.70, 0.3, 10.0, nan), ("a", 0.78, 0.0, 5.0, 0.2), ("b", 0.77, 0.4, 10.0, 0.3)])
     name, why = choose_default(t)
-    assert name == "default" and "beyond chance" in why and "'a' at +0.78" in why
-    name, why = choose_default(t.drop(columns="kendall_gain_lo"))
-    assert name == "default" and "nan" not in why  # no intervals: nothing shown
+    assert name == "default" and "beyond chance" in why and "'a' at +0.78, has p 0.200" in why
+    # Holm over the family: p 0.03 alone passes; beside 5 other evaluators under the cost limit it does not
+    assert choose_default(_choice_table([("default", 0.7, 0, 10.0, nan), ("a", 0.8, 0, 5.0, 0.03)]))[0] == "a"
+    crowd = [("default", 0.7, 0, 10.0, nan), ("a", 0.8, 0, 5.0, 0.03)] + [(f"z{i}", 0.1, 0, 1.0, 0.9) for i in range(5)]
+    name, why = choose_default(_choice_table(crowd))
+    assert name == "default" and "over the 6 evaluators" in why
+    name, why = choose_default(t.drop(columns="kendall_gain_p"))
+    assert name == "default" and "nan" not in why  # no p-values (no resamples): nothing is shown
     t = _choice_table([("default", nan, 0.1, 10.0, nan), ("a", nan, 0.4, 5.0, nan)])
     name, why = choose_default(t)
     assert name == "default" and "too little reference data" in why and "the most any evaluator has is 0" in why
-    t = _choice_table([("default", nan, 0.1, 10.0, nan), ("a", 0.2, 0.4, 5.0, 0.1), ("b", nan, 0.9, 1.0, 0.3)])
+    t = _choice_table([("default", nan, 0.1, 10.0, nan), ("a", 0.2, 0.4, 5.0, 0.01), ("b", nan, 0.9, 1.0, 0.001)])
     assert choose_default(t)[0] == "a"  # NaN ranks last
-    t = _choice_table([("default", 0.5, 0.1, nan, nan), ("a", 0.9, 0.4, 5.0, 0.2)])
+    t = _choice_table([("default", 0.5, 0.1, nan, nan), ("a", 0.9, 0.4, 5.0, 0.001)])
     assert choose_default(t)[0] == "default"  # no cost to compare with yet
-    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.9, 0.4, 5.0, 0.2)])
+    t = _choice_table([("default", 0.5, 0.1, 10.0, nan), ("a", 0.9, 0.4, 5.0, 0.001)])
     t = t.assign(n_ref=[MIN_REF_ARCHS - 1] * 2)
     name, why = choose_default(t)
     assert name == "default" and f"has is {MIN_REF_ARCHS - 1})" in why  # too few reference architectures to decide

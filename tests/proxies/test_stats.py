@@ -113,3 +113,17 @@ def test_gain_interval_is_paired_and_says_when_one_ranking_is_better():
     assert all(math.isnan(v) for v in gain_ci([1, 2], [1, 2], [2, 1]))
     with pytest.raises(ValueError):
         gain_ci([1, 2, 3], [1, 2], [1, 2, 3])
+
+
+def test_gain_p_value_and_holm():
+    from proxies.stats import gain_test, holm
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=40)
+    good = truth + rng.normal(scale=0.2, size=40)
+    poor = truth + rng.normal(scale=2.0, size=40)
+    assert gain_test(truth, poor, good, n_resamples=500)[2] == pytest.approx(1 / 501)  # no resample shows no gain
+    assert gain_test(truth, good, poor, n_resamples=500)[2] == pytest.approx(1.0)
+    assert holm({"a": 0.01, "b": 0.02, "c": 0.04}) == {"a", "b", "c"}  # 0.01 <= .05/3, .02 <= .05/2, .04 <= .05
+    assert holm({"a": 0.01, "b": 0.03, "c": 0.04}) == {"a"}  # 0.03 > 0.05/2: stop
+    assert holm({"a": 0.02, "b": math.nan}) == {"a"} and holm({}) == set()
