@@ -20,7 +20,7 @@ A screened-out trial is recorded with outcome ``screened`` (PRUNED, no values: t
 learns nothing false from it), its score in ``screen_score``. ``--screen 1`` trains every
 proposal, and is the default: measured as it screens (the ``screen`` evaluator of
 ``benchmarks/fidelity.py``), the rule ranks the reference set no better than chance (Kendall
--0.04, 95% interval from -0.45, over 19 architectures), so it is on only when asked for.
+-0.01, 95% interval from -0.40, over 21 architectures), so it is on only when asked for.
 """
 
 from __future__ import annotations
