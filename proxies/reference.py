@@ -189,7 +189,7 @@ def _open_set(out: Path, args: argparse.Namespace, meta: dict) -> pd.DataFrame:
         try:
             old = json.loads(meta_file.read_text())
         except (OSError, json.JSONDecodeError):
-            raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)") from None
+            old = None
         if not isinstance(old, dict):
             raise ValueError(f"--out: {str(meta_file)!r} is not a reference set's meta.json (not touched)")
         stored = old.pop("selection", None)
