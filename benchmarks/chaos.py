@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(tempfile.mkdtemp(prefix="binas-chaos-"))
     cmd = [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", args.data_dir, "--out", str(out),
            "--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--trials", str(args.trials),
-           "--sampler", args.sampler, "--no-seed-presets", "--no-progress", "--workers", str(args.workers)]
+           "--sampler", args.sampler, "--no-seed-presets",
+           "--no-compare-presets", "--no-progress", "--workers", str(args.workers)]
     start = time.time()
     kills, runs = 0, 0
     logs = Path(tempfile.mkdtemp(prefix="binas-chaos-logs-"))  # beside, not in, the output folder

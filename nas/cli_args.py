@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=224, help="input size the OPs are counted at (default 224)")
     p.add_argument("--num-classes", type=int, default=1000, help="classes the OPs are counted with (default 1000)")
     p.add_argument("--ops-convention", default="bireal", help="bireal (default) or with-bn")
-    p.add_argument("--no-seed-presets", action="store_true", help="do not start with the seed papers' models")
+    p.add_argument("--no-seed-presets", action="store_true",
+                   help="do not start with the seed papers' models; they are trained once the search reaches its"
+                   " target, never shown to it, so the report can place them against the front it found")
+    p.add_argument("--no-compare-presets", action="store_true",
+                   help="with --no-seed-presets: do not train the seed presets after the search")
     p.add_argument("--eta", type=int, default=3, help="successive-halving rate of the rungs (default 3)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -93,6 +97,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     if args.storage and in_memory(args.storage):
         raise ValueError(f"--storage: {args.storage!r} lives in one process's memory, so the search could not be"
                          " resumed, reported or shared; give a file (sqlite:///PATH) or a database server")
+    if args.no_compare_presets and not args.no_seed_presets:
+        raise ValueError("--no-compare-presets: only meaningful with --no-seed-presets (otherwise the seed presets"
+                         " are trials of the search)")
     check_seed(args.seed)
     args.timeout_s = parse_duration(args.timeout) if args.timeout is not None else None
     args.trial_timeout_s = (parse_duration(args.trial_timeout, "--trial-timeout")

@@ -22,6 +22,7 @@ from search_space.cli import make_out_folder, run_cli
 from .backends.loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
 from .budget import format_ops
 from .cli_args import parse_args
+from .comparison import interrupted_comparison, run_comparison
 from .report.outputs import OUTPUT_FILES, write_outputs
 from .report.progress import SearchProgress, candidates, study_summary, summary_line
 from .study import default_storage, enqueue_seed_presets, open_study
@@ -48,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
+def _compare(study, settings, data, args, target: int) -> None:
+    """Train the seed presets after a search that did not see them, once it has its target."""
+    done, _ = count_trained(study)
+    if done < target:
+        print(f"seed presets not compared yet: the search has {done} of {target} trials (the same command goes on)",
+              file=sys.stderr)
+        return
+    set_threads()
+    run_comparison(study, settings, data, device=args.device, progress=not args.no_progress)
+
+
 def _search(argv: list[str] | None) -> int:
     args, settings = parse_args(argv)
     start = time.time()
@@ -64,7 +76,12 @@ def _search(argv: list[str] | None) -> int:
     study, resumed = open_study(storage, args.study_name, settings)
     make_out_folder(args.out)
     seeds = [] if args.no_seed_presets else enqueue_seed_presets(study, settings)
-    done, target, continuing = set_target(study, args.trials)
+    compare = args.no_seed_presets and not args.no_compare_presets
+    if compare and interrupted_comparison(study, settings):  # Ctrl-C in the comparison: finish it, nothing else
+        done = target = count_trained(study)[0]
+        continuing = True
+    else:
+        done, target, continuing = set_target(study, args.trials)
     deadline = start + args.timeout_s if args.timeout_s else None
     print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
           f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
@@ -77,7 +94,9 @@ def _search(argv: list[str] | None) -> int:
     interrupted = False
     errors: list[str] = []
     try:
-        if args.backend == "ray":
+        if done >= target:
+            pass  # nothing to train: only the comparison is left
+        elif args.backend == "ray":
             from .backends.ray_tune import run_ray
 
             run_ray(cfg, target, args.workers, args.ray_address, progress)
@@ -87,6 +106,8 @@ def _search(argv: list[str] | None) -> int:
             set_threads()
             with graceful_stop():
                 run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
+        if compare and not errors:
+            _compare(study, settings, data, args, target)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -48,7 +48,7 @@ def test_evaluate_search_export_and_train_on_a_folder_with_no_split(messy_folder
 
     out = tmp_path / "search"
     proc = _run("nas.search", "--budget", "50M", *common, "--fidelity", "smoke", "--trials", "2",
-                "--no-seed-presets", "--out", str(out), "--no-progress")
+                "--no-seed-presets", "--no-compare-presets", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr
     assert (out / "trials.csv").is_file() and (out / "best_arch.json").is_file()
 

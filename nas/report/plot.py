@@ -27,7 +27,9 @@ class ParetoPlotData:
     title: str = ""
 
 
-def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "") -> ParetoPlotData:
+def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "",
+                     after: list[tuple[str, float, float]] = ()) -> ParetoPlotData:
+    """``after``: seed presets trained after the search, ``(preset, OPs, top-1)``; labelled as such."""
     def pts(df: pd.DataFrame) -> list[tuple[float, float]]:
         df = df.drop_duplicates("arch")
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
@@ -47,7 +49,8 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         front=pts(front),
         front_err=err(front),
         seeds=[(s, o / 1e6, 100 * t) for s, o, t in zip(seeds["seed_preset"], seeds["ops"], seeds["top1"],
-                                                          strict=True)],
+                                                          strict=True)]
+        + [(f"{s} (after the search)", o / 1e6, 100 * t) for s, o, t in after],
         budget=budget / 1e6,
         title=title,
     )

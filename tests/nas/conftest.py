@@ -49,6 +49,7 @@ def fake_class():
 def fake_evaluate(monkeypatch):
     fake = FakeEvaluate()
     monkeypatch.setattr("nas.objective.evaluate", fake)
+    monkeypatch.setattr("nas.comparison.evaluate", fake)
     return fake
 
 

@@ -10,7 +10,7 @@ from nas.search import main
 from search_space.cli import run_cli
 
 TINY = ["--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--no-progress", "--no-seed-presets",
-        "--budget", "50M"]
+        "--no-compare-presets", "--budget", "50M"]
 
 
 @pytest.mark.slow

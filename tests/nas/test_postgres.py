@@ -67,7 +67,8 @@ def postgres_url():
 def test_two_workers_on_postgresql(tmp_path, cifar_dir, postgres_url):
     out = tmp_path / "pg"
     args = ["--budget", "50M", "--data-dir", str(cifar_dir), "--fidelity", "smoke", "--train-subset", "200",
-            "--val-size", "100", "--no-seed-presets", "--sampler", "random", "--no-progress", "--storage",
+            "--val-size", "100", "--no-seed-presets",
+            "--no-compare-presets", "--sampler", "random", "--no-progress", "--storage",
             postgres_url, "--out", str(out)]
     assert run_cli(main, [*args, "--trials", "4", "--workers", "2"]) == 0
     t = pd.read_csv(out / "trials.csv")

@@ -114,6 +114,7 @@ def _wait_for_training(search: _Search, descendants) -> int:
 def _command(out: Path, cifar_dir: Path, trials: int, train_subset: int = 200) -> list[str]:
     return [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(out),
             "--fidelity", "smoke", "--train-subset", str(train_subset), "--val-size", "100", "--no-seed-presets",
+            "--no-compare-presets",
             "--sampler", "random", "--no-progress", "--backend", "ray", "--trials", str(trials)]
 
 

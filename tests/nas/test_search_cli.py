@@ -60,7 +60,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_completes_the_run(tmp_path, c
 
     monkeypatch.setattr("nas.objective.evaluate", flaky)
     out = tmp_path / "run"
-    args = ("--trials", "4", "--no-seed-presets", "--sampler", "random")
+    args = ("--trials", "4", "--no-seed-presets", "--no-compare-presets", "--sampler", "random")
     assert _search(out, cifar_dir, *args) == 130
     assert "interrupted: run the same command to resume" in capsys.readouterr().err
     assert len(_trained(out)) == 2 and (out / "report.md").is_file()
@@ -74,7 +74,8 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_completes_the_run(tmp_path, c
 
 def test_screening_judges_more_candidates_than_it_trains(tmp_path, cifar_dir, fake_evaluate, capsys):
     out = tmp_path / "run"
-    assert _search(out, cifar_dir, "--trials", "6", "--no-seed-presets", "--sampler", "random", "--screen", "4") == 0
+    assert _search(out, cifar_dir, "--trials", "6", "--no-seed-presets", "--no-compare-presets", "--sampler",
+                   "random", "--screen", "4") == 0
     t = pd.read_csv(out / "trials.csv")
     screened, trained = t[t["outcome"] == "screened"], _trained(out)
     assert len(trained) == 6 and len(screened) >= 3  # --trials counts trained architectures only
@@ -203,7 +204,8 @@ def test_same_seed_same_architectures_and_accuracies(tmp_path, cifar_dir):
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert _search(out, cifar_dir, "--trials", "3", "--no-seed-presets", "--sampler", "nsga2",
+        assert _search(out, cifar_dir, "--trials", "3", "--no-seed-presets",
+                       "--no-compare-presets", "--sampler", "nsga2",
                        "--population", "2", "--seed", "7") == 0
         t = pd.read_csv(out / "trials.csv")
         runs.append(t[["arch", "outcome", "top1"]].reset_index(drop=True))
