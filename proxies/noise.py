@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .evaluators import is_diverged
 from .fidelity import Fidelity
 
 __all__ = ["NOISE_COLUMNS", "SEED_NOISE", "SeedNoise", "noise_from_runs", "pooled_sd", "seed_noise"]
@@ -58,7 +59,8 @@ def noise_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Pooled seed SD of validation top-1 per fidelity, from a run cache (``proxies.fidelity_runs``:
     ``kind, fidelity, seed, arch, val_top1, diverged``): training runs that did not diverge, grouped by
     architecture; a fidelity with no architecture run twice is left out."""
-    train = runs[(runs["kind"] == "train") & ~runs["diverged"].astype(bool) & runs["val_top1"].notna()]
+    diverged = runs["diverged"].map(is_diverged).astype(bool)  # a CSV's text, or NaN where not recorded
+    train = runs[(runs["kind"] == "train") & ~diverged & runs["val_top1"].notna()]
     rows = []
     for fidelity, g in train.groupby("fidelity", sort=True):
         pooled = pooled_sd(list(g.groupby("arch")["val_top1"].apply(list)))

@@ -240,3 +240,15 @@ def test_seed_noise_from_the_run_cache():
     assert list(noise["fidelity"]) == ["f"]  # g has no architecture run twice
     assert noise["seed_sd"].iloc[0] == pytest.approx(pooled_sd([[0.40, 0.44], [0.30, 0.31]])[0])
     assert (noise["archs"].iloc[0], noise["runs"].iloc[0]) == (2, 4)
+
+
+def test_seed_noise_reads_the_diverged_field_as_a_csv_gives_it(tmp_path):
+    """Text 'False' and a missing field are not divergence; 'True' is (a bool cast would read both as True)."""
+    from proxies.noise import noise_from_runs
+
+    runs = pd.DataFrame({"kind": ["train"] * 5, "fidelity": ["f"] * 5, "seed": [0, 1, 0, 1, 2],
+                         "arch": ["a", "a", "b", "b", "b"], "val_top1": [0.40, 0.44, 0.30, 0.31, 0.1],
+                         "diverged": ["False", None, "False", "False", "True"]})
+    runs.to_csv(tmp_path / "r.csv", index=False)
+    noise = noise_from_runs(pd.read_csv(tmp_path / "r.csv"))
+    assert (noise["archs"].iloc[0], noise["runs"].iloc[0]) == (2, 4)  # the diverged seed 2 of b is left out
