@@ -51,13 +51,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compare(study, settings, data, args, target: int) -> None:
     """Train the seed presets after a search that did not see them, once it has its target."""
+    started = time.time()
     done, _ = count_trained(study)
     if done < target:
         print(f"seed presets not compared yet: the search has {done} of {target} trials (the same command goes on)",
               file=sys.stderr)
         return
     set_threads()
-    run_comparison(study, settings, data, device=args.device, progress=not args.no_progress)
+    trained = run_comparison(study, settings, data, device=args.device, progress=not args.no_progress)
+    if trained:
+        print(f"comparison: {len(trained)} seed preset(s) trained in {(time.time() - started) / 60:.1f} min",
+              file=sys.stderr)
 
 
 def _search(argv: list[str] | None) -> int:
@@ -93,6 +97,7 @@ def _search(argv: list[str] | None) -> int:
     progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
     interrupted = False
     errors: list[str] = []
+    searched = None
     try:
         if done >= target:
             pass  # nothing to train: only the comparison is left
@@ -107,6 +112,7 @@ def _search(argv: list[str] | None) -> int:
             with graceful_stop():
                 run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
         if compare and not errors:
+            searched = time.time()
             _compare(study, settings, data, args, target)
     except KeyboardInterrupt:
         interrupted = True
@@ -115,7 +121,7 @@ def _search(argv: list[str] | None) -> int:
     d = write_outputs(study, args.out)
     s = study_summary(study, settings.budget)
     now_done, _ = count_trained(study)
-    elapsed = time.time() - start
+    elapsed = (searched or time.time()) - start  # the search's own time, without the comparison
     print(f"{summary_line(s, settings.budget)}", file=sys.stderr)
     files = [name for name in OUTPUT_FILES if (args.out / name).is_file()]
     judged, screened = candidates(s["counts"])
