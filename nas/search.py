@@ -19,10 +19,19 @@ from proxies import prepare_data, resolve_data_dir, set_threads
 from proxies.run import fit_fidelity_to_data
 from search_space.cli import make_out_folder, run_cli
 
-from .backends.loop import LoopConfig, count_trained, graceful_stop, run_worker, run_workers, set_target
+from .backends.loop import (
+    LoopConfig,
+    check_stop,
+    count_trained,
+    graceful_stop,
+    run_worker,
+    run_workers,
+    set_target,
+    stored_target,
+)
 from .budget import format_ops
 from .cli_args import parse_args
-from .comparison import interrupted_comparison, run_comparison
+from .comparison import comparison_pending, run_comparison, unfinished
 from .report.outputs import OUTPUT_FILES, write_outputs
 from .report.progress import SearchProgress, candidates, study_summary, summary_line
 from .study import default_storage, enqueue_seed_presets, open_study
@@ -49,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
-def _compare(study, settings, data, args, target: int) -> None:
-    """Train the seed presets after a search that did not see them, once it has its target."""
+def _compare(study, settings, data, args, target: int, deadline: float | None) -> None:
+    """Train the seed presets after a search that did not see them, once it holds its target."""
     started = time.time()
     done, _ = count_trained(study)
     if done < target:
@@ -58,10 +67,16 @@ def _compare(study, settings, data, args, target: int) -> None:
               file=sys.stderr)
         return
     set_threads()
-    trained = run_comparison(study, settings, data, device=args.device, progress=not args.no_progress)
-    if trained:
-        print(f"comparison: {len(trained)} seed preset(s) trained in {(time.time() - started) / 60:.1f} min",
+    with graceful_stop("stopping the comparison after the current training step"):
+        run = run_comparison(study, settings, data, device=args.device, progress=not args.no_progress,
+                             deadline=deadline, trial_timeout=args.trial_timeout_s, check_stop=check_stop)
+    if run.trained:
+        print(f"comparison: {len(run.trained)} seed preset(s) trained in {(time.time() - started) / 60:.1f} min",
               file=sys.stderr)
+    if run.elsewhere:
+        print(f"comparison: {', '.join(run.elsewhere)} left to the process(es) training them", file=sys.stderr)
+    if run.timed_out:
+        print("comparison stopped at --timeout: the same command finishes it", file=sys.stderr)
 
 
 def _search(argv: list[str] | None) -> int:
@@ -81,16 +96,17 @@ def _search(argv: list[str] | None) -> int:
     make_out_folder(args.out)
     seeds = [] if args.no_seed_presets else enqueue_seed_presets(study, settings)
     compare = args.no_seed_presets and not args.no_compare_presets
-    if compare and interrupted_comparison(study, settings):  # Ctrl-C in the comparison: finish it, nothing else
+    if compare and comparison_pending(study, settings, stored_target(study)):  # finish it before going on
         done = target = count_trained(study)[0]
-        continuing = True
+        plan = (f"the search holds its {target} trials; finishing the seed-preset comparison first"
+                f" ({len(unfinished(study, settings))} preset(s) left; --trials is not used this run)")
     else:
         done, target, continuing = set_target(study, args.trials)
+        plan = f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
     deadline = start + args.timeout_s if args.timeout_s else None
     print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
           f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
-          f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
-          + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
+          + plan + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
     cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
                      args.device, deadline, trial_timeout=args.trial_timeout_s)
     judged_before, screened_before = candidates(study_summary(study, settings.budget)["counts"])
@@ -111,13 +127,16 @@ def _search(argv: list[str] | None) -> int:
             set_threads()
             with graceful_stop():
                 run_worker(cfg, target, {"on_step": progress.step, "on_start": progress.trial_started}, data)
-        if compare and not errors:
-            searched = time.time()
-            _compare(study, settings, data, args, target)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         progress.close()
+    if compare and not errors and not interrupted:
+        searched = time.time()
+        try:
+            _compare(study, settings, data, args, target, deadline)
+        except KeyboardInterrupt:
+            interrupted = True
     d = write_outputs(study, args.out)
     s = study_summary(study, settings.budget)
     now_done, _ = count_trained(study)

@@ -36,7 +36,7 @@ from ..study import open_study
 from .stale import mark_owner, queue_again, recover_stale
 
 __all__ = ["LoopConfig", "check_stop", "claim_slot", "count_trained", "graceful_stop", "request_stop", "run_worker",
-           "run_workers", "set_target"]
+           "run_workers", "set_target", "stored_target"]
 
 MAX_WASTED = 2000  # consecutive draws that trained nothing (over budget, duplicate, screened) before giving up
 WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
@@ -93,6 +93,12 @@ def claim_slot(study: optuna.Study, trial: optuna.Trial, target: int) -> bool:
     queue_again(study, trial, drawn=False, withdrawn=True)
     time.sleep(random.uniform(0.05, 0.5))
     return False
+
+
+def stored_target(study: optuna.Study) -> int | None:
+    """The number of trained trials the last run set out to reach (None: no run set one)."""
+    target = study.user_attrs.get(_TARGET)
+    return target if isinstance(target, int) else None
 
 
 def set_target(study: optuna.Study, trials: int) -> tuple[int, int, bool]:

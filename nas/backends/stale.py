@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from .. import compat
 from ..outcomes import Attr, Outcome
 
-__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queue_again", "recover_stale"]
+__all__ = ["HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_gone", "owner_id", "queue_again", "recover_stale"]
 
 HEARTBEAT_S = 20.0
 HOST = socket.gethostname()
@@ -113,7 +113,15 @@ def queue_again(study: optuna.Study, trial, *, drawn: bool = True, withdrawn: bo
 def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
     """Stale: owned by a dead process of this host (or one whose pid was reused), or silent
     for ``grace_s`` (another host; or a process of this host that is stopped or hung)."""
-    owner = str(t.user_attrs.get(Attr.OWNER) or "")
+    beat = t.user_attrs.get(Attr.HEARTBEAT)
+    if beat is None:
+        beat = t.datetime_start.timestamp() if t.datetime_start else now
+    return owner_gone(str(t.user_attrs.get(Attr.OWNER) or ""), float(beat), now, grace_s)
+
+
+def owner_gone(owner: str, beat: float, now: float, grace_s: float = 6 * HEARTBEAT_S) -> bool:
+    """Whether the work ``owner`` (``host:pid:start``) claimed, last heard of at ``beat``, is
+    abandoned: a dead (or reused) process of this host, or silent for ``grace_s``."""
     parts = owner.split(":")
     if len(parts) == 2:  # host:pid, from before the start time was recorded
         parts.append("")
@@ -122,10 +130,7 @@ def _stale(t: optuna.trial.FrozenTrial, now: float, grace_s: float) -> bool:
             return False  # ours (another thread of this process)
         if not _alive(int(parts[1]), parts[2]):
             return True
-    beat = t.user_attrs.get(Attr.HEARTBEAT)
-    if beat is None:
-        beat = t.datetime_start.timestamp() if t.datetime_start else now
-    return now - float(beat) > grace_s
+    return now - beat > grace_s
 
 
 def recover_stale(study: optuna.Study, grace_s: float = 6 * HEARTBEAT_S) -> int:

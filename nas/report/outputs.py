@@ -11,27 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from search_space import PRESETS, SEED_PRESETS, ArchConfig, SearchSpace
+from search_space import ArchConfig, SearchSpace
 from search_space.files import atomic_write, atomic_write_text
 
 from ..budget import format_ops
-from ..comparison import stored_comparison
 from ..outcomes import EVALUATED, Outcome
 from ..study import study_meta
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
+from .presets import preset_entries, preset_lines, preset_points
 from .records import choice_columns, pareto_frame, trials_frame
 
 __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
 
-_SOURCES = {"search": "by the search", "after": "after the search", None: "-"}
-
 OUTPUT_FILES = ("trials.csv", "pareto.csv", "pareto.png", "pareto.svg", "report.md", "best_arch.json")
-
-
-def _dominated(top1: float, ops: float, front: pd.DataFrame) -> bool:
-    better = (front["top1"] >= top1) & (front["ops"] <= ops) & ((front["top1"] > top1) | (front["ops"] < ops))
-    return bool(better.any())
 
 
 def _per_stage(meta: dict) -> bool:
@@ -91,19 +84,6 @@ def _screen_lines(d: dict) -> list[str]:
     return lines
 
 
-def _late_entry(late: dict, noise, front: pd.DataFrame) -> dict:
-    """A seed preset trained after the search (:mod:`nas.comparison`), as a report entry."""
-    entry = {"ops": float(late["ops"]), "source": "after", "evaluated": True}
-    if late.get("diverged") or late.get("top1") is None:
-        return entry | {"diverged": True}
-    seeds = late.get("top1_seeds") or [late["top1"]]
-    one = pd.DataFrame({"top1": [float(late["top1"])], "top1_seeds": [seeds if len(seeds) > 1 else None],
-                        "top1_sd": [late.get("top1_sd")]})
-    se = _num(add_uncertainty(one, noise)["top1_se"].iloc[0])
-    return entry | {"top1": float(late["top1"]), "top1_se": se,
-                    "dominated": _dominated(float(late["top1"]), float(late["ops"]), front)}
-
-
 def report_data(study) -> dict:
     """Everything the report shows, as plain data (tests check this, not the Markdown)."""
     meta = study_meta(study)
@@ -112,30 +92,8 @@ def report_data(study) -> dict:
     noise = study_noise(trials, str(meta["fidelity"]))
     trials = add_uncertainty(trials, noise)
     front = pareto_frame(trials, budget)
-    space = SearchSpace(per_stage=_per_stage(meta))  # distances only need per_stage
-    fronts = [ArchConfig.decode(a) for a in front["arch"]]
-    seeds = []
-    trained = trials[trials["outcome"] == Outcome.TRAINED]
-    after = stored_comparison(study)
-    for name in SEED_PRESETS:
-        arch = PRESETS[name].arch
-        rows = trained[trained["arch"] == arch.encode()]
-        late = after.get(name)
-        entry = {"preset": name, "arch": arch.encode(), "evaluated": not rows.empty, "source": None}
-        if not rows.empty:
-            r = rows.iloc[0]
-            entry.update(top1=float(r["top1"]), ops=float(r["ops"]), top1_se=_num(r["top1_se"]), source="search",
-                         dominated=_dominated(float(r["top1"]), float(r["ops"]), front))
-        elif late is not None:
-            entry.update(_late_entry(late, noise, front))
-        else:
-            entry["ops"] = None
-        if fronts:
-            dists = [space.distance(arch, f) for f in fronts]
-            i = min(range(len(fronts)), key=lambda j: (dists[j], -front["top1"].iloc[j]))
-            entry.update(nearest=front["arch"].iloc[i], nearest_distance=dists[i],
-                         nearest_top1=float(front["top1"].iloc[i]), nearest_ops=float(front["ops"].iloc[i]))
-        seeds.append(entry)
+    space = SearchSpace(per_stage=_per_stage(meta))  # distances and membership only need per_stage
+    seeds = preset_entries(study, meta, trials, front, noise, space)
     freq = {c: front[c].dropna().astype(str).value_counts().to_dict() for c in choice_columns()} if len(front) else {}
     counts = trials["outcome"].value_counts().to_dict()
     best = front.sort_values(["top1", "ops"], ascending=[False, True]).iloc[0].to_dict() if len(front) else None
@@ -171,20 +129,7 @@ def _markdown(d: dict) -> str:
     for i, r in front.iterrows():
         lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
                      f" {r['params'] / 1e6:.2f}M | {r['number']} |")
-    lines += ["", "## Seed presets", "",
-              "| preset | proxy top-1 | OPs | trained | dominated by the front | nearest front architecture |"
-              " distance |", "|---|---|---|---|---|---|---|"]
-    for s in d["seeds"]:
-        top1 = _pm(s["top1"], s.get("top1_se")) if s.get("top1") is not None else (
-            "diverged" if s.get("diverged") else "not evaluated")
-        ops = format_ops(s["ops"]) if s.get("ops") is not None else "-"
-        dom = {True: "yes", False: "no"}.get(s.get("dominated"), "-")
-        lines.append(f"| {s['preset']} | {top1} | {ops} | {_SOURCES[s.get('source')]} | {dom} |"
-                     f" `{s.get('nearest', '-')}` | {s.get('nearest_distance', '-')} |")
-    lines += ["", "Seed presets over the budget or outside the space are not evaluated. *After the search*: trained"
-              " once the search reached its target, as its trials were (same fidelity, data and seeds), and never"
-              " shown to it (`--no-seed-presets`; `--no-compare-presets` skips this). Distance: the number of"
-              " choices that differ.", ""] + _noise_lines(d)
+    lines += [""] + preset_lines(d["seeds"], _pm, format_ops) + _noise_lines(d)
     lines += ["## How often each choice is on the front", ""]
     for col, counts in d["choice_frequency"].items():
         lines.append(f"- {col}: " + ", ".join(f"{k} x{n}" for k, n in counts.items()))
@@ -199,8 +144,7 @@ def write_outputs(study, out: Path) -> dict:
     atomic_write_text(out / "trials.csv", d["trials"].to_csv(index=False))
     atomic_write_text(out / "pareto.csv", d["front"].to_csv(index=False))
     title = f"{d['study']}: budget {format_ops(meta['budget'])} OPs, fidelity {meta['fidelity']}"
-    after = [(e["preset"], e["ops"], e["top1"]) for e in d["seeds"] if e["source"] == "after" and e.get("top1")]
-    plot = pareto_plot_data(d["trials"], d["front"], float(meta["budget"]), title, after)
+    plot = pareto_plot_data(d["trials"], d["front"], float(meta["budget"]), title, preset_points(d["seeds"]))
     for fmt in ("png", "svg"):
         atomic_write(out / f"pareto.{fmt}", lambda f, fmt=fmt: draw_pareto(plot, [(f, fmt)]))
     atomic_write_text(out / "report.md", _markdown(d))

@@ -28,8 +28,9 @@ class ParetoPlotData:
 
 
 def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "",
-                     after: list[tuple[str, float, float]] = ()) -> ParetoPlotData:
-    """``after``: seed presets trained after the search, ``(preset, OPs, top-1)``; labelled as such."""
+                     presets: list[tuple[str, float, float]] | None = None) -> ParetoPlotData:
+    """``presets``: the seed presets to mark, ``(label, OPs, top-1)`` (:func:`nas.report.presets.preset_points`);
+    by default those queued as seeds and trained."""
     def pts(df: pd.DataFrame) -> list[tuple[float, float]]:
         df = df.drop_duplicates("arch")
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
@@ -39,7 +40,9 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         return [100 * float(v) for v in pd.to_numeric(se, errors="coerce")]
 
     ok = trials[trials["top1"].notna()]
-    seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == Outcome.TRAINED)].drop_duplicates("seed_preset")
+    if presets is None:
+        seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == Outcome.TRAINED)].drop_duplicates("seed_preset")
+        presets = list(zip(seeds["seed_preset"], seeds["ops"], seeds["top1"], strict=True))
     trained = ok[ok["outcome"] == Outcome.TRAINED]
     front = front.sort_values(["ops", "top1"])
     return ParetoPlotData(
@@ -48,9 +51,7 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         pruned=pts(ok[ok["outcome"] == Outcome.PRUNED]),
         front=pts(front),
         front_err=err(front),
-        seeds=[(s, o / 1e6, 100 * t) for s, o, t in zip(seeds["seed_preset"], seeds["ops"], seeds["top1"],
-                                                          strict=True)]
-        + [(f"{s} (after the search)", o / 1e6, 100 * t) for s, o, t in after],
+        seeds=[(s, o / 1e6, 100 * t) for s, o, t in presets],
         budget=budget / 1e6,
         title=title,
     )
