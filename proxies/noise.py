@@ -71,10 +71,10 @@ def noise_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 # Fidelity.key() -> measured figure. Filled from the commands in each source; see docs/calibration.md.
 SEED_NOISE: dict[str, SeedNoise] = {
-    # the default fidelity (2 epochs x 3,000 images): seeds 0-2 of 31 of the papers' architectures,
-    # 85 runs (`benchmarks/fidelity.py` and `nas.analyze claims` on one cache; 2026-11-29, partial)
+    # the default fidelity (2 epochs x 3,000 images): seeds 0-2 of 44 of the papers' architectures,
+    # 129 runs (`benchmarks/fidelity.py` and `nas.analyze claims` on one cache; 2026-11-29, partial)
     "e2-n3000-r32-ws1-b32-v2000": SeedNoise(
-        0.01664788293365975, 31, 85,
+        0.016220206473384232, 44, 129,
         "results/calibration/seed-noise.csv, from benchmarks/fidelity.py --evaluators default-mean3"),
 }
 
