@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["MAX_UNDEFINED", "gain_ci", "gain_test", "holm", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+__all__ = ["MAX_UNDEFINED", "gain_test", "holm", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
 
 MAX_UNDEFINED = 0.05  # the share of bootstrap resamples that may leave a statistic undefined
 
@@ -74,15 +74,6 @@ def rank_ci(truth: ArrayLike, score: ArrayLike, statistic: str = "kendall", *, n
     return _percentile_ci((x, y), fn, n_resamples, confidence, seed)
 
 
-def gain_ci(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic: str = "kendall", *,
-            n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(truth, challenger) - statistic(truth, base)``
-    (:func:`gain_test` without its p-value)."""
-    low, high, _ = gain_test(truth, base, challenger, statistic, n_resamples=n_resamples, confidence=confidence,
-                             seed=seed)
-    return low, high
-
-
 def gain_test(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statistic: str = "kendall", *,
               n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """Does ``challenger`` rank ``truth`` better than ``base``? The percentile bootstrap interval of
@@ -93,7 +84,7 @@ def gain_test(truth: ArrayLike, base: ArrayLike, challenger: ArrayLike, statisti
     fn = _STATISTICS[statistic]
     t, a, b = (np.asarray(v, dtype=float) for v in (truth, base, challenger))
     if not t.shape == a.shape == b.shape:
-        raise ValueError(f"gain_ci: {t.shape}, {a.shape} and {b.shape} values")
+        raise ValueError(f"gain_test: {t.shape}, {a.shape} and {b.shape} values")
     keep = ~(np.isnan(t) | np.isnan(a) | np.isnan(b))
     t, a, b = t[keep], a[keep], b[keep]
 

@@ -97,7 +97,10 @@ def test_a_few_undefined_resamples_do_not_blank_the_interval():
 
 
 def test_gain_interval_is_paired_and_says_when_one_ranking_is_better():
-    from proxies.stats import gain_ci
+    from proxies.stats import gain_test
+
+    def gain_ci(*a, **k):
+        return gain_test(*a, **k)[:2]
 
     rng = np.random.default_rng(0)
     truth = rng.normal(size=40)
