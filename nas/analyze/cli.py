@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd
                              " --runs that holds the runs)")
         runs = load_runs(path, "--runs")
         key = specs[0].fidelity.key()
-        if not ((runs["kind"] == "train") & (runs["fidelity"] == key)).any():
+        if not _scores(runs, key):
             raise ValueError(f"--runs: {str(path)!r} holds no run at fidelity {key!r} (pass the --fidelity its"
                              " runs have, or drop --report-only to train)")
         return runs
