@@ -19,7 +19,7 @@ from ..outcomes import EVALUATED, Outcome
 from ..study import study_meta
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
-from .presets import preset_entries, preset_lines, preset_points
+from .presets import num, preset_entries, preset_lines, preset_points
 from .records import choice_columns, pareto_frame, trials_frame
 
 __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
@@ -39,10 +39,6 @@ def _space_name(meta: dict) -> str:
     if _per_stage(meta):
         return "per-stage (each stage its own block choices)"
     return "uniform (one block choice for all five stages)"
-
-
-def _num(value) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
 
 
 def _pm(top1: float, se) -> str:
@@ -102,7 +98,7 @@ def report_data(study) -> dict:
             if entry.get("top1") is not None:
                 entry["lead"] = float(best["top1"]) - entry["top1"]
                 entry["is_best"] = entry["arch"] == best["arch"]
-                entry["within_noise"] = lead_within_noise(float(best["top1"]), _num(best["top1_se"]),
+                entry["within_noise"] = lead_within_noise(float(best["top1"]), num(best["top1_se"]),
                                                           entry["top1"], entry["top1_se"])
     return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
             "seeds": seeds, "choice_frequency": freq, "counts": counts, "noise": noise,
@@ -154,7 +150,7 @@ def write_outputs(study, out: Path) -> dict:
             "ops": float(b["ops"]), "proxy_top1": float(b["top1"]), "budget": meta["budget"],
             "convention": meta["convention"], "resolution": meta["resolution"], "num_classes": meta["num_classes"],
             "fidelity": meta["fidelity"], "study": d["study"], "trial": int(b["number"]),
-            "proxy_top1_se": _num(b["top1_se"]), "seeds": int(meta.get("seeds", 1)),
+            "proxy_top1_se": num(b["top1_se"]), "seeds": int(meta.get("seeds", 1)),
         }
         atomic_write_text(out / "best_arch.json", json.dumps(payload, indent=2) + "\n")
     return d

@@ -25,7 +25,7 @@ from ..comparison import stored_comparison
 from ..outcomes import Outcome
 from .noise import StudyNoise, add_uncertainty
 
-__all__ = ["STATUS_TEXT", "preset_entries", "preset_lines", "preset_points"]
+__all__ = ["STATUS_TEXT", "num", "preset_entries", "preset_lines", "preset_points"]
 
 STATUS_TEXT = {"seeded": "seeded", "found": "found by the search", "after": "after the search"}
 
@@ -35,7 +35,8 @@ def dominated(top1: float, ops: float, front: pd.DataFrame) -> bool:
     return bool(better.any())
 
 
-def _num(value) -> float | None:
+def num(value) -> float | None:
+    """``value`` as a float; None for None or NaN."""
     return None if value is None or pd.isna(value) else float(value)
 
 
@@ -53,7 +54,7 @@ def _late(late: dict, noise: StudyNoise) -> dict:
     seeds = late.get("top1_seeds") or [late["top1"]]
     one = pd.DataFrame({"top1": [float(late["top1"])], "top1_seeds": [seeds if len(seeds) > 1 else None],
                         "top1_sd": [late.get("top1_sd")]})
-    se = _num(add_uncertainty(one, noise)["top1_se"].iloc[0])
+    se = num(add_uncertainty(one, noise)["top1_se"].iloc[0])
     return {"status": "after", "top1": float(late["top1"]), "top1_se": se}
 
 
@@ -64,7 +65,7 @@ def _state(name: str, arch: ArchConfig, meta: dict, space: SearchSpace, trials: 
     if len(trained):
         r = trained.iloc[0]
         seeded = (trained["seed_preset"] == name).any()
-        return {"status": "seeded" if seeded else "found", "top1": float(r["top1"]), "top1_se": _num(r["top1_se"])}
+        return {"status": "seeded" if seeded else "found", "top1": float(r["top1"]), "top1_se": num(r["top1_se"])}
     if (mine["outcome"] == Outcome.DIVERGED).any():
         return {"status": "diverged"}
     if late is not None:
