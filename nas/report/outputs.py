@@ -17,9 +17,10 @@ from search_space.files import atomic_write, atomic_write_text
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
 from ..study import study_meta
+from .choices import KEY_CHOICES, key_choice_lines, key_choice_rows
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
-from .presets import num, preset_entries, preset_lines, preset_points
+from .presets import num, preset_entries, preset_lines, preset_ops, preset_points
 from .records import choice_columns, pareto_frame, trials_frame
 
 __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
@@ -100,8 +101,10 @@ def report_data(study) -> dict:
                 entry["is_best"] = entry["arch"] == best["arch"]
                 entry["within_noise"] = lead_within_noise(float(best["top1"]), num(best["top1_se"]),
                                                           entry["top1"], entry["top1_se"])
+    ops = {c.preset: preset_ops(c.preset, meta) for c in KEY_CHOICES}
     return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
-            "seeds": seeds, "choice_frequency": freq, "counts": counts, "noise": noise,
+            "seeds": seeds, "key_choices": key_choice_rows(trials, front, best, ops),
+            "choice_frequency": freq, "counts": counts, "noise": noise,
             "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum())}
 
 
@@ -125,7 +128,8 @@ def _markdown(d: dict) -> str:
     for i, r in front.iterrows():
         lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
                      f" {r['params'] / 1e6:.2f}M | {r['number']} |")
-    lines += [""] + preset_lines(d["seeds"], _pm, format_ops) + _noise_lines(d)
+    lines += [""] + preset_lines(d["seeds"], _pm, format_ops) + key_choice_lines(d["key_choices"], format_ops)
+    lines += _noise_lines(d)
     lines += ["## How often each choice is on the front", ""]
     for col, counts in d["choice_frequency"].items():
         lines.append(f"- {col}: " + ", ".join(f"{k} x{n}" for k, n in counts.items()))

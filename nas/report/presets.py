@@ -25,7 +25,7 @@ from ..comparison import stored_comparison
 from ..outcomes import Outcome
 from .noise import StudyNoise, add_uncertainty
 
-__all__ = ["STATUS_TEXT", "num", "preset_entries", "preset_lines", "preset_points"]
+__all__ = ["STATUS_TEXT", "num", "preset_entries", "preset_lines", "preset_ops", "preset_points"]
 
 STATUS_TEXT = {"seeded": "seeded", "found": "found by the search", "after": "after the search"}
 
@@ -38,6 +38,11 @@ def dominated(top1: float, ops: float, front: pd.DataFrame) -> bool:
 def num(value) -> float | None:
     """``value`` as a float; None for None or NaN."""
     return None if value is None or pd.isna(value) else float(value)
+
+
+def preset_ops(name: str, meta: dict) -> float:
+    """A preset's OPs under the study's convention, resolution and classes."""
+    return _ops(PRESETS[name].arch, meta)
 
 
 def _ops(arch: ArchConfig, meta: dict) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from nas import TrialRunner, arch_params, enqueue_seed_presets, open_study, pareto_plot_data, report_data, write_outputs
 from nas.report import main as report_main
+from nas.report.choices import KEY_CHOICES
 from nas.report.outputs import OUTPUT_FILES
 from nas.study import default_storage
 from search_space import PRESETS, ArchConfig, SearchSpace
@@ -56,6 +57,11 @@ def test_report_data(finished, settings):
     assert sp["nearest_distance"] == min(space.distance(PRESETS["bin_mobilenet_sp"].arch, ArchConfig.decode(a))
                                          for a in front["arch"])
     assert sum(d["choice_frequency"]["depth"].values()) == len(front)
+    # Key choices: every one, placed against this front (the Sp preset was trained: its choice is on it).
+    kc = {r["choice"]: r for r in d["key_choices"]}
+    assert set(kc) == {c.label for c in KEY_CHOICES}
+    assert all(r["near_arch"] in members and r["trained"] == trained["arch"].nunique() for r in kc.values())
+    assert kc["parallel DW/PW, binary 1x1 only"]["trained_share"] > 0
 
 
 def test_plot_data(finished, settings):
@@ -76,7 +82,7 @@ def test_write_outputs_and_report_cli(finished, tmp_path, capsys):
     best = json.loads((tmp_path / "best_arch.json").read_text())
     assert ArchConfig.from_dict(best).encode() == best["arch"] and best["ops"] <= best["budget"]
     report = (tmp_path / "report.md").read_text()
-    assert "## Pareto front" in report and "bin_mobilenet_sp" in report
+    assert "## Pareto front" in report and "bin_mobilenet_sp" in report and "## The papers' key choices" in report
     # nas.report regenerates the same tables from the study alone.
     (tmp_path / "trials.csv").unlink()
     before = (tmp_path / "pareto.csv").read_text()

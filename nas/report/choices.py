@@ -1,0 +1,130 @@
+"""Did a search rediscover the seed papers' key design choices? The report's *Key choices* section.
+
+Each key choice is a condition on one stage's block choices (e.g. MobileNet-Sp: parallel DW/PW
+with only the 1x1 convs binary). An architecture's *share* of a choice is the fraction of its
+five stages that meet the condition (0 or 1 in the uniform space). For each choice:
+
+* its mean share among the fully trained architectures, on the front, and in the best one;
+* the front architecture nearest (in OPs, on a log scale) to the paper's own model, and its share:
+  the choice counts as *rediscovered* when that architecture has it in every stage, *partly* when
+  in some stages;
+* Spearman's rho between share and proxy top-1 over the trained architectures (``scipy.stats``),
+  with its p-value: does more of the choice go with a better proxy score?
+
+Computed from the trials table alone (no drawing, no study), so tests feed it synthetic frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy import stats
+
+from search_space import NUM_STAGES
+
+from ..outcomes import Outcome
+
+__all__ = ["KEY_CHOICES", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows"]
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """A condition on a stage's choices (every field must take one of its values), from ``paper``,
+    whose model ``preset`` embodies it."""
+
+    label: str
+    paper: str
+    preset: str
+    condition: tuple[tuple[str, tuple], ...]
+
+
+KEY_CHOICES = (
+    KeyChoice("parallel DW/PW, binary 1x1 only", "MobileNet-Sp", "bin_mobilenet_sp",
+              (("topology", ("parallel",)), ("binary_scope", ("pw",)))),
+    KeyChoice("parallel DW/PW", "MobileNet-Sp", "bin_mobilenet_sp", (("topology", ("parallel",)),)),
+    KeyChoice("binary 1x1 only", "MobileNet-Sp", "bin_mobilenet_sp", (("binary_scope", ("pw",)),)),
+    KeyChoice("Mid block, K >= 3, PReLU", "MoBiNet", "mobinet_mid_k4_prelu",
+              (("placement", ("mid",)), ("k", (3, 4)), ("activation", ("prelu",)))),
+    KeyChoice("Mid block", "MoBiNet", "mobinet_mid_k4_prelu", (("placement", ("mid",)),)),
+    KeyChoice("K >= 3", "MoBiNet", "mobinet_mid_k4_prelu", (("k", (3, 4)),)),
+    KeyChoice("PReLU", "MoBiNet", "mobinet_mid_k4_prelu", (("activation", ("prelu",)),)),
+)
+
+
+def choice_share(frame: pd.DataFrame, choice: KeyChoice) -> pd.Series:
+    """Per row of a trials-style frame (``s<i>.<field>`` columns): the share of stages meeting ``choice``."""
+    hits = pd.Series(0.0, index=frame.index)
+    for i in range(NUM_STAGES):
+        ok = pd.Series(True, index=frame.index)
+        for field, values in choice.condition:
+            ok &= frame[f"s{i}.{field}"].isin(values)
+        hits += ok.astype(float)
+    return hits / NUM_STAGES
+
+
+def _nearest_in_ops(front: pd.DataFrame, ops: float) -> int:
+    """The position in ``front`` of the architecture nearest ``ops`` as a ratio."""
+    gap = (front["ops"].astype(float).map(math.log) - math.log(ops)).abs()
+    return int(gap.to_numpy().argmin())
+
+
+def _verdict(share: float | None) -> str:
+    if share is None:
+        return "no front"
+    return "rediscovered" if share == 1 else "partly" if share > 0 else "not found"
+
+
+def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None,
+                    preset_ops: dict[str, float]) -> list[dict]:
+    """One dict per :data:`KEY_CHOICES` entry (see the module docstring); ``preset_ops`` maps each
+    preset to its OPs under the study's convention."""
+    trained = trials[(trials["outcome"] == Outcome.TRAINED) & trials["top1"].notna()].drop_duplicates("arch")
+    rows = []
+    for choice in KEY_CHOICES:
+        share = choice_share(trained, choice)
+        row = {"choice": choice.label, "paper": choice.paper, "preset": choice.preset,
+               "preset_ops": float(preset_ops[choice.preset]), "trained": len(trained),
+               "trained_share": float(share.mean()) if len(share) else None,
+               "front_share": None, "best_share": None, "near": None, "near_arch": None, "near_ops": None,
+               "near_share": None,
+               "rho": None, "p": None}
+        if len(front):
+            row["front_share"] = float(choice_share(front, choice).mean())
+            i = _nearest_in_ops(front, preset_ops[choice.preset])
+            row.update(near=i + 1, near_arch=front["arch"].iloc[i], near_ops=float(front["ops"].iloc[i]),
+                       near_share=float(choice_share(front.iloc[[i]], choice).iloc[0]))
+        if best is not None:
+            row["best_share"] = float(choice_share(pd.DataFrame([best]), choice).iloc[0])
+        if len(share) >= 3 and share.nunique() > 1 and trained["top1"].nunique() > 1:
+            res = stats.spearmanr(share, trained["top1"].astype(float))
+            row["rho"], row["p"] = float(res.statistic), float(res.pvalue)
+        row["verdict"] = _verdict(row["near_share"])
+        rows.append(row)
+    return rows
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
+    """The report's Markdown section."""
+    lines = ["## The papers' key choices", "",
+             "Share of stages with each choice, among the fully trained architectures, on the front and in the"
+             " best one; *near the paper's model* is the front architecture (its number in the Pareto front table)"
+             " nearest in OPs to the paper's own model (rediscovered when it has the choice in every stage);"
+             " rho is Spearman's rank correlation between an architecture's share and its proxy top-1 over the"
+             " trained architectures.", "",
+             "| choice | paper | trained | front | best | near the paper's model | verdict | rho (p) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        near = "-" if r["near_arch"] is None else \
+            f"{_pct(r['near_share'])} (#{r['near']}, {format_ops(r['near_ops'])})"
+        rho = "-" if r["rho"] is None else f"{r['rho']:+.2f} ({r['p']:.2g})"
+        lines.append(f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
+                     f" {_pct(r['trained_share'])} of {r['trained']} | {_pct(r['front_share'])} |"
+                     f" {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} |")
+    return lines + [""]
+

@@ -1,0 +1,105 @@
+"""The report's *Key choices* section: shares, the rediscovery verdict and the rank correlation,
+on synthetic trials tables with known answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from nas.report.choices import KEY_CHOICES, choice_share, key_choice_lines, key_choice_rows
+from search_space import NUM_STAGES, ArchConfig
+from search_space.space import STAGE_CHOICES
+
+SP = "S-none-k0-2xdw-relu-pw"
+L_ALL = "L-none-k0-relu-all"
+MID = "L-mid-k4-prelu-all"
+CHOICE = {c.label: c for c in KEY_CHOICES}
+OPS = {c.preset: 32e6 if c.paper == "MoBiNet" else 45e6 for c in KEY_CHOICES}
+
+
+def _row(stages: list[str], top1: float, ops: float, outcome: str = "trained", width: float = 1.0) -> dict:
+    arch = ArchConfig.decode(f"w{width}-d1:" + ":".join(stages))
+    row = {"arch": arch.encode(), "outcome": outcome, "top1": top1, "ops": ops}
+    for i, s in enumerate(arch.stages):
+        for c in STAGE_CHOICES:
+            row[f"s{i}.{c}"] = getattr(s, c)
+    return row
+
+
+def _mixed(n_sp: int) -> list[str]:
+    """A per-stage architecture whose first ``n_sp`` stages are Sp blocks, the rest cascade."""
+    return [SP] * n_sp + [L_ALL] * (NUM_STAGES - n_sp)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def _by_label(rows: list[dict]) -> dict:
+    return {r["choice"]: r for r in rows}
+
+
+def test_choice_share_counts_stages():
+    f = _frame([_row(_mixed(n), 0.1, 1e6) for n in range(NUM_STAGES + 1)])
+    assert choice_share(f, CHOICE["parallel DW/PW, binary 1x1 only"]).tolist() == [n / 5 for n in range(6)]
+    assert choice_share(f, CHOICE["binary 1x1 only"]).tolist() == [n / 5 for n in range(6)]
+    assert choice_share(f, CHOICE["Mid block"]).tolist() == [0.0] * 6
+    # K >= 3 and PReLU and Mid all at once: only the MoBiNet Mid K4 stages count.
+    g = _frame([_row([MID] * 2 + ["L-mid-k1-prelu-all", "L-mid-k4-relu-all", MID], 0.1, 1e6)])
+    assert choice_share(g, CHOICE["Mid block, K >= 3, PReLU"]).tolist() == [0.6]
+    assert choice_share(g, CHOICE["Mid block"]).tolist() == [1.0]
+
+
+def test_rediscovered_when_the_front_model_near_the_paper_has_it_everywhere():
+    rows = [_row([SP] * 5, 0.40, 44e6), _row([MID] * 5, 0.30, 31e6), _row([L_ALL] * 5, 0.10, 20e6),
+            _row([L_ALL] * 5, 0.35, 60e6, width=1.5), _row(_mixed(2), 0.05, 44e6, outcome="pruned")]
+    trials = _frame(rows)
+    front = trials.iloc[[2, 1, 0]].reset_index(drop=True)  # by OPs; the w1.5 one is over a 50M budget
+    out = _by_label(key_choice_rows(trials, front, rows[0], OPS))
+    sp = out["parallel DW/PW, binary 1x1 only"]
+    assert sp["verdict"] == "rediscovered" and sp["near_arch"] == rows[0]["arch"] and sp["near_ops"] == 44e6
+    assert sp["trained"] == 4 and sp["trained_share"] == pytest.approx(0.25)  # the pruned trial is left out
+    assert sp["front_share"] == pytest.approx(1 / 3) and sp["best_share"] == 1.0
+    mid = out["Mid block, K >= 3, PReLU"]
+    assert mid["verdict"] == "rediscovered" and mid["near_arch"] == rows[1]["arch"]  # 31M is nearest 32M
+    assert mid["best_share"] == 0.0 and mid["preset_ops"] == 32e6
+    assert out["PReLU"]["verdict"] == "rediscovered"
+
+
+def test_nearest_is_on_a_log_scale_and_partial_shares():
+    rows = [_row(_mixed(2), 0.40, 48e6), _row([L_ALL] * 5, 0.20, 20e6)]
+    trials = _frame(rows)
+    out = _by_label(key_choice_rows(trials, trials.iloc[[1, 0]], rows[0], OPS))
+    # MoBiNet's 32M: 20M is nearer in OPs (12M vs 16M away) but 48M is nearer as a ratio (1.5x vs 1.6x).
+    assert out["Mid block"]["near_arch"] == rows[0]["arch"]
+    assert out["parallel DW/PW, binary 1x1 only"]["verdict"] == "partly"
+    assert out["parallel DW/PW, binary 1x1 only"]["near_share"] == pytest.approx(0.4)
+    assert out["Mid block"]["verdict"] == "not found"
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_rank_correlation_known_answers(sign):
+    rows = [_row(_mixed(n), 0.2 + sign * 0.05 * n, 30e6 + n) for n in range(NUM_STAGES + 1)]
+    trials = _frame(rows)
+    out = _by_label(key_choice_rows(trials, trials, rows[0], OPS))
+    assert out["parallel DW/PW"]["rho"] == pytest.approx(sign)
+    assert out["parallel DW/PW"]["p"] < 0.01
+    assert out["Mid block"]["rho"] is None  # no architecture has it: share is constant
+
+
+def test_no_front_and_no_trained():
+    empty = _frame([_row([SP] * 5, None, 44e6, outcome="pruned")])
+    rows = key_choice_rows(empty, empty.iloc[0:0], None, OPS)
+    assert all(r["verdict"] == "no front" and r["trained"] == 0 and r["trained_share"] is None for r in rows)
+    lines = key_choice_lines(rows, lambda ops: f"{ops / 1e6:.1f}M")
+    assert lines[0] == "## The papers' key choices" and len(lines) == 6 + len(KEY_CHOICES) + 1
+
+
+def test_markdown_row():
+    rows = [_row([SP] * 5, 0.40, 44e6), _row([MID] * 5, 0.30, 31e6)]
+    trials = _frame(rows)
+    out = key_choice_rows(trials, trials.iloc[[1, 0]], rows[0], OPS)
+    text = "\n".join(key_choice_lines(out, lambda ops: f"{ops / 1e6:.1f}M"))
+    sp = "| parallel DW/PW, binary 1x1 only | MobileNet-Sp (bin_mobilenet_sp, 45.0M) | 50% of 2 | 50% | 100% |"
+    assert sp in text
+    assert "100% (#2, 44.0M) | rediscovered |" in text
