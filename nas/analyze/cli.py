@@ -3,6 +3,7 @@ do the design choices shape the error distribution of a budget's design space.
 
     python -m nas.analyze claims --data-dir D [--seeds 3] [--fidelity default ...] [--out runs/analyze]
     python -m nas.analyze edf --data-dir D --budget 50M [--n 60] [--spaces uniform,per-stage] [--out ...]
+    python -m nas.analyze rediscovery SEARCH [SEARCH ...] [--out ...]
 
 Every training is one run of the evaluator (``proxies.evaluators.RunSpec``: validation top-1 of the
 proxy at the fidelity, data seed 0, a training seed), cached in ``OUT/runs.csv`` as soon as it ends
@@ -14,7 +15,10 @@ cache at the end (``--report-only``: from the cache alone):
   seeds, verdict, ...) and ``claims.md``;
 * edf: ``edf-archs.csv`` (every architecture, its OPs, top-1, error and choice values),
   ``edf.csv`` (the curves), ``edf-stats.csv`` (each value against the rest) and
-  ``edf-<space>.png`` / ``.svg``.
+  ``edf-<space>.png`` / ``.svg``;
+* rediscovery (trains nothing: reads finished ``nas.search --no-seed-presets`` folders):
+  ``rediscovery-runs.csv``, ``rediscovery-presets.csv``, ``rediscovery-choices.csv`` and
+  ``rediscovery.md`` (:mod:`nas.analyze.rediscovery`).
 
 The default ``--out`` is ``runs/analyze`` (ignored by git); committed analyses live in
 ``results/claims`` and ``results/edf``.
@@ -41,11 +45,15 @@ from ..budget import parse_budget
 from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
 from .edf import CHOICES, SPACES, STATS_COLUMNS, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import MARKER, draw_edf, edf_plot_data
+from .rediscovery import CHOICE_COLUMNS, PRESET_COLUMNS, RUN_COLUMNS, TITLE, rediscovery_markdown, rediscovery_tables
 
 __all__ = ["main"]
 
 DATA_SEED = 0
 CLAIMS_TITLE = "# The seed papers' claims"  # claims.md starts with it: a file without it is not ours
+REDISCOVERY_FILES = {"rediscovery-runs.csv": ("runs", RUN_COLUMNS),
+                     "rediscovery-presets.csv": ("presets", PRESET_COLUMNS),
+                     "rediscovery-choices.csv": ("choices", CHOICE_COLUMNS)}
 EDF_HEADERS = {"edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
                "edf.csv": ["space", "choice", "value", "n", "error", "cdf"],
                "edf-stats.csv": STATS_COLUMNS}
@@ -66,7 +74,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m nas.analyze", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery}")
     c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
     c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
     c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
@@ -78,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int_at_least(0), default=0, help="the draw's seed (training seed is 0)")
     e.add_argument("--bootstrap", type=int_at_least(0), default=2000, help="bootstrap resamples (default 2000)")
     _common(e)
+    r = sub.add_parser("rediscovery", help="finished --no-seed-presets searches side by side (trains nothing)")
+    r.add_argument("searches", nargs="+", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
+    r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
     return p
 
 
@@ -184,13 +195,49 @@ def _edf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rediscovery(args: argparse.Namespace) -> int:
+    from ..report import report_data  # Optuna: only this command needs it
+    from ..study import default_storage, load_study, study_meta
+
+    names = [p.resolve().name for p in args.searches]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"SEARCH: two folders are named {twice!r}; the runs are named by their folders")
+    for file, (_, header) in REDISCOVERY_FILES.items():
+        check_ours(args.out / file, header=header)
+    check_ours(args.out / "rediscovery.md", marker=TITLE)
+    reports = {}
+    for name, folder in zip(names, args.searches, strict=True):
+        if not (folder / "study.db").is_file():
+            raise ValueError(f"SEARCH: {str(folder)!r} holds no study.db (give a nas.search output folder)")
+        study = load_study(default_storage(folder))
+        meta = study_meta(study)
+        if "budget" not in meta:
+            raise ValueError(f"SEARCH: {str(folder)!r} holds no binas search study")
+        if meta.get("seeded"):
+            raise ValueError(f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
+                             " searches run with --no-seed-presets)")
+        reports[name] = report_data(study)
+    tables = rediscovery_tables(reports)
+    make_out_folder(args.out)
+    for file, (key, _) in REDISCOVERY_FILES.items():
+        atomic_write_text(args.out / file, tables[key].to_csv(index=False))
+    md = rediscovery_markdown(tables)
+    atomic_write_text(args.out / "rediscovery.md", md)
+    print(md)
+    print(f"{len(reports)} searches; wrote {', '.join(REDISCOVERY_FILES)} and rediscovery.md in {args.out}",
+          file=sys.stderr)
+    return 0
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     check_out_folder(args.out)
-    if args.runs is not None:  # refused now, not when the first run ends
+    if getattr(args, "runs", None) is not None:  # refused now, not when the first run ends
         check_out_folder(args.runs.parent, "--runs")
     start = time.time()
-    rc = _claims(args) if args.command == "claims" else _edf(args)
+    command = {"claims": _claims, "edf": _edf, "rediscovery": _rediscovery}[args.command]
+    rc = command(args)
     print(f"wall time {time.time() - start:.0f} s", file=sys.stderr)
     return rc
 

@@ -1,0 +1,118 @@
+"""``nas.analyze rediscovery``: finished --no-seed-presets searches side by side (tables from known
+report data, and the command on real small searches with a fake proxy)."""
+
+from __future__ import annotations
+
+import optuna
+import pandas as pd
+import pytest
+
+from nas import report_data
+from nas.analyze import main as analyze_main
+from nas.analyze.rediscovery import (
+    CHOICE_COLUMNS,
+    PRESET_COLUMNS,
+    RUN_COLUMNS,
+    rediscovery_markdown,
+    rediscovery_tables,
+)
+from nas.report.choices import KEY_CHOICES
+from nas.search import main as search_main
+from nas.study import load_study
+from search_space import SEED_PRESETS
+from search_space.cli import run_cli
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TINY = ["--budget", "50M", "--fidelity", "smoke", "--train-subset", "200", "--val-size", "100", "--no-progress",
+        "--sampler", "random", "--trials", "3"]
+
+
+def _report(front_top1: float, presets: list[tuple[str, float | None, bool | None]], verdict: str) -> dict:
+    """A minimal report_data(): one front architecture, the given presets, one key choice."""
+    front = pd.DataFrame([{"arch": "w1.0-d1:S-none-k0-2xdw-relu-pw", "ops": 44e6, "top1": front_top1}])
+    seeds = [{"preset": p, "ops": 30e6, "status": "after" if t is not None else "over budget", "top1": t,
+              "top1_se": 0.01 if t is not None else None, "dominated": dom, "lead": None, "within_noise": None,
+              "nearest": front["arch"][0], "nearest_distance": 3} for p, t, dom in presets]
+    choice = {"choice": "PReLU", "paper": "MoBiNet", "trained_share": 0.5, "front_share": 1.0, "best_share": 1.0,
+              "near": 1, "near_arch": front["arch"][0], "near_ops": 44e6, "near_share": 1.0 if verdict else 0.0,
+              "verdict": verdict or "not found", "rho": 0.5, "p": 0.2}
+    return {"meta": {"per_stage": False, "fidelity": "f", "budget": 50e6}, "study": "s",
+            "best": front.iloc[0].to_dict(), "front": front, "counts": {"trained": 4, "pruned": 2},
+            "train_seconds": 600.0, "seeds": seeds, "key_choices": [choice]}
+
+
+def test_tables_and_markdown_known_answers():
+    reports = {"a": _report(0.4, [("p1", 0.3, True), ("p2", None, None)], "rediscovered"),
+               "b": _report(0.2, [("p1", 0.3, False), ("p2", None, None)], "")}
+    t = rediscovery_tables(reports)
+    assert list(t["runs"].columns) == RUN_COLUMNS and list(t["presets"].columns) == PRESET_COLUMNS
+    assert list(t["choices"].columns) == CHOICE_COLUMNS
+    assert t["runs"][["run", "trials", "trained", "front"]].values.tolist() == [["a", 6, 4, 1], ["b", 6, 4, 1]]
+    assert t["runs"]["train_minutes"].tolist() == [10.0, 10.0]
+    assert len(t["presets"]) == 4 and len(t["choices"]) == 2
+    md = rediscovery_markdown(t)
+    assert md.splitlines()[0] == "# Rediscovery: searches without the seed presets"
+    p1 = next(line for line in md.splitlines() if line.startswith("| p1 |"))
+    assert p1.endswith("| 1 of 2 |") and "30.0% ± 1.0, dominated;" in p1 and "on or above the front" in p1
+    p2 = next(line for line in md.splitlines() if line.startswith("| p2 |"))
+    assert p2.endswith("| over budget | over budget | - |")
+    prelu = next(line for line in md.splitlines() if line.startswith("| PReLU |"))
+    assert "rediscovered (100%); rho +0.50 (p 0.2)" in prelu and "not found (0%)" in prelu
+    assert prelu.endswith("| 1 of 2 |")
+
+
+@pytest.fixture
+def searches(tmp_path, cifar_dir, fake_evaluate):
+    outs = []
+    for space, seed in (("uniform", 0), ("per-stage", 1)):
+        out = tmp_path / f"rd-{space}"
+        args = ["--data-dir", str(cifar_dir), "--out", str(out), *TINY, "--no-seed-presets", "--space", space,
+                "--seed", str(seed)]
+        assert run_cli(search_main, args) == 0
+        outs.append(out)
+    return outs
+
+
+def test_the_command_on_two_searches(searches, tmp_path, capsys):
+    out = tmp_path / "summary"
+    assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out)]) == 0
+    runs = pd.read_csv(out / "rediscovery-runs.csv")
+    assert runs["run"].tolist() == ["rd-uniform", "rd-per-stage"] and runs["space"].tolist() == ["uniform", "per-stage"]
+    presets = pd.read_csv(out / "rediscovery-presets.csv")
+    choices = pd.read_csv(out / "rediscovery-choices.csv")
+    assert len(presets) == 2 * len(SEED_PRESETS) and len(choices) == 2 * len(KEY_CHOICES)
+    # the same figures as each search's own report
+    d = report_data(load_study(f"sqlite:///{searches[1] / 'study.db'}"))
+    assert runs["best_top1"].iloc[1] == pytest.approx(d["best"]["top1"])
+    mine = presets[presets["run"] == "rd-per-stage"].set_index("preset")
+    for e in d["seeds"]:
+        assert mine.loc[e["preset"], "status"] == e["status"]
+        if e["evaluated"]:
+            assert mine.loc[e["preset"], "top1"] == pytest.approx(e["top1"])
+    assert (out / "rediscovery.md").read_text() in capsys.readouterr().out
+    assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out)]) == 0  # its own files: rewritten
+
+
+def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
+    from nas.analyze.cli import _main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [([str(empty)], "holds no study.db"),
+             ([str(searches[0]), str(searches[0])], "two folders are named 'rd-uniform'")]
+    seeded = tmp_path / "seeded"
+    assert run_cli(search_main, ["--data-dir", str(cifar_dir), "--out", str(seeded), *TINY]) == 0
+    cases.append(([str(seeded)], "seeded with the presets"))
+    for folders, message in cases:
+        capsys.readouterr()
+        assert run_cli(_main, ["rediscovery", *folders, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1
+    # someone else's rediscovery.md is not overwritten
+    foreign = tmp_path / "o2"
+    foreign.mkdir()
+    (foreign / "rediscovery.md").write_text("my notes\n")
+    assert run_cli(_main, ["rediscovery", str(searches[0]), "--out", str(foreign)]) == 2
+    assert (foreign / "rediscovery.md").read_text() == "my notes\n"
+    assert not (foreign / "rediscovery-runs.csv").exists()
