@@ -1,10 +1,12 @@
 """Do the seed papers' claims hold, and how do the design choices shape a budget's design space
-(``python -m nas.analyze claims|edf``)."""
+(``python -m nas.analyze claims|edf``), and what searches without the seed presets found
+(``python -m nas.analyze rediscovery``)."""
 
 from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
 from .cli import main
 from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import EdfPlotData, draw_edf, edf_plot_data
+from .rediscovery import rediscovery_markdown, rediscovery_tables
 from .stats import VERDICTS, compare_samples, fdr_verdicts, seed_interval, seed_p_value, verdict
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "fdr_verdicts",
     "main",
     "match_width",
+    "rediscovery_markdown",
+    "rediscovery_tables",
     "seed_interval",
     "seed_p_value",
     "verdict",

@@ -2,6 +2,7 @@
 from drawing), report.md, best_arch.json, progress lines; ``python -m nas.report`` rewrites
 them from the stored study."""
 
+from .choices import KEY_CHOICES, KeyChoice, key_choice_rows
 from .cli import main
 from .outputs import OUTPUT_FILES, report_data, write_outputs
 from .plot import ParetoPlotData, draw_pareto, pareto_plot_data
@@ -9,12 +10,15 @@ from .progress import SearchProgress, study_summary, summary_line
 from .records import TRIAL_COLUMNS, choice_columns, pareto_frame, trials_frame
 
 __all__ = [
+    "KEY_CHOICES",
     "OUTPUT_FILES",
     "TRIAL_COLUMNS",
     "ParetoPlotData",
     "SearchProgress",
     "choice_columns",
+    "KeyChoice",
     "draw_pareto",
+    "key_choice_rows",
     "main",
     "pareto_frame",
     "pareto_plot_data",
