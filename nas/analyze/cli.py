@@ -45,7 +45,15 @@ from ..budget import parse_budget
 from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
 from .edf import CHOICES, SPACES, STATS_COLUMNS, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import MARKER, draw_edf, edf_plot_data
-from .rediscovery import CHOICE_COLUMNS, PRESET_COLUMNS, RUN_COLUMNS, TITLE, rediscovery_markdown, rediscovery_tables
+from .rediscovery import (
+    CHOICE_COLUMNS,
+    PRESET_COLUMNS,
+    RUN_COLUMNS,
+    TITLE,
+    load_reports,
+    rediscovery_markdown,
+    rediscovery_tables,
+)
 
 __all__ = ["main"]
 
@@ -196,28 +204,10 @@ def _edf(args: argparse.Namespace) -> int:
 
 
 def _rediscovery(args: argparse.Namespace) -> int:
-    from ..report import report_data  # Optuna: only this command needs it
-    from ..study import default_storage, load_study, study_meta
-
-    names = [p.resolve().name for p in args.searches]
-    if len(set(names)) < len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise ValueError(f"SEARCH: two folders are named {twice!r}; the runs are named by their folders")
     for file, (_, header) in REDISCOVERY_FILES.items():
         check_ours(args.out / file, header=header)
     check_ours(args.out / "rediscovery.md", marker=TITLE)
-    reports = {}
-    for name, folder in zip(names, args.searches, strict=True):
-        if not (folder / "study.db").is_file():
-            raise ValueError(f"SEARCH: {str(folder)!r} holds no study.db (give a nas.search output folder)")
-        study = load_study(default_storage(folder))
-        meta = study_meta(study)
-        if "budget" not in meta:
-            raise ValueError(f"SEARCH: {str(folder)!r} holds no binas search study")
-        if meta.get("seeded"):
-            raise ValueError(f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
-                             " searches run with --no-seed-presets)")
-        reports[name] = report_data(study)
+    reports = load_reports(args.searches)  # every search read before anything is written
     tables = rediscovery_tables(reports)
     make_out_folder(args.out)
     for file, (key, _) in REDISCOVERY_FILES.items():

@@ -9,11 +9,15 @@ and how often each of the papers' key choices is rediscovered.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pandas as pd
 
 from ..budget import format_ops
 
-__all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "TITLE", "rediscovery_markdown", "rediscovery_tables"]
+__all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "TITLE", "load_reports", "rediscovery_markdown",
+           "rediscovery_tables"]
 
 TITLE = "# Rediscovery: searches without the seed presets"  # rediscovery.md starts with it
 
@@ -21,8 +25,59 @@ RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained
                "best_top1", "best_top1_se", "train_minutes"]
 PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
                   "nearest", "nearest_distance"]
-CHOICE_COLUMNS = ["run", "choice", "paper", "trained_share", "front_share", "best_share", "near", "near_arch",
-                  "near_ops", "near_share", "verdict", "rho", "p"]
+CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "trained_share", "front_share",
+                  "best_share", "near", "near_arch", "near_ops", "near_share", "verdict", "rho", "p", "rho_ops",
+                  "p_ops"]
+_INTS = {"runs": ["trials", "trained", "front"], "presets": ["nearest_distance"], "choices": ["near", "trained"]}
+
+
+def _study_names(folder: Path) -> list[str]:
+    """The Optuna studies in ``folder/study.db``, read-only (a file that is not an Optuna database is
+    refused, never written to)."""
+    db = folder / "study.db"
+    if not db.is_file():
+        raise ValueError(f"SEARCH: {str(folder)!r} holds no study.db (give a nas.search output folder)")
+    try:
+        con = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            return [row[0] for row in con.execute("SELECT study_name FROM studies")]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise ValueError(f"SEARCH: {str(db)!r} is not an Optuna study database ({exc})") from None
+
+
+def load_reports(folders: list[Path]) -> dict[str, dict]:
+    """``{folder name: report_data(study)}`` for finished ``--no-seed-presets`` search folders;
+    ValueError (naming SEARCH) for anything else."""
+    from ..report import report_data  # nas.report imports Optuna: only this command needs it
+    from ..study import default_storage, load_study, study_meta
+
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        name, where = folder.resolve().name, folder.resolve()
+        if name in seen:
+            again = "is given twice" if seen[name] == where else f"has the same name as {str(seen[name])!r}"
+            raise ValueError(f"SEARCH: {str(folder)!r} {again} (each run is named by its folder)")
+        seen[name] = where
+    reports = {}
+    for folder in folders:
+        names = _study_names(folder)
+        if len(names) != 1:
+            raise ValueError(f"SEARCH: {str(folder)!r} holds {len(names)} studies ({', '.join(names) or 'none'});"
+                             " rediscovery reads folders of one search each")
+        try:
+            study = load_study(default_storage(folder), names[0])
+        except Exception as exc:  # a database of another Optuna version, a broken file, ...
+            raise ValueError(f"SEARCH: cannot read the study in {str(folder)!r} ({exc})") from None
+        meta = study_meta(study)
+        if "budget" not in meta:
+            raise ValueError(f"SEARCH: {str(folder)!r} holds no binas search study")
+        if meta.get("seeded"):
+            raise ValueError(f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
+                             " searches run with --no-seed-presets)")
+        reports[folder.resolve().name] = report_data(study)
+    return reports
 
 
 def rediscovery_tables(reports: dict[str, dict]) -> dict[str, pd.DataFrame]:
@@ -38,39 +93,59 @@ def rediscovery_tables(reports: dict[str, dict]) -> dict[str, pd.DataFrame]:
                      "train_minutes": d["train_seconds"] / 60})
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
         choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]}} for r in d["key_choices"]]
-    return {"runs": pd.DataFrame(runs, columns=RUN_COLUMNS),
-            "presets": pd.DataFrame(presets, columns=PRESET_COLUMNS),
-            "choices": pd.DataFrame(choices, columns=CHOICE_COLUMNS)}
+    tables = {"runs": pd.DataFrame(runs, columns=RUN_COLUMNS),
+              "presets": pd.DataFrame(presets, columns=PRESET_COLUMNS),
+              "choices": pd.DataFrame(choices, columns=CHOICE_COLUMNS)}
+    for key, cols in _INTS.items():  # integers stay integers (missing: <NA>), not 3.0 / nan
+        tables[key][cols] = tables[key][cols].astype("Int64")
+    return tables
+
+
+def _missing(v) -> bool:
+    return v is None or pd.isna(v)
 
 
 def _pct(v) -> str:
-    return "-" if v is None or pd.isna(v) else f"{100 * v:.1f}%"
+    return "-" if _missing(v) else f"{100 * v:.1f}%"
 
 
 def _top1(v, se) -> str:
-    return "-" if v is None or pd.isna(v) else _pct(v) + ("" if se is None or pd.isna(se) else f" ± {100 * se:.1f}")
+    return "-" if _missing(v) else _pct(v) + ("" if _missing(se) else f" ± {100 * se:.1f}")
 
 
 def _preset_cell(r: pd.Series) -> str:
-    if r["top1"] is None or pd.isna(r["top1"]):
+    if _missing(r["top1"]):
         return r["status"]
-    dom = "dominated" if r["dominated"] else "on or above the front"
-    noise = "" if r["within_noise"] is None or pd.isna(r["within_noise"]) else \
+    if _missing(r["nearest"]):
+        return f"{_top1(r['top1'], r['top1_se'])}; no front to compare"
+    dom = "dominated" if r["dominated"] else "not dominated"
+    noise = "" if _missing(r["within_noise"]) else \
         (", best's lead within the noise" if r["within_noise"] else ", best's lead beyond the noise")
     return f"{_top1(r['top1'], r['top1_se'])}, {dom}{noise}; nearest at distance {r['nearest_distance']}"
 
 
+def _choice_cell(r: pd.Series) -> str:
+    if _missing(r["near_share"]):
+        return r["verdict"]
+    cell = (f"{r['verdict']} ({100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])};"
+            f" chance {100 * r['trained_share']:.0f}%)")
+    return cell + ("" if _missing(r["rho_ops"]) else f"; rho {r['rho_ops']:+.2f} (p {r['p_ops']:.2g})")
+
+
 def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
+    from ..report.choices import NEAR_RATIO  # nas.report imports Optuna: only this command needs it
+
     runs, presets, choices = t["runs"], t["presets"], t["choices"]
     names = list(runs["run"])
     lines = [TITLE, "",
              "Each search ran with `--no-seed-presets`; the presets were trained after it at the same fidelity"
-             " and never shown to it. Top-1 is the proxy's validation top-1 ± one standard error.", "",
+             " and never shown to it (*not compared*: a search run with `--no-compare-presets`, or not finished)."
+             " Top-1 is the proxy's validation top-1 ± one standard error.", "",
              "| run | space | trials (trained) | front | best architecture | OPs | top-1 | training |",
              "|---|---|---|---|---|---|---|---|"]
     for _, r in runs.iterrows():
-        arch = "-" if r["best_arch"] is None else f"`{r['best_arch']}`"
-        ops = "-" if r["best_ops"] is None or pd.isna(r["best_ops"]) else format_ops(r["best_ops"])
+        arch = "-" if _missing(r["best_arch"]) else f"`{r['best_arch']}`"
+        ops = "-" if _missing(r["best_ops"]) else format_ops(r["best_ops"])
         lines.append(f"| {r['run']} | {r['space']} | {r['trials']} ({r['trained']}) | {r['front']} | {arch} | {ops} |"
                      f" {_top1(r['best_top1'], r['best_top1_se'])} | {r['train_minutes']:.0f} min |")
     lines += ["", "## The seed presets against each front", "",
@@ -82,21 +157,14 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
         lines.append(f"| {preset} | {format_ops(g['ops'].iloc[0])} | " + " | ".join(cells) + f" | {dom} |")
     lines += ["", "## The papers' key choices", "",
               "Per run: the verdict (the front architecture nearest in OPs to the paper's model has the choice in"
-              " every stage: *rediscovered*; in some: *partly*), that architecture's share of stages with it, and"
-              " Spearman's rho between share and top-1 over the trained architectures (p).", "",
+              f" every stage: *rediscovered*; in some: *partly*; none within {NEAR_RATIO}x of the paper's OPs:"
+              " *no front model near*), that architecture's share of stages with it and its OPs, the chance level (the"
+              " share among the trained architectures: in the uniform space a verdict is one draw), and the"
+              " partial Spearman rho between share and top-1 at equal OPs over the trained architectures (p).", "",
               "| choice | paper | " + " | ".join(names) + " | rediscovered |",
               "|---|---|" + "---|" * len(names) + "---|"]
     for choice, g in choices.groupby("choice", sort=False):
-        cells = []
-        for n in names:
-            row = g[g["run"] == n]
-            if not len(row):
-                cells.append("-")
-                continue
-            r = row.iloc[0]
-            rho = "" if r["rho"] is None or pd.isna(r["rho"]) else f"; rho {r['rho']:+.2f} (p {r['p']:.2g})"
-            share = "" if r["near_share"] is None or pd.isna(r["near_share"]) else f" ({100 * r['near_share']:.0f}%)"
-            cells.append(f"{r['verdict']}{share}{rho}")
+        cells = [_choice_cell(g[g["run"] == n].iloc[0]) if (g["run"] == n).any() else "-" for n in names]
         found = int((g["verdict"] == "rediscovered").sum())
         lines.append(f"| {choice} | {g['paper'].iloc[0]} | " + " | ".join(cells) + f" | {found} of {len(g)} |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,14 @@ five stages that meet the condition (0 or 1 in the uniform space). For each choi
   the choice counts as *rediscovered* when that architecture has it in every stage, *partly* when
   in some stages;
 * Spearman's rho between share and proxy top-1 over the trained architectures (``scipy.stats``),
-  with its p-value: does more of the choice go with a better proxy score?
+  with its p-value, and the partial rank correlation given OPs (``rho_ops``, ``p_ops``): at equal
+  cost, does more of the choice go with a better proxy score? (Choices change OPs, e.g. full-precision
+  depthwise convs under "binary 1x1 only", and proxy top-1 moves with OPs, so plain rho is partly a
+  cost effect.)
+
+A verdict rests on one architecture (in the uniform space, one draw), so the share among the trained
+architectures, what the search drew and kept training, is its chance level. No verdict is given
+when no front architecture lies within :data:`NEAR_RATIO` of the paper's model in OPs.
 
 Computed from the trials table alone (no drawing, no study), so tests feed it synthetic frames.
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -26,7 +34,10 @@ from search_space import NUM_STAGES
 
 from ..outcomes import Outcome
 
-__all__ = ["KEY_CHOICES", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows"]
+__all__ = ["KEY_CHOICES", "NEAR_RATIO", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows",
+           "partial_spearman"]
+
+NEAR_RATIO = 1.5  # the front model nearest the paper's must be within this factor of its OPs
 
 
 @dataclass(frozen=True)
@@ -70,10 +81,32 @@ def _nearest_in_ops(front: pd.DataFrame, ops: float) -> int:
     return int(gap.to_numpy().argmin())
 
 
-def _verdict(share: float | None) -> str:
-    if share is None:
+def _verdict(row: dict) -> str:
+    if row["near_share"] is None:
         return "no front"
+    if abs(math.log(row["near_ops"] / row["preset_ops"])) > math.log(NEAR_RATIO):
+        return "no front model near"
+    share = row["near_share"]
     return "rediscovered" if share == 1 else "partly" if share > 0 else "not found"
+
+
+def partial_spearman(x, y, z) -> tuple[float, float] | None:
+    """Spearman's rho of ``x`` and ``y`` given ``z``: the Pearson correlation of the ranks of ``x`` and
+    ``y`` after a least-squares line in the ranks of ``z`` is taken out of each, with the usual t test
+    on n - 3 degrees of freedom. None when it is undefined (fewer than 4 points, a constant input or residual)."""
+    ranks = [stats.rankdata(np.asarray(v, dtype=float)) for v in (x, y, z)]
+    n = len(ranks[0])
+    if n < 4 or any(np.ptp(r) == 0 for r in ranks):
+        return None
+    rz = ranks[2]
+    resid = [r - np.polyval(np.polyfit(rz, r, 1), rz) for r in ranks[:2]]
+    if any(np.allclose(e, 0) for e in resid):
+        return None
+    r = float(np.corrcoef(*resid)[0, 1])
+    if abs(r) >= 1:
+        return math.copysign(1.0, r), 0.0
+    t = r * math.sqrt((n - 3) / (1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), n - 3))
 
 
 def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None,
@@ -88,8 +121,7 @@ def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None
                "preset_ops": float(preset_ops[choice.preset]), "trained": len(trained),
                "trained_share": float(share.mean()) if len(share) else None,
                "front_share": None, "best_share": None, "near": None, "near_arch": None, "near_ops": None,
-               "near_share": None,
-               "rho": None, "p": None}
+               "near_share": None, "rho": None, "p": None, "rho_ops": None, "p_ops": None}
         if len(front):
             row["front_share"] = float(choice_share(front, choice).mean())
             i = _nearest_in_ops(front, preset_ops[choice.preset])
@@ -97,10 +129,14 @@ def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None
                        near_share=float(choice_share(front.iloc[[i]], choice).iloc[0]))
         if best is not None:
             row["best_share"] = float(choice_share(pd.DataFrame([best]), choice).iloc[0])
-        if len(share) >= 3 and share.nunique() > 1 and trained["top1"].nunique() > 1:
-            res = stats.spearmanr(share, trained["top1"].astype(float))
+        top1 = trained["top1"].astype(float)
+        if len(share) >= 3 and share.nunique() > 1 and top1.nunique() > 1:
+            res = stats.spearmanr(share, top1)
             row["rho"], row["p"] = float(res.statistic), float(res.pvalue)
-        row["verdict"] = _verdict(row["near_share"])
+        partial = partial_spearman(share, top1, trained["ops"].astype(float))
+        if partial is not None:
+            row["rho_ops"], row["p_ops"] = partial
+        row["verdict"] = _verdict(row)
         rows.append(row)
     return rows
 
@@ -112,19 +148,22 @@ def _pct(v: float | None) -> str:
 def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
     """The report's Markdown section."""
     lines = ["## The papers' key choices", "",
-             "Share of stages with each choice, among the fully trained architectures, on the front and in the"
-             " best one; *near the paper's model* is the front architecture (its number in the Pareto front table)"
-             " nearest in OPs to the paper's own model (rediscovered when it has the choice in every stage);"
-             " rho is Spearman's rank correlation between an architecture's share and its proxy top-1 over the"
-             " trained architectures.", "",
-             "| choice | paper | trained | front | best | near the paper's model | verdict | rho (p) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Share of stages with each choice, among the fully trained architectures (the chance level: what the"
+             " search drew and kept training), on the front and in the best one; *near the paper's model* is the"
+             " front architecture (its number in the Pareto front table) nearest in OPs to the paper's own model:"
+             f" rediscovered when it has the choice in every stage, no verdict when it is more than {NEAR_RATIO}x"
+             " away. rho is Spearman's rank correlation between an architecture's share and its proxy top-1 over"
+             " the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).", "",
+             "| choice | paper | trained | front | best | near the paper's model | verdict | rho (p) |"
+             " rho at equal OPs (p) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         near = "-" if r["near_arch"] is None else \
             f"{_pct(r['near_share'])} (#{r['near']}, {format_ops(r['near_ops'])})"
         rho = "-" if r["rho"] is None else f"{r['rho']:+.2f} ({r['p']:.2g})"
+        rho_ops = "-" if r["rho_ops"] is None else f"{r['rho_ops']:+.2f} ({r['p_ops']:.2g})"
         lines.append(f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
                      f" {_pct(r['trained_share'])} of {r['trained']} | {_pct(r['front_share'])} |"
-                     f" {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} |")
+                     f" {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} | {rho_ops} |")
     return lines + [""]
 

@@ -3,10 +3,12 @@ on synthetic trials tables with known answers."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from nas.report.choices import KEY_CHOICES, choice_share, key_choice_lines, key_choice_rows
+from nas.report.choices import KEY_CHOICES, choice_share, key_choice_lines, key_choice_rows, partial_spearman
 from search_space import NUM_STAGES, ArchConfig
 from search_space.space import STAGE_CHOICES
 
@@ -103,3 +105,40 @@ def test_markdown_row():
     sp = "| parallel DW/PW, binary 1x1 only | MobileNet-Sp (bin_mobilenet_sp, 45.0M) | 50% of 2 | 50% | 100% |"
     assert sp in text
     assert "100% (#2, 44.0M) | rediscovered |" in text
+
+
+def test_partial_spearman_known_answers():
+    rng = np.random.default_rng(0)
+    x, z = rng.permutation(20).astype(float), rng.permutation(20).astype(float)
+    y = x + 0.5 * z
+    r, p = partial_spearman(x, y, z)
+    # the textbook formula on Spearman coefficients gives the same value
+    rxy, rxz, ryz = (stats.spearmanr(a, b).statistic for a, b in ((x, y), (x, z), (y, z)))
+    assert r == pytest.approx((rxy - rxz * ryz) / np.sqrt((1 - rxz**2) * (1 - ryz**2)))
+    assert r > 0.8 and p < 1e-4
+    assert partial_spearman(x, -y, z)[0] == pytest.approx(-r)
+    # y that only follows z: taken out, nothing is left
+    assert partial_spearman(x, 3 * z, z) is None
+    assert partial_spearman([1, 2, 3], [3, 1, 2], [1, 2, 3]) is None  # too few points
+    assert partial_spearman([1, 1, 1, 1], [1, 2, 3, 4], [4, 1, 3, 2]) is None  # constant
+
+
+def test_equal_ops_removes_a_cost_effect():
+    """Top-1 that follows OPs alone, and a choice that costs OPs: plain rho is high, at equal OPs it is not."""
+    rows = []
+    for n in range(NUM_STAGES + 1):
+        for k, extra in enumerate((0.0, 0.5, 1.0)):
+            ops = 20e6 + 4e6 * n + 1e6 * k  # each Sp stage adds OPs
+            rows.append(_row(_mixed(n), 0.2 + ops / 1e9 + 0.001 * extra * (-1) ** (n + k), ops))
+    trials = _frame(rows)
+    trials["arch"] = [f"a{i}" for i in range(len(trials))]  # distinct architectures with the same stages
+    out = _by_label(key_choice_rows(trials, trials.iloc[[0]], None, OPS))["parallel DW/PW"]
+    assert out["rho"] > 0.9
+    assert abs(out["rho_ops"]) < 0.5
+
+
+def test_no_verdict_when_the_front_is_far_from_the_paper():
+    rows = [_row([SP] * 5, 0.40, 14e6)]  # a 20M budget: Sp (45M) is 3x away
+    trials = _frame(rows)
+    out = _by_label(key_choice_rows(trials, trials, rows[0], OPS))
+    assert out["parallel DW/PW"]["verdict"] == "no front model near" and out["parallel DW/PW"]["near_share"] == 1.0

@@ -3,6 +3,8 @@ report data, and the command on real small searches with a fake proxy)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import optuna
 import pandas as pd
 import pytest
@@ -28,38 +30,54 @@ TINY = ["--budget", "50M", "--fidelity", "smoke", "--train-subset", "200", "--va
         "--sampler", "random", "--trials", "3"]
 
 
-def _report(front_top1: float, presets: list[tuple[str, float | None, bool | None]], verdict: str) -> dict:
-    """A minimal report_data(): one front architecture, the given presets, one key choice."""
-    front = pd.DataFrame([{"arch": "w1.0-d1:S-none-k0-2xdw-relu-pw", "ops": 44e6, "top1": front_top1}])
+def _report(front_top1: float | None, presets: list[tuple[str, float | None, bool | None]], verdict: str) -> dict:
+    """A minimal report_data(): one front architecture (none when ``front_top1`` is None), the given
+    presets, one key choice."""
+    arch = "w1.0-d1:S-none-k0-2xdw-relu-pw"
+    front = pd.DataFrame([{"arch": arch, "ops": 44e6, "top1": front_top1}] if front_top1 else [],
+                         columns=["arch", "ops", "top1"])
+    near = {"nearest": arch, "nearest_distance": 3} if front_top1 else {}
     seeds = [{"preset": p, "ops": 30e6, "status": "after" if t is not None else "over budget", "top1": t,
               "top1_se": 0.01 if t is not None else None, "dominated": dom, "lead": None, "within_noise": None,
-              "nearest": front["arch"][0], "nearest_distance": 3} for p, t, dom in presets]
-    choice = {"choice": "PReLU", "paper": "MoBiNet", "trained_share": 0.5, "front_share": 1.0, "best_share": 1.0,
-              "near": 1, "near_arch": front["arch"][0], "near_ops": 44e6, "near_share": 1.0 if verdict else 0.0,
-              "verdict": verdict or "not found", "rho": 0.5, "p": 0.2}
+              **near} for p, t, dom in presets]
+    choice = {"choice": "PReLU", "paper": "MoBiNet", "preset": "mobinet_mid_k4_prelu", "preset_ops": 32e6,
+              "trained": 4, "trained_share": 0.5, "front_share": None, "best_share": None, "near": None,
+              "near_arch": None, "near_ops": None, "near_share": None, "verdict": "no front", "rho": 0.5, "p": 0.2,
+              "rho_ops": None, "p_ops": None}
+    if front_top1:
+        choice.update(front_share=1.0, best_share=1.0, near=1, near_arch=arch, near_ops=44e6,
+                      near_share=1.0 if verdict else 0.0, verdict=verdict or "not found", rho_ops=0.4, p_ops=0.3)
     return {"meta": {"per_stage": False, "fidelity": "f", "budget": 50e6}, "study": "s",
-            "best": front.iloc[0].to_dict(), "front": front, "counts": {"trained": 4, "pruned": 2},
-            "train_seconds": 600.0, "seeds": seeds, "key_choices": [choice]}
+            "best": front.iloc[0].to_dict() if front_top1 else None, "front": front,
+            "counts": {"trained": 4, "pruned": 2}, "train_seconds": 600.0, "seeds": seeds, "key_choices": [choice]}
 
 
 def test_tables_and_markdown_known_answers():
     reports = {"a": _report(0.4, [("p1", 0.3, True), ("p2", None, None)], "rediscovered"),
-               "b": _report(0.2, [("p1", 0.3, False), ("p2", None, None)], "")}
+               "b": _report(0.2, [("p1", 0.3, False), ("p2", None, None)], ""),
+               "c": _report(None, [("p1", 0.3, False), ("p2", None, None)], "")}  # nothing trained fully
     t = rediscovery_tables(reports)
     assert list(t["runs"].columns) == RUN_COLUMNS and list(t["presets"].columns) == PRESET_COLUMNS
     assert list(t["choices"].columns) == CHOICE_COLUMNS
-    assert t["runs"][["run", "trials", "trained", "front"]].values.tolist() == [["a", 6, 4, 1], ["b", 6, 4, 1]]
-    assert t["runs"]["train_minutes"].tolist() == [10.0, 10.0]
-    assert len(t["presets"]) == 4 and len(t["choices"]) == 2
+    assert t["runs"][["run", "trials", "trained", "front"]].values.tolist() == [["a", 6, 4, 1], ["b", 6, 4, 1],
+                                                                                  ["c", 6, 4, 0]]
+    assert t["runs"]["train_minutes"].tolist() == [10.0] * 3
+    assert len(t["presets"]) == 6 and len(t["choices"]) == 3
+    assert str(t["presets"]["nearest_distance"].dtype) == "Int64" and str(t["choices"]["near"].dtype) == "Int64"
     md = rediscovery_markdown(t)
-    assert md.splitlines()[0] == "# Rediscovery: searches without the seed presets"
-    p1 = next(line for line in md.splitlines() if line.startswith("| p1 |"))
-    assert p1.endswith("| 1 of 2 |") and "30.0% ± 1.0, dominated;" in p1 and "on or above the front" in p1
-    p2 = next(line for line in md.splitlines() if line.startswith("| p2 |"))
-    assert p2.endswith("| over budget | over budget | - |")
-    prelu = next(line for line in md.splitlines() if line.startswith("| PReLU |"))
-    assert "rediscovered (100%); rho +0.50 (p 0.2)" in prelu and "not found (0%)" in prelu
-    assert prelu.endswith("| 1 of 2 |")
+    lines = md.splitlines()
+    assert lines[0] == "# Rediscovery: searches without the seed presets" and "nan" not in md
+    c = next(line for line in lines if line.startswith("| c |"))
+    assert c == "| c | uniform | 6 (4) | 0 | - | - | - | 10 min |"
+    p1 = next(line for line in lines if line.startswith("| p1 |"))
+    assert p1 == ("| p1 | 30.00M | 30.0% ± 1.0, dominated; nearest at distance 3 | 30.0% ± 1.0, not dominated;"
+                  " nearest at distance 3 | 30.0% ± 1.0; no front to compare | 1 of 3 |")
+    p2 = next(line for line in lines if line.startswith("| p2 |"))
+    assert p2.endswith("| over budget | over budget | over budget | - |")
+    prelu = next(line for line in lines if line.startswith("| PReLU |"))
+    assert "| rediscovered (100% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
+    assert "| not found (0% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
+    assert prelu.endswith("| no front | 1 of 3 |")
 
 
 @pytest.fixture
@@ -92,6 +110,8 @@ def test_the_command_on_two_searches(searches, tmp_path, capsys):
             assert mine.loc[e["preset"], "top1"] == pytest.approx(e["top1"])
     assert (out / "rediscovery.md").read_text() in capsys.readouterr().out
     assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out)]) == 0  # its own files: rewritten
+    text = pd.read_csv(out / "rediscovery-choices.csv", dtype=str)  # integers written as such, not 1.0
+    assert text["near"].dropna().str.fullmatch(r"\d+").all() and text["trained"].str.fullmatch(r"\d+").all()
 
 
 def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
@@ -99,8 +119,25 @@ def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
 
     empty = tmp_path / "empty"
     empty.mkdir()
+    twin = tmp_path / "twin" / "rd-uniform"
+    twin.mkdir(parents=True)
+    (twin / "study.db").write_bytes((searches[0] / "study.db").read_bytes())
+    not_db, foreign, blank = tmp_path / "not-db", tmp_path / "foreign", tmp_path / "blank"
+    for folder in (not_db, foreign, blank):
+        folder.mkdir()
+    (not_db / "study.db").write_text("not a database\n")
+    con = sqlite3.connect(foreign / "study.db")
+    con.execute("CREATE TABLE notes (x)")
+    con.commit()
+    con.close()
+    (blank / "study.db").touch()
+    before = {f: (f / "study.db").read_bytes() for f in (not_db, foreign, blank)}
     cases = [([str(empty)], "holds no study.db"),
-             ([str(searches[0]), str(searches[0])], "two folders are named 'rd-uniform'")]
+             ([str(searches[0]), str(searches[0])], "is given twice"),
+             ([str(searches[0]), str(twin)], "has the same name as"),
+             ([str(not_db)], "is not an Optuna study database"),
+             ([str(foreign)], "is not an Optuna study database"),
+             ([str(blank)], "is not an Optuna study database")]
     seeded = tmp_path / "seeded"
     assert run_cli(search_main, ["--data-dir", str(cifar_dir), "--out", str(seeded), *TINY]) == 0
     cases.append(([str(seeded)], "seeded with the presets"))
@@ -108,7 +145,9 @@ def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
         capsys.readouterr()
         assert run_cli(_main, ["rediscovery", *folders, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
-        assert message in err and "Traceback" not in err and err.count("\n") == 1
+        assert message in err and "SEARCH:" in err and "Traceback" not in err and err.count("\n") == 1
+    # refused, never written to (Optuna would create its tables in an empty or foreign database)
+    assert all((f / "study.db").read_bytes() == b for f, b in before.items())
     # someone else's rediscovery.md is not overwritten
     foreign = tmp_path / "o2"
     foreign.mkdir()
