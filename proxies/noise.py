@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .evaluators import is_diverged
 from .fidelity import Fidelity
 
-__all__ = ["NOISE_COLUMNS", "SEED_NOISE", "SeedNoise", "noise_from_runs", "pooled_sd", "seed_noise"]
+__all__ = ["NOISE_COLUMNS", "SEED_NOISE", "SeedNoise", "compare_noise", "noise_from_runs", "pooled_sd", "seed_noise"]
 
 NOISE_COLUMNS = ["fidelity", "seed_sd", "archs", "runs"]
 
@@ -53,6 +54,27 @@ def pooled_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int, int] | Non
         archs += 1
         runs += len(v)
     return (math.sqrt(ss / dof), archs, runs) if dof else None
+
+
+def compare_noise(pairs: Iterable[Sequence[float]], groups: Iterable[Sequence[float]]) -> dict | None:
+    """Replay noise next to seed noise. ``pairs``: one architecture's two runs that differ in one
+    thing only (e.g. the CPU thread count, same seed); ``groups``: per-seed runs of architectures.
+    Both SDs are :func:`pooled_sd` figures (for a pair, the difference's SD over sqrt 2), the replay
+    SD with a chi-square 95% interval, their ratio with a two-sided F-test p-value (equal variances).
+    None when either side has nothing to pool."""
+    pairs = [p for p in pairs if len(p) == 2 and all(x is not None and math.isfinite(x) for x in p)]
+    replay, seed = pooled_sd(pairs), pooled_sd(groups)
+    if replay is None or seed is None:
+        return None
+    (r_sd, n, _), (s_sd, archs, runs) = replay, seed
+    s_df = runs - archs
+    ratio = (r_sd / s_sd) ** 2 if s_sd > 0 else math.inf
+    diffs = np.array([b - a for a, b in pairs])
+    return {"replay_sd": r_sd, "replay_df": n,
+            "replay_sd_ci95": [math.sqrt(n * r_sd**2 / stats.chi2.ppf(q, n)) for q in (0.975, 0.025)],
+            "mean_diff": float(diffs.mean()), "max_abs_diff": float(np.abs(diffs).max()),
+            "seed_sd": s_sd, "seed_df": s_df, "sd_ratio": math.sqrt(ratio),
+            "f_test_p": float(min(1.0, 2 * min(stats.f.cdf(ratio, n, s_df), stats.f.sf(ratio, n, s_df))))}
 
 
 def noise_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
