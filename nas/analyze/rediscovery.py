@@ -25,9 +25,9 @@ RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained
                "best_top1", "best_top1_se", "train_minutes"]
 PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
                   "nearest", "nearest_distance"]
-CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "trained_share", "front_share",
-                  "best_share", "near", "near_arch", "near_ops", "near_share", "verdict", "rho", "p", "rho_ops",
-                  "p_ops"]
+CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "random_share", "trained_share",
+                  "front_share", "best_share", "near", "near_arch", "near_ops", "near_share", "verdict", "rho", "p",
+                  "rho_ops", "p_ops"]
 _INTS = {"runs": ["trials", "trained", "front"], "presets": ["nearest_distance"], "choices": ["near", "trained"]}
 
 
@@ -127,8 +127,8 @@ def _preset_cell(r: pd.Series) -> str:
 def _choice_cell(r: pd.Series) -> str:
     if _missing(r["near_share"]):
         return r["verdict"]
-    cell = (f"{r['verdict']} ({100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])};"
-            f" chance {100 * r['trained_share']:.0f}%)")
+    chance = "" if _missing(r["random_share"]) else f"; chance {100 * r['random_share']:.0f}%"
+    cell = f"{r['verdict']} ({100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])}{chance})"
     return cell + ("" if _missing(r["rho_ops"]) else f"; rho {r['rho_ops']:+.2f} (p {r['p_ops']:.2g})")
 
 
@@ -159,7 +159,8 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
               "Per run: the verdict (the front architecture nearest in OPs to the paper's model has the choice in"
               f" every stage: *rediscovered*; in some: *partly*; none within {NEAR_RATIO}x of the paper's OPs:"
               " *no front model near*), that architecture's share of stages with it and its OPs, the chance level (the"
-              " share among the trained architectures: in the uniform space a verdict is one draw), and the"
+              " share among architectures drawn at random within the budget: in the uniform space a verdict is"
+              " one draw), and the"
               " partial Spearman rho between share and top-1 at equal OPs over the trained architectures (p).", "",
               "| choice | paper | " + " | ".join(names) + " | rediscovered |",
               "|---|---|" + "---|" * len(names) + "---|"]

@@ -14,9 +14,11 @@ five stages that meet the condition (0 or 1 in the uniform space). For each choi
   depthwise convs under "binary 1x1 only", and proxy top-1 moves with OPs, so plain rho is partly a
   cost effect.)
 
-A verdict rests on one architecture (in the uniform space, one draw), so the share among the trained
-architectures, what the search drew and kept training, is its chance level. No verdict is given
-when no front architecture lies within :data:`NEAR_RATIO` of the paper's model in OPs.
+A verdict rests on one architecture (in the uniform space, one draw), so beside it stands the chance
+level: the mean share among architectures drawn uniformly at random from the space within the
+budget (:func:`random_shares`, what a random search would propose; seeded, so a report is stable).
+No verdict is given when no front architecture lies within :data:`NEAR_RATIO` of the paper's model
+in OPs.
 
 Computed from the trials table alone (no drawing, no study), so tests feed it synthetic frames.
 """
@@ -24,20 +26,24 @@ Computed from the trials table alone (no drawing, no study), so tests feed it sy
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from search_space import NUM_STAGES
+from search_space import NUM_STAGES, ArchConfig, SearchSpace
+from search_space.space import STAGE_CHOICES
 
 from ..outcomes import Outcome
 
 __all__ = ["KEY_CHOICES", "NEAR_RATIO", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows",
-           "partial_spearman"]
+           "partial_spearman", "random_shares"]
 
 NEAR_RATIO = 1.5  # the front model nearest the paper's must be within this factor of its OPs
+RANDOM_DRAWS = 300  # feasible random architectures behind a chance level
+MAX_DRAWS = 30_000  # draws before giving up on a budget almost nothing fits
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,36 @@ def choice_share(frame: pd.DataFrame, choice: KeyChoice) -> pd.Series:
     return hits / NUM_STAGES
 
 
+def _stage_frame(archs: list[ArchConfig]) -> pd.DataFrame:
+    return pd.DataFrame([{f"s{i}.{c}": getattr(st, c) for i, st in enumerate(a.stages) for c in STAGE_CHOICES}
+                         for a in archs])
+
+
+_RANDOM: dict[tuple, dict[str, float] | None] = {}  # (per_stage, budget, cache_key) -> shares
+
+
+def random_shares(per_stage: bool, budget: float, ops_of: Callable[[ArchConfig], float],
+                  cache_key: tuple = ()) -> dict[str, float] | None:
+    """Each key choice's mean share among :data:`RANDOM_DRAWS` architectures drawn uniformly from the
+    space (``per_stage``) with ``ops_of(arch) <= budget`` (rejection sampling with a fixed seed); None
+    when fewer than a tenth of them fit in :data:`MAX_DRAWS` draws. ``cache_key`` names ``ops_of``
+    (its convention): the draw is done once per process for each space, budget and key."""
+    key = (per_stage, float(budget), cache_key)
+    if key not in _RANDOM:
+        space, rng = SearchSpace(per_stage=per_stage), np.random.default_rng(0)
+        archs: list[ArchConfig] = []
+        for _ in range(MAX_DRAWS):
+            arch = space.sample(rng)
+            if ops_of(arch) <= budget:
+                archs.append(arch)
+                if len(archs) == RANDOM_DRAWS:
+                    break
+        frame = _stage_frame(archs)
+        _RANDOM[key] = ({c.label: float(choice_share(frame, c).mean()) for c in KEY_CHOICES}
+                        if len(archs) >= RANDOM_DRAWS // 10 else None)
+    return _RANDOM[key]
+
+
 def _nearest_in_ops(front: pd.DataFrame, ops: float) -> int:
     """The position in ``front`` of the architecture nearest ``ops`` as a ratio."""
     gap = (front["ops"].astype(float).map(math.log) - math.log(ops)).abs()
@@ -110,15 +146,17 @@ def partial_spearman(x, y, z) -> tuple[float, float] | None:
 
 
 def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None,
-                    preset_ops: dict[str, float]) -> list[dict]:
+                    preset_ops: dict[str, float], random: dict[str, float] | None = None) -> list[dict]:
     """One dict per :data:`KEY_CHOICES` entry (see the module docstring); ``preset_ops`` maps each
-    preset to its OPs under the study's convention."""
+    preset to its OPs under the study's convention, ``random`` each choice to its chance level
+    (:func:`random_shares`)."""
     trained = trials[(trials["outcome"] == Outcome.TRAINED) & trials["top1"].notna()].drop_duplicates("arch")
     rows = []
     for choice in KEY_CHOICES:
         share = choice_share(trained, choice)
         row = {"choice": choice.label, "paper": choice.paper, "preset": choice.preset,
                "preset_ops": float(preset_ops[choice.preset]), "trained": len(trained),
+               "random_share": None if random is None else random[choice.label],
                "trained_share": float(share.mean()) if len(share) else None,
                "front_share": None, "best_share": None, "near": None, "near_arch": None, "near_ops": None,
                "near_share": None, "rho": None, "p": None, "rho_ops": None, "p_ops": None}
@@ -148,22 +186,24 @@ def _pct(v: float | None) -> str:
 def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
     """The report's Markdown section."""
     lines = ["## The papers' key choices", "",
-             "Share of stages with each choice, among the fully trained architectures (the chance level: what the"
-             " search drew and kept training), on the front and in the best one; *near the paper's model* is the"
+             "Share of stages with each choice: among architectures drawn at random from the space within the"
+             " budget (the chance level), among the fully trained ones, on the front and in the best one;"
+             " *near the paper's model* is the"
              " front architecture (its number in the Pareto front table) nearest in OPs to the paper's own model:"
              f" rediscovered when it has the choice in every stage, no verdict when it is more than {NEAR_RATIO}x"
              " away. rho is Spearman's rank correlation between an architecture's share and its proxy top-1 over"
              " the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).", "",
-             "| choice | paper | trained | front | best | near the paper's model | verdict | rho (p) |"
+             "| choice | paper | random | trained | front | best | near the paper's model | verdict | rho (p) |"
              " rho at equal OPs (p) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         near = "-" if r["near_arch"] is None else \
             f"{_pct(r['near_share'])} (#{r['near']}, {format_ops(r['near_ops'])})"
         rho = "-" if r["rho"] is None else f"{r['rho']:+.2f} ({r['p']:.2g})"
         rho_ops = "-" if r["rho_ops"] is None else f"{r['rho_ops']:+.2f} ({r['p_ops']:.2g})"
         lines.append(f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
-                     f" {_pct(r['trained_share'])} of {r['trained']} | {_pct(r['front_share'])} |"
-                     f" {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} | {rho_ops} |")
+                     f" {_pct(r['random_share'])} | {_pct(r['trained_share'])} of {r['trained']} |"
+                     f" {_pct(r['front_share'])} | {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} |"
+                     f" {rho_ops} |")
     return lines + [""]
 

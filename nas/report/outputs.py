@@ -17,10 +17,10 @@ from search_space.files import atomic_write, atomic_write_text
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
 from ..study import study_meta
-from .choices import KEY_CHOICES, key_choice_lines, key_choice_rows
+from .choices import KEY_CHOICES, key_choice_lines, key_choice_rows, random_shares
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
-from .presets import num, preset_entries, preset_lines, preset_ops, preset_points
+from .presets import arch_ops, num, preset_entries, preset_lines, preset_ops, preset_points
 from .records import choice_columns, pareto_frame, trials_frame
 
 __all__ = ["OUTPUT_FILES", "report_data", "write_outputs"]
@@ -102,8 +102,10 @@ def report_data(study) -> dict:
                 entry["within_noise"] = lead_within_noise(float(best["top1"]), num(best["top1_se"]),
                                                           entry["top1"], entry["top1_se"])
     ops = {c.preset: preset_ops(c.preset, meta) for c in KEY_CHOICES}
+    convention = (meta["convention"], int(meta["resolution"]), int(meta["num_classes"]))
+    random = random_shares(space.per_stage, budget, lambda a: arch_ops(a, meta), convention)
     return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
-            "seeds": seeds, "key_choices": key_choice_rows(trials, front, best, ops),
+            "seeds": seeds, "key_choices": key_choice_rows(trials, front, best, ops, random),
             "choice_frequency": freq, "counts": counts, "noise": noise,
             "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum())}
 

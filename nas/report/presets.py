@@ -25,7 +25,7 @@ from ..comparison import stored_comparison
 from ..outcomes import Outcome
 from .noise import StudyNoise, add_uncertainty
 
-__all__ = ["STATUS_TEXT", "num", "preset_entries", "preset_lines", "preset_ops", "preset_points"]
+__all__ = ["STATUS_TEXT", "arch_ops", "num", "preset_entries", "preset_lines", "preset_ops", "preset_points"]
 
 STATUS_TEXT = {"seeded": "seeded", "found": "found by the search", "after": "after the search"}
 
@@ -42,10 +42,11 @@ def num(value) -> float | None:
 
 def preset_ops(name: str, meta: dict) -> float:
     """A preset's OPs under the study's convention, resolution and classes."""
-    return _ops(PRESETS[name].arch, meta)
+    return arch_ops(PRESETS[name].arch, meta)
 
 
-def _ops(arch: ArchConfig, meta: dict) -> float:
+def arch_ops(arch: ArchConfig, meta: dict) -> float:
+    """An architecture's OPs under the study's convention, resolution and classes."""
     cost = analytic_cost(arch, int(meta["num_classes"]), int(meta["resolution"]))
     return cost.ops(with_bn=meta.get("convention") == "with-bn")
 
@@ -75,7 +76,7 @@ def _state(name: str, arch: ArchConfig, meta: dict, space: SearchSpace, trials: 
         return {"status": "diverged"}
     if late is not None:
         return _late(late, noise)
-    if float(meta["budget"]) < _ops(arch, meta):
+    if float(meta["budget"]) < arch_ops(arch, meta):
         return {"status": "over budget"}
     if not space.contains(arch):
         return {"status": "outside the space"}
@@ -92,7 +93,7 @@ def preset_entries(study, meta: dict, trials: pd.DataFrame, front: pd.DataFrame,
     entries = []
     for name in SEED_PRESETS:
         arch = PRESETS[name].arch
-        entry = {"preset": name, "arch": arch.encode(), "ops": _ops(arch, meta)}
+        entry = {"preset": name, "arch": arch.encode(), "ops": arch_ops(arch, meta)}
         entry.update(_state(name, arch, meta, space, trials, after.get(name), noise))
         entry["evaluated"] = entry.get("top1") is not None
         entry["proposed"] = bool(((trials["arch"] == arch.encode()) & (trials["outcome"] == Outcome.PRUNED)).any())

@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nas.report.choices import KEY_CHOICES, choice_share, key_choice_lines, key_choice_rows, partial_spearman
+from nas.report.choices import (
+    KEY_CHOICES,
+    choice_share,
+    key_choice_lines,
+    key_choice_rows,
+    partial_spearman,
+    random_shares,
+)
 from search_space import NUM_STAGES, ArchConfig
 from search_space.space import STAGE_CHOICES
 
@@ -102,7 +109,7 @@ def test_markdown_row():
     trials = _frame(rows)
     out = key_choice_rows(trials, trials.iloc[[1, 0]], rows[0], OPS)
     text = "\n".join(key_choice_lines(out, lambda ops: f"{ops / 1e6:.1f}M"))
-    sp = "| parallel DW/PW, binary 1x1 only | MobileNet-Sp (bin_mobilenet_sp, 45.0M) | 50% of 2 | 50% | 100% |"
+    sp = "| parallel DW/PW, binary 1x1 only | MobileNet-Sp (bin_mobilenet_sp, 45.0M) | - | 50% of 2 | 50% | 100% |"
     assert sp in text
     assert "100% (#2, 44.0M) | rediscovered |" in text
 
@@ -142,3 +149,22 @@ def test_no_verdict_when_the_front_is_far_from_the_paper():
     trials = _frame(rows)
     out = _by_label(key_choice_rows(trials, trials, rows[0], OPS))
     assert out["parallel DW/PW"]["verdict"] == "no front model near" and out["parallel DW/PW"]["near_share"] == 1.0
+
+
+def test_random_shares_chance_levels():
+    calls = []
+
+    def free(arch):  # no budget bites: the shares are the space's own
+        calls.append(arch)
+        return 0.0
+
+    shares = random_shares(False, 1e9, free, ("test-free",))
+    # uniform space, choices drawn independently: 1 of 3 topologies, 1 of 3 scopes, 1 of 4 placements, 1 of 2
+    for label, p in (("parallel DW/PW", 1 / 3), ("binary 1x1 only", 1 / 3), ("parallel DW/PW, binary 1x1 only", 1 / 9),
+                     ("Mid block", 1 / 4), ("PReLU", 1 / 2)):
+        assert abs(shares[label] - p) < 4 * (p * (1 - p) / 300) ** 0.5, label
+    n = len(calls)
+    assert random_shares(False, 1e9, free, ("test-free",)) is shares and len(calls) == n  # drawn once
+    assert random_shares(True, 1.0, lambda a: 1e6, ("test-nothing-fits",)) is None
+    rows = key_choice_rows(_frame([_row([SP] * 5, 0.4, 44e6)]), _frame([]), None, OPS, shares)
+    assert [r["random_share"] for r in rows] == [shares[c.label] for c in KEY_CHOICES]

@@ -62,6 +62,7 @@ def test_report_data(finished, settings):
     assert set(kc) == {c.label for c in KEY_CHOICES}
     assert all(r["near_arch"] in members and r["trained"] == trained["arch"].nunique() for r in kc.values())
     assert kc["parallel DW/PW, binary 1x1 only"]["trained_share"] > 0
+    assert all(0 <= r["random_share"] <= 1 for r in kc.values())
 
 
 def test_plot_data(finished, settings):

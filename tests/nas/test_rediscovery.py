@@ -41,9 +41,9 @@ def _report(front_top1: float | None, presets: list[tuple[str, float | None, boo
               "top1_se": 0.01 if t is not None else None, "dominated": dom, "lead": None, "within_noise": None,
               **near} for p, t, dom in presets]
     choice = {"choice": "PReLU", "paper": "MoBiNet", "preset": "mobinet_mid_k4_prelu", "preset_ops": 32e6,
-              "trained": 4, "trained_share": 0.5, "front_share": None, "best_share": None, "near": None,
-              "near_arch": None, "near_ops": None, "near_share": None, "verdict": "no front", "rho": 0.5, "p": 0.2,
-              "rho_ops": None, "p_ops": None}
+              "trained": 4, "random_share": 0.5, "trained_share": 0.25, "front_share": None, "best_share": None,
+              "near": None, "near_arch": None, "near_ops": None, "near_share": None, "verdict": "no front",
+              "rho": 0.5, "p": 0.2, "rho_ops": None, "p_ops": None}
     if front_top1:
         choice.update(front_share=1.0, best_share=1.0, near=1, near_arch=arch, near_ops=44e6,
                       near_share=1.0 if verdict else 0.0, verdict=verdict or "not found", rho_ops=0.4, p_ops=0.3)
