@@ -28,7 +28,7 @@ import numpy as np
 import optuna
 from tqdm import tqdm
 
-from proxies import ProxyData
+from proxies import ProxyData, machine_tag
 from proxies.train import evaluate
 from search_space import PRESETS, SEED_PRESETS
 
@@ -150,6 +150,7 @@ class ComparisonRun:
                 text = str(exc) if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
                 entry.update(error=text.splitlines()[0][:300], traceback=traceback.format_exc()[-2000:])
         entry["seconds"] = round(time.perf_counter() - start, 2)
+        entry["machine"] = machine_tag(self.device)
         if entry["error"]:
             return entry
         top1s = [float(r.val_top1) for r in results]

@@ -33,7 +33,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from proxies import ProxyData, proxy_arch, zero_cost_score
+from proxies import ProxyData, machine_tag, proxy_arch, zero_cost_score
 from proxies.train import evaluate
 from search_space import ArchConfig, build_model
 
@@ -244,6 +244,7 @@ class TrialRunner:
             if self.trial_timeout is not None and time.perf_counter() - start > self.trial_timeout:
                 raise TrialTimeout(f"trial time limit: stopped after {self.trial_timeout:g} s (--trial-timeout)")
 
+        trial.set_user_attr(Attr.MACHINE, machine_tag(self.device))
         try:
             with Heartbeat(trial):
                 results = self._train_seeds(trial, arch, on_epoch, on_step)

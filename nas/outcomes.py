@@ -42,6 +42,7 @@ class Attr(StrEnum):
     CURVE = "curve"  # validation top-1 after each epoch
     EPOCHS_DONE = "epochs_done"
     SECONDS = "seconds"
+    MACHINE = "machine"  # where it trained (device, CPU threads, torch): the same seed repeats only there
     VAL_LOSS = "val_loss"
     IMAGES_PER_S = "images_per_s"
     OPS = "ops"

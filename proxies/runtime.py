@@ -5,10 +5,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import platform
+from functools import cache
 
 import torch
 
-__all__ = ["keep_freed_memory", "select_device", "set_threads", "usable_cpus"]
+__all__ = ["keep_freed_memory", "machine_tag", "select_device", "set_threads", "usable_cpus"]
 
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -29,6 +31,30 @@ def select_device(device: str | None = None) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"--device: {device!r} is not supported (cpu or cuda)")
     return dev
+
+
+@cache
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_tag(device: torch.device | str | None = None) -> str:
+    """Where a run trains, as far as it changes the numbers: the device (CPU model or GPU name), the
+    CPU threads and the torch version. The same seed gives the same result only where this is the
+    same (another float order moves top-1 as far as another seed: docs/calibration.md)."""
+    dev = select_device(str(device) if device is not None else None)
+    if dev.type == "cuda":
+        where = f"cuda ({torch.cuda.get_device_name(dev)})"
+    else:
+        where = f"cpu ({_cpu_name()}), {torch.get_num_threads()} thread(s)"
+    return f"{where}, torch {torch.__version__}"
 
 
 def usable_cpus() -> int:

@@ -47,11 +47,23 @@ def _pm(top1: float, se) -> str:
     return f"{100 * top1:.2f}%" + (f" ± {100 * se:.2f}" if se is not None and not pd.isna(se) else "")
 
 
+def _machine_line(trials: pd.DataFrame, measured: bool) -> list[str]:
+    """Where the trials trained: a seed repeats its result only there."""
+    where = trials["machine"].dropna().value_counts()
+    if where.empty:
+        return []
+    text = "; ".join(f"{m} ({n} trial{'s' if n > 1 else ''})" for m, n in where.items())
+    return [f"Trained on: {text}. The same seed repeats a result only on the same device, CPU threads and torch;"
+            " elsewhere top-1 moves about as far as with another seed (measured: docs/calibration.md, replay"
+            " noise)" + (", which the uncertainty above covers." if measured else "."), ""]
+
+
 def _noise_lines(d: dict) -> list[str]:
     """What the uncertainty is, and whether the best architecture's lead over each seed preset is within it."""
     lines = ["## Noise", "", f"Uncertainty: {d['noise'].source}. Top-1 is shown ± one standard error (the seed SD"
              " divided by the square root of the seeds an architecture was trained with); a lead is *within the"
              f" noise* when it is smaller than {Z95:.2f} standard errors of the difference.", ""]
+    lines += _machine_line(d["trials"], d["noise"].sd is not None)
     if d["best"] is None:
         return lines
     for s in d["seeds"]:

@@ -68,6 +68,7 @@ def test_a_search_without_presets_trains_them_afterwards_unseen(tmp_path, cifar_
     for name, entry in stored.items():
         assert entry["arch"] == PRESETS[name].arch.encode() and entry["fidelity"] == trials["fidelity"].iloc[0]
         assert 0 < entry["top1"] <= 1 and entry["ops"] <= 50e6 and not entry["diverged"] and not entry["error"]
+        assert "torch" in entry["machine"]
     d = report_data(study)
     late = {s["preset"]: s for s in d["seeds"] if s["status"] == "after"}
     assert set(late) == set(stored)

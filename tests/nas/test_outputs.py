@@ -84,6 +84,10 @@ def test_write_outputs_and_report_cli(finished, tmp_path, capsys):
     assert ArchConfig.from_dict(best).encode() == best["arch"] and best["ops"] <= best["budget"]
     report = (tmp_path / "report.md").read_text()
     assert "## Pareto front" in report and "bin_mobilenet_sp" in report and "## The papers' key choices" in report
+    # where each trial trained: a seed repeats its numbers only there
+    trained = trials[trials["outcome"] == "trained"]
+    assert trained["machine"].str.startswith("cpu (").all() and trained["machine"].str.contains("torch").all()
+    assert f"Trained on: {trained['machine'].iloc[0]}" in report
     # nas.report regenerates the same tables from the study alone.
     (tmp_path / "trials.csv").unlink()
     before = (tmp_path / "pareto.csv").read_text()

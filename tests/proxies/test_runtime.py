@@ -46,3 +46,20 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
         torch.ones(2 << 20)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 20 * (8 << 20) // os.sysconf("SC_PAGE_SIZE") // 10, faults
+
+
+def test_machine_tag_names_what_changes_the_numbers():
+    import torch
+
+    from proxies import machine_tag
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = machine_tag("cpu")
+        torch.set_num_threads(2)
+        two = machine_tag("cpu")
+    finally:
+        torch.set_num_threads(before)
+    assert one.startswith("cpu (") and "1 thread(s)" in one and f"torch {torch.__version__}" in one
+    assert two == one.replace("1 thread(s)", "2 thread(s)")
