@@ -45,7 +45,9 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
     for _ in range(20):
         torch.ones(2 << 20)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    assert faults < 20 * (8 << 20) // os.sysconf("SC_PAGE_SIZE") // 10, faults
+    # Untuned, every block faults all its pages again (20 x 2,048 pages); tuned, almost none do. Under
+    # load a few blocks still fault (2-3 of 20 seen, other threads' pages count too): a quarter is the bar.
+    assert faults < 20 * (8 << 20) // os.sysconf("SC_PAGE_SIZE") // 4, faults
 
 
 def test_machine_tag_names_what_changes_the_numbers():
