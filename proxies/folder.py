@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,14 @@ def fit_image(img: Image.Image, size: int | None) -> Image.Image:
     img = img.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=None)
     left, top = (nw - size) // 2, (nh - size) // 2
     return img.crop((left, top, left + size, top + size))
+
+
+def _worker_signals() -> None:
+    """A decode worker ends on SIGTERM (``Pool.terminate``) and leaves Ctrl-C to its parent, whatever
+    handlers it inherited by fork: a handler that only sets a flag (a search's graceful stop) would
+    keep it alive and hang the parent's join."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _decode_chunk(task: tuple[list[str], int | None, bool]) -> tuple[str, object, object]:
@@ -121,7 +130,7 @@ def decode_files(paths: list[str], where: Path, size: int | None, workers: int |
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12: fork with threads
-                with multiprocessing.get_context(method).Pool(workers) as pool:
+                with multiprocessing.get_context(method).Pool(workers, initializer=_worker_signals) as pool:
                     consume(pool.imap(_decode_chunk, tasks))
     if not parts:
         raise ValueError(f"no image in {where} could be read ({len(skipped)} skipped)")

@@ -26,8 +26,8 @@ RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained
 PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
                   "nearest", "nearest_distance"]
 CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "random_share", "trained_share",
-                  "front_share", "best_share", "near", "near_arch", "near_ops", "near_share", "verdict", "rho", "p",
-                  "rho_ops", "p_ops"]
+                  "front_share", "front_full", "best_share", "near", "near_arch", "near_ops", "near_share", "verdict",
+                  "rho", "p", "rho_ops", "p_ops"]
 _INTS = {"runs": ["trials", "trained", "front"], "presets": ["nearest_distance"], "choices": ["near", "trained"]}
 
 
@@ -92,7 +92,8 @@ def rediscovery_tables(reports: dict[str, dict]) -> dict[str, pd.DataFrame]:
                      "best_top1": best.get("top1"), "best_top1_se": best.get("top1_se"),
                      "train_minutes": d["train_seconds"] / 60})
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
-        choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]}} for r in d["key_choices"]]
+        choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]},
+                     "front_full": " ".join(map(str, r.get("front_full") or []))} for r in d["key_choices"]]
     tables = {"runs": pd.DataFrame(runs, columns=RUN_COLUMNS),
               "presets": pd.DataFrame(presets, columns=PRESET_COLUMNS),
               "choices": pd.DataFrame(choices, columns=CHOICE_COLUMNS)}
@@ -128,7 +129,9 @@ def _choice_cell(r: pd.Series) -> str:
     if _missing(r["near_share"]):
         return r["verdict"]
     chance = "" if _missing(r["random_share"]) else f"; chance {100 * r['random_share']:.0f}%"
-    cell = f"{r['verdict']} ({100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])}{chance})"
+    where = "" if r["verdict"] != "elsewhere on the front" else \
+        " (" + ", ".join(f"#{k}" for k in str(r["front_full"]).split()) + ")"
+    cell = f"{r['verdict']}{where} (nearest {100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])}{chance})"
     return cell + ("" if _missing(r["rho_ops"]) else f"; rho {r['rho_ops']:+.2f} (p {r['p_ops']:.2g})")
 
 
@@ -156,16 +159,18 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
         dom = f"{int(scored['dominated'].astype(bool).sum())} of {len(scored)}" if len(scored) else "-"
         lines.append(f"| {preset} | {format_ops(g['ops'].iloc[0])} | " + " | ".join(cells) + f" | {dom} |")
     lines += ["", "## The papers' key choices", "",
-              "Per run: the verdict (the front architecture nearest in OPs to the paper's model has the choice in"
-              f" every stage: *rediscovered*; in some: *partly*; none within {NEAR_RATIO}x of the paper's OPs:"
-              " *no front model near*), that architecture's share of stages with it and its OPs, the chance level (the"
-              " share among architectures drawn at random within the budget: in the uniform space a verdict is"
-              " one draw), and the"
-              " partial Spearman rho between share and top-1 at equal OPs over the trained architectures (p).", "",
+              "Per run: the verdict (the front architecture nearest in OPs to the paper's model, within"
+              f" {NEAR_RATIO}x, has the choice in every stage: *rediscovered*; another front architecture has it"
+              " in every stage: *elsewhere on the front*, with its number in that run's Pareto front table; the"
+              " nearest has it in some stages: *partly*), the nearest front architecture's share of stages with it"
+              " and its OPs, the chance level (the share among architectures drawn at random within the budget:"
+              " in the uniform space a verdict is one draw), and the partial Spearman rho between share and top-1"
+              " at equal OPs over the trained architectures (p).", "",
               "| choice | paper | " + " | ".join(names) + " | rediscovered |",
               "|---|---|" + "---|" * len(names) + "---|"]
     for choice, g in choices.groupby("choice", sort=False):
         cells = [_choice_cell(g[g["run"] == n].iloc[0]) if (g["run"] == n).any() else "-" for n in names]
-        found = int((g["verdict"] == "rediscovered").sum())
-        lines.append(f"| {choice} | {g['paper'].iloc[0]} | " + " | ".join(cells) + f" | {found} of {len(g)} |")
+        found, elsewhere = (int((g["verdict"] == v).sum()) for v in ("rediscovered", "elsewhere on the front"))
+        tally = f"{found} of {len(g)}" + (f" (+{elsewhere} elsewhere on the front)" if elsewhere else "")
+        lines.append(f"| {choice} | {g['paper'].iloc[0]} | " + " | ".join(cells) + f" | {tally} |")
     return "\n".join(lines) + "\n"

@@ -6,8 +6,9 @@ five stages that meet the condition (0 or 1 in the uniform space). For each choi
 
 * its mean share among the fully trained architectures, on the front, and in the best one;
 * the front architecture nearest (in OPs, on a log scale) to the paper's own model, and its share:
-  the choice counts as *rediscovered* when that architecture has it in every stage, *partly* when
-  in some stages;
+  the choice counts as *rediscovered* when that architecture has it in every stage; *elsewhere on
+  the front* when another front architecture (at other OPs) does; else *partly* when the nearest
+  has it in some stages;
 * Spearman's rho between share and proxy top-1 over the trained architectures (``scipy.stats``),
   with its p-value, and the partial rank correlation given OPs (``rho_ops``, ``p_ops``): at equal
   cost, does more of the choice go with a better proxy score? (Choices change OPs, e.g. full-precision
@@ -120,10 +121,14 @@ def _nearest_in_ops(front: pd.DataFrame, ops: float) -> int:
 def _verdict(row: dict) -> str:
     if row["near_share"] is None:
         return "no front"
-    if abs(math.log(row["near_ops"] / row["preset_ops"])) > math.log(NEAR_RATIO):
+    near = abs(math.log(row["near_ops"] / row["preset_ops"])) <= math.log(NEAR_RATIO)
+    if near and row["near_share"] == 1:
+        return "rediscovered"
+    if row["front_full"]:
+        return "elsewhere on the front"
+    if not near:
         return "no front model near"
-    share = row["near_share"]
-    return "rediscovered" if share == 1 else "partly" if share > 0 else "not found"
+    return "partly" if row["near_share"] > 0 else "not found"
 
 
 def partial_spearman(x, y, z) -> tuple[float, float] | None:
@@ -158,10 +163,12 @@ def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None
                "preset_ops": float(preset_ops[choice.preset]), "trained": len(trained),
                "random_share": None if random is None else random[choice.label],
                "trained_share": float(share.mean()) if len(share) else None,
-               "front_share": None, "best_share": None, "near": None, "near_arch": None, "near_ops": None,
-               "near_share": None, "rho": None, "p": None, "rho_ops": None, "p_ops": None}
+               "front_share": None, "front_full": [], "best_share": None, "near": None, "near_arch": None,
+               "near_ops": None, "near_share": None, "rho": None, "p": None, "rho_ops": None, "p_ops": None}
         if len(front):
-            row["front_share"] = float(choice_share(front, choice).mean())
+            shares = choice_share(front, choice)
+            row["front_share"] = float(shares.mean())
+            row["front_full"] = [k + 1 for k, v in enumerate(shares) if v == 1]  # front numbers with it everywhere
             i = _nearest_in_ops(front, preset_ops[choice.preset])
             row.update(near=i + 1, near_arch=front["arch"].iloc[i], near_ops=float(front["ops"].iloc[i]),
                        near_share=float(choice_share(front.iloc[[i]], choice).iloc[0]))
@@ -183,6 +190,12 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 
 
+def _verdict_text(r: dict) -> str:
+    full = r.get("front_full") or []
+    return r["verdict"] + (f" ({', '.join(f'#{k}' for k in full)})" if r["verdict"] == "elsewhere on the front"
+                           else "")
+
+
 def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
     """The report's Markdown section."""
     lines = ["## The papers' key choices", "",
@@ -190,9 +203,10 @@ def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
              " budget (the chance level), among the fully trained ones, on the front and in the best one;"
              " *near the paper's model* is the"
              " front architecture (its number in the Pareto front table) nearest in OPs to the paper's own model:"
-             f" rediscovered when it has the choice in every stage, no verdict when it is more than {NEAR_RATIO}x"
-             " away. rho is Spearman's rank correlation between an architecture's share and its proxy top-1 over"
-             " the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).", "",
+             f" rediscovered when it has the choice in every stage (and is within {NEAR_RATIO}x of its OPs),"
+             " *elsewhere on the front* when another front architecture has it in every stage (its numbers follow"
+             " the verdict). rho is Spearman's rank correlation between an architecture's share and its proxy top-1"
+             " over the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).", "",
              "| choice | paper | random | trained | front | best | near the paper's model | verdict | rho (p) |"
              " rho at equal OPs (p) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -203,7 +217,7 @@ def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
         rho_ops = "-" if r["rho_ops"] is None else f"{r['rho_ops']:+.2f} ({r['p_ops']:.2g})"
         lines.append(f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
                      f" {_pct(r['random_share'])} | {_pct(r['trained_share'])} of {r['trained']} |"
-                     f" {_pct(r['front_share'])} | {_pct(r['best_share'])} | {near} | {r['verdict']} | {rho} |"
+                     f" {_pct(r['front_share'])} | {_pct(r['best_share'])} | {near} | {_verdict_text(r)} | {rho} |"
                      f" {rho_ops} |")
     return lines + [""]
 

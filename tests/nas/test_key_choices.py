@@ -145,10 +145,24 @@ def test_equal_ops_removes_a_cost_effect():
 
 
 def test_no_verdict_when_the_front_is_far_from_the_paper():
-    rows = [_row([SP] * 5, 0.40, 14e6)]  # a 20M budget: Sp (45M) is 3x away
+    rows = [_row(_mixed(2), 0.40, 14e6)]  # a 20M budget: Sp (45M) is 3x away
     trials = _frame(rows)
     out = _by_label(key_choice_rows(trials, trials, rows[0], OPS))
-    assert out["parallel DW/PW"]["verdict"] == "no front model near" and out["parallel DW/PW"]["near_share"] == 1.0
+    assert out["parallel DW/PW"]["verdict"] == "no front model near" and out["parallel DW/PW"]["near_share"] == 0.4
+
+
+def test_elsewhere_on_the_front():
+    """The search found MoBiNet's choice at another width: the nearest front model in OPs lacks it."""
+    rows = [_row([MID.replace("L-", "S-").replace("prelu", "crelu-prelu")] * 5, 0.29, 12.8e6, width=0.5),
+            _row([SP.replace("relu-pw", "prelu-all")] * 5, 0.30, 46e6, width=1.25)]
+    trials = _frame(rows)
+    out = _by_label(key_choice_rows(trials, trials, rows[1], OPS))
+    mid = out["Mid block, K >= 3, PReLU"]
+    assert mid["near"] == 2 and mid["near_share"] == 0 and mid["front_full"] == [1]
+    assert mid["verdict"] == "elsewhere on the front"
+    assert out["PReLU"]["verdict"] == "rediscovered" and out["PReLU"]["front_full"] == [1, 2]
+    text = "\n".join(key_choice_lines(list(out.values()), lambda ops: f"{ops / 1e6:.1f}M"))
+    assert "| elsewhere on the front (#1) |" in text
 
 
 def test_random_shares_chance_levels():

@@ -75,8 +75,8 @@ def test_tables_and_markdown_known_answers():
     p2 = next(line for line in lines if line.startswith("| p2 |"))
     assert p2.endswith("| over budget | over budget | over budget | - |")
     prelu = next(line for line in lines if line.startswith("| PReLU |"))
-    assert "| rediscovered (100% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
-    assert "| not found (0% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
+    assert "| rediscovered (nearest 100% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
+    assert "| not found (nearest 0% at 44.00M; chance 50%); rho +0.40 (p 0.3) |" in prelu
     assert prelu.endswith("| no front | 1 of 3 |")
 
 
