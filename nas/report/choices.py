@@ -35,9 +35,9 @@ import pandas as pd
 from scipy import stats
 
 from search_space import NUM_STAGES, ArchConfig, SearchSpace
-from search_space.space import STAGE_CHOICES
 
 from ..outcomes import Outcome
+from .records import choice_row
 
 __all__ = ["KEY_CHOICES", "NEAR_RATIO", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows",
            "partial_spearman", "random_shares"]
@@ -82,11 +82,6 @@ def choice_share(frame: pd.DataFrame, choice: KeyChoice) -> pd.Series:
     return hits / NUM_STAGES
 
 
-def _stage_frame(archs: list[ArchConfig]) -> pd.DataFrame:
-    return pd.DataFrame([{f"s{i}.{c}": getattr(st, c) for i, st in enumerate(a.stages) for c in STAGE_CHOICES}
-                         for a in archs])
-
-
 _RANDOM: dict[tuple, dict[str, float] | None] = {}  # (per_stage, budget, cache_key) -> shares
 
 
@@ -106,7 +101,7 @@ def random_shares(per_stage: bool, budget: float, ops_of: Callable[[ArchConfig],
                 archs.append(arch)
                 if len(archs) == RANDOM_DRAWS:
                     break
-        frame = _stage_frame(archs)
+        frame = pd.DataFrame([choice_row(a) for a in archs])
         _RANDOM[key] = ({c.label: float(choice_share(frame, c).mean()) for c in KEY_CHOICES}
                         if len(archs) >= RANDOM_DRAWS // 10 else None)
     return _RANDOM[key]

@@ -11,7 +11,7 @@ from search_space.space import STAGE_CHOICES
 from ..outcomes import Outcome
 from ..rungs import front_ranks
 
-__all__ = ["TRIAL_COLUMNS", "choice_columns", "pareto_frame", "trials_frame"]
+__all__ = ["TRIAL_COLUMNS", "choice_columns", "choice_row", "pareto_frame", "trials_frame"]
 
 TRIAL_COLUMNS = [
     "number", "state", "outcome", "arch", "seed_preset", "ops", "fp_macs", "binary_macs", "params", "size_bytes",
@@ -25,8 +25,9 @@ def choice_columns() -> list[str]:
     return ["width", "depth"] + [f"s{i}.{c}" for i in range(NUM_STAGES) for c in STAGE_CHOICES]
 
 
-def _choices(arch: str) -> dict:
-    a = ArchConfig.decode(arch)
+def choice_row(arch: ArchConfig | str) -> dict:
+    """``width``, ``depth`` and every stage choice as ``s<i>.<choice>`` (the :func:`choice_columns`)."""
+    a = ArchConfig.decode(arch) if isinstance(arch, str) else arch
     row = {"width": a.width, "depth": a.depth}
     for i, s in enumerate(a.stages):
         for c in STAGE_CHOICES:
@@ -53,7 +54,7 @@ def trials_frame(study) -> pd.DataFrame:
         for key in ("curve", "top1_seeds"):
             if row[key] is not None:
                 row[key] = " ".join(f"{v:.4f}" for v in row[key])
-        row.update(_choices(a["arch"]))
+        row.update(choice_row(a["arch"]))
         rows.append(row)
     df = pd.DataFrame(rows, columns=TRIAL_COLUMNS + choice_columns())
     for col in ("top1", "ops", "seconds", "fp_macs", "binary_macs", "top1_sd", "screen_score"):

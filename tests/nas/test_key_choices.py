@@ -16,8 +16,8 @@ from nas.report.choices import (
     partial_spearman,
     random_shares,
 )
+from nas.report.records import choice_row
 from search_space import NUM_STAGES, ArchConfig
-from search_space.space import STAGE_CHOICES
 
 SP = "S-none-k0-2xdw-relu-pw"
 L_ALL = "L-none-k0-relu-all"
@@ -28,11 +28,7 @@ OPS = {c.preset: 32e6 if c.paper == "MoBiNet" else 45e6 for c in KEY_CHOICES}
 
 def _row(stages: list[str], top1: float, ops: float, outcome: str = "trained", width: float = 1.0) -> dict:
     arch = ArchConfig.decode(f"w{width}-d1:" + ":".join(stages))
-    row = {"arch": arch.encode(), "outcome": outcome, "top1": top1, "ops": ops}
-    for i, s in enumerate(arch.stages):
-        for c in STAGE_CHOICES:
-            row[f"s{i}.{c}"] = getattr(s, c)
-    return row
+    return {"arch": arch.encode(), "outcome": outcome, "top1": top1, "ops": ops, **choice_row(arch)}
 
 
 def _mixed(n_sp: int) -> list[str]:
