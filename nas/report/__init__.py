@@ -5,7 +5,7 @@ them from the stored study."""
 from .choices import KEY_CHOICES, KeyChoice, key_choice_rows
 from .cli import main
 from .outputs import OUTPUT_FILES, report_data, write_outputs
-from .plot import ParetoPlotData, draw_pareto, pareto_plot_data
+from .plot import ParetoPlotData, draw_pareto, pareto_plot_data, place_labels
 from .progress import SearchProgress, study_summary, summary_line
 from .records import TRIAL_COLUMNS, choice_columns, pareto_frame, trials_frame
 
@@ -22,6 +22,7 @@ __all__ = [
     "main",
     "pareto_frame",
     "pareto_plot_data",
+    "place_labels",
     "report_data",
     "study_summary",
     "summary_line",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..outcomes import Outcome
 
-__all__ = ["ParetoPlotData", "draw_pareto", "pareto_plot_data"]
+__all__ = ["ParetoPlotData", "draw_pareto", "pareto_plot_data", "place_labels"]
 
 
 @dataclass
@@ -23,26 +23,31 @@ class ParetoPlotData:
     front: list[tuple[float, float]] = field(default_factory=list)  # sorted by OPs
     front_err: list[float] = field(default_factory=list)  # one standard error of each front point
     seeds: list[tuple[str, float, float]] = field(default_factory=list)  # (preset, OPs, top-1)
+    seeds_err: list[float] = field(default_factory=list)  # one standard error of each preset (NaN: unknown)
     budget: float = 0.0
     title: str = ""
 
 
 def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "",
                      presets: list[tuple[str, float, float]] | None = None) -> ParetoPlotData:
-    """``presets``: the seed presets to mark, ``(label, OPs, top-1)`` (:func:`nas.report.presets.preset_points`);
-    by default those queued as seeds and trained."""
+    """``presets``: the seed presets to mark, ``(label, OPs, top-1, standard error)``
+    (:func:`nas.report.presets.preset_points`; the error may be left out); by default those queued as seeds
+    and trained."""
     def pts(df: pd.DataFrame) -> list[tuple[float, float]]:
         df = df.drop_duplicates("arch")
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
 
+    def se(df: pd.DataFrame) -> list[float]:
+        col = df["top1_se"] if "top1_se" in df else pd.Series(float("nan"), index=df.index)
+        return [float(v) for v in pd.to_numeric(col, errors="coerce")]
+
     def err(df: pd.DataFrame) -> list[float]:
-        se = df.drop_duplicates("arch")["top1_se"] if "top1_se" in df else pd.Series(float("nan"), index=df.index)
-        return [100 * float(v) for v in pd.to_numeric(se, errors="coerce")]
+        return [100 * v for v in se(df.drop_duplicates("arch"))]
 
     ok = trials[trials["top1"].notna()]
     if presets is None:
         seeds = ok[ok["seed_preset"].notna() & (ok["outcome"] == Outcome.TRAINED)].drop_duplicates("seed_preset")
-        presets = list(zip(seeds["seed_preset"], seeds["ops"], seeds["top1"], strict=True))
+        presets = list(zip(seeds["seed_preset"], seeds["ops"], seeds["top1"], se(seeds), strict=True))
     trained = ok[ok["outcome"] == Outcome.TRAINED]
     front = front.sort_values(["ops", "top1"])
     return ParetoPlotData(
@@ -51,7 +56,8 @@ def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, t
         pruned=pts(ok[ok["outcome"] == Outcome.PRUNED]),
         front=pts(front),
         front_err=err(front),
-        seeds=[(s, o / 1e6, 100 * t) for s, o, t in presets],
+        seeds=[(p[0], p[1] / 1e6, 100 * p[2]) for p in presets],
+        seeds_err=[100 * float(p[3]) if len(p) > 3 and p[3] is not None else float("nan") for p in presets],
         budget=budget / 1e6,
         title=title,
     )
@@ -62,6 +68,30 @@ def _error_bars(ax, points, errors, color, label=None) -> None:
     if known:
         xs, ys, es = zip(*known, strict=True)
         ax.errorbar(xs, ys, yerr=es, fmt="none", ecolor=color, alpha=0.5, lw=0.8, capsize=2, label=label)
+
+
+def place_labels(ax, labels: list, pad: float = 1.0) -> None:
+    """Move point labels (annotations with offsets in points) so that none overlaps another or leaves
+    the axes: from the top label down, each goes to the left of its point when it would cross the right
+    edge, then down, a line at a time, until it is clear of every label already placed."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    points_per_pixel = 72.0 / fig.dpi
+    placed = []
+    for label in sorted(labels, key=lambda a: -a.xy[1]):
+        box = label.get_window_extent(renderer)
+        if box.x1 > axes_box.x1:
+            label.set_horizontalalignment("right")
+            label.xyann = (-label.xyann[0], label.xyann[1])
+            box = label.get_window_extent(renderer)
+        step = box.height + pad
+        for _ in range(len(labels) + 1):
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.xyann = (label.xyann[0], label.xyann[1] - step * points_per_pixel)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
 
 
 def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> None:
@@ -82,9 +112,10 @@ def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> No
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2)
         ax.scatter(xs, ys, s=40, color="tab:red", zorder=3, label="Pareto front")
         _error_bars(ax, data.front, data.front_err, "tab:red", label="± 1 standard error (seed noise)")
-    for name, x, y in data.seeds:
-        ax.scatter([x], [y], s=60, facecolors="none", edgecolors="k", zorder=4)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if data.seeds:
+        xs, ys = [x for _, x, _ in data.seeds], [y for _, _, y in data.seeds]
+        ax.scatter(xs, ys, s=60, facecolors="none", edgecolors="k", zorder=4, label="seed preset")
+        _error_bars(ax, [(x, y) for _, x, y in data.seeds], data.seeds_err, "k")
     ax.axvline(data.budget, color="k", ls="--", lw=1, label=f"budget {data.budget:g}M OPs")
     ax.set_xlabel("OPs (millions; FP MACs + binary MACs / 64)")
     ax.set_ylabel("proxy validation top-1 (%)")
@@ -92,6 +123,8 @@ def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> No
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    place_labels(ax, [ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                      for name, x, y in data.seeds])
     for f, fmt in targets:
         fig.savefig(f, format=fmt)
     plt.close(fig)

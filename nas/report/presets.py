@@ -108,10 +108,12 @@ def preset_entries(study, meta: dict, trials: pd.DataFrame, front: pd.DataFrame,
     return entries
 
 
-def preset_points(entries: list[dict]) -> list[tuple[str, float, float]]:
-    """``(label, OPs, top-1)`` of every preset with a top-1, for the Pareto plot."""
+def preset_points(entries: list[dict]) -> list[tuple[str, float, float, float | None]]:
+    """``(label, OPs, top-1, standard error)`` of every preset with a top-1, for the Pareto plot (the error
+    is None where unknown)."""
     suffix = {"seeded": "", "found": " (found by the search)", "after": " (after the search)"}
-    return [(e["preset"] + suffix[e["status"]], e["ops"], e["top1"]) for e in entries if e["evaluated"]]
+    return [(e["preset"] + suffix[e["status"]], e["ops"], e["top1"], e.get("top1_se")) for e in entries
+            if e["evaluated"]]
 
 
 def preset_lines(entries: list[dict], pm, format_ops) -> list[str]:

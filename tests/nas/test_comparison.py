@@ -161,7 +161,7 @@ def test_a_preset_the_search_found_stands_and_one_it_stopped_is_trained(tmp_path
     seeds = _seeds(report_data(study))
     assert seeds["bin_mobilenet_sp"]["status"] == "found" and not seeds["bin_mobilenet_sp"]["proposed"]
     assert seeds["mobinet_mid_k4_prelu"]["status"] == "after" and seeds["mobinet_mid_k4_prelu"]["proposed"]
-    labels = {label for label, _, _ in preset_points(list(seeds.values()))}
+    labels = {label for label, *_ in preset_points(list(seeds.values()))}
     assert {"bin_mobilenet_sp (found by the search)", "mobinet_mid_k4_prelu (after the search)"} <= labels
 
 
@@ -176,6 +176,9 @@ def test_plot_marks_every_preset_with_a_score(tmp_path, settings, fake_evaluate)
     sp = PRESETS["bin_mobilenet_sp"].arch
     point = next((x, y) for label, x, y in p.seeds if label.startswith("bin_mobilenet_sp "))
     assert point == (pytest.approx(settings.ops(sp) / 1e6), pytest.approx(100 * _seeds(d)["bin_mobilenet_sp"]["top1"]))
+    # each preset carries its error bar as the trials do; here no seed noise is known, so none is drawn
+    assert all(_seeds(d)[label.split()[0]].get("top1_se") is None for label, _, _ in p.seeds)
+    assert len(p.seeds_err) == len(p.seeds) and all(e != e for e in p.seeds_err)  # NaN: unknown
 
 
 def test_a_diverged_or_failing_preset_is_recorded_and_not_retried(tmp_path, settings, fake_class, monkeypatch):

@@ -91,6 +91,7 @@ def test_report_shows_error_bars_and_says_when_a_lead_is_within_the_noise(two_se
     assert seeds["bin_mobilenet_l"]["within_noise"] is False  # 10 points
     plot = pareto_plot_data(d["trials"], d["front"], 50e6)
     assert plot.front_err == pytest.approx([100 * sd / math.sqrt(2)] * len(plot.front))
+    assert plot.seeds and plot.seeds_err == pytest.approx([100 * sd / math.sqrt(2)] * len(plot.seeds))
     out = tmp_path / "out"
     write_outputs(two_seed_study, out)
     md = (out / "report.md").read_text()
@@ -111,3 +112,30 @@ def test_no_measured_noise_is_said_not_invented(tmp_path, settings, fake_evaluat
     d = report_data(study)
     assert d["noise"] == StudyNoise(None, d["noise"].source) and "not measured" in d["noise"].source
     assert d["front"]["top1_se"].isna().all()
+
+
+def test_preset_labels_neither_overlap_nor_leave_the_axes():
+    """Presets a few tenths of a point apart (MoBiNet Pre, Post and Mid at ~32M OPs) and one by the right
+    edge: their labels are moved until none overlaps another and none crosses the right edge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nas.report import place_labels
+
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    pts = [("mobinet_mid_k4_prelu (after the search)", 32.0, 26.2), ("mobinet_post_k3_prelu (after)", 32.9, 25.0),
+           ("mobinet_pre_k3_prelu (after the search)", 32.3, 24.5), ("bin_mobilenet_sp (after the search)", 49.5, 30.9)]
+    ax.scatter([x for _, x, _ in pts], [y for _, _, y in pts])
+    ax.set_xlim(10, 50)
+    ax.set_ylim(8, 33)
+    labels = [ax.annotate(n, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7) for n, x, y in pts]
+    renderer = fig.canvas.get_renderer()
+    before = [a.get_window_extent(renderer) for a in labels]
+    assert any(b.overlaps(c) for i, b in enumerate(before) for c in before[i + 1:])  # the case is real
+    place_labels(ax, labels)
+    boxes = [a.get_window_extent(renderer) for a in labels]
+    assert not any(b.overlaps(c) for i, b in enumerate(boxes) for c in boxes[i + 1:])
+    assert all(b.x1 <= ax.get_window_extent(renderer).x1 for b in boxes)
+    plt.close(fig)
