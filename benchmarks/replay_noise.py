@@ -9,7 +9,8 @@ and oneDNN kernels), and a binary network amplifies the last bits through its si
 seed fixes a run on one machine only. A different thread count on this machine is such a change,
 measurable here: each architecture is trained at the default fidelity with seed 0 once per
 ``--threads`` value (runs cached in ``OUT/runs-threads<T>.csv``, resumable; Ctrl-C keeps every
-finished run).
+finished run). The memory format is another such change: the cached runs of ``--runs`` were trained
+in NCHW, so run this with ``BINAS_CPU_FORMAT=nchw`` for the 1-thread runs to repeat them exactly.
 
 The architectures are the ``--archs`` cheapest (by their cached CPU-seconds) of those with at least
 3 seeds at the default fidelity in ``--runs`` (the papers' rows and the claims' architectures): the

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from proxies.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
-from proxies.runtime import usable_cpus
+from proxies.runtime import check_runtime, usable_cpus
 from search_space import SearchSpace
 from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
@@ -101,6 +101,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         raise ValueError("--no-compare-presets: only meaningful with --no-seed-presets (otherwise the seed presets"
                          " are trials of the search)")
     check_seed(args.seed)
+    check_runtime(args.device)
     args.timeout_s = parse_duration(args.timeout) if args.timeout is not None else None
     args.trial_timeout_s = (parse_duration(args.trial_timeout, "--trial-timeout")
                             if args.trial_timeout is not None else None)

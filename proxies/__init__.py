@@ -23,7 +23,16 @@ from .fulldata import FullData, prepare_full_data
 from .loader import BatchLoader, DataOptions, ProxyData, channel_stats, prepare_data, select_test, select_train
 from .noise import SEED_NOISE, SeedNoise, pooled_sd, seed_noise
 from .run import PROXIES, run_proxy
-from .runtime import keep_freed_memory, machine_tag, select_device, set_threads, usable_cpus
+from .runtime import (
+    FORMAT_ENV,
+    channels_last,
+    check_runtime,
+    keep_freed_memory,
+    machine_tag,
+    select_device,
+    set_threads,
+    usable_cpus,
+)
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
@@ -63,6 +72,9 @@ __all__ = [
     "select_train",
     "keep_freed_memory",
     "machine_tag",
+    "channels_last",
+    "check_runtime",
+    "FORMAT_ENV",
     "seed_noise",
     "select_device",
     "set_threads",

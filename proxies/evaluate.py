@@ -25,7 +25,7 @@ from .run import (
     fit_fidelity_to_data,
     run_proxy,
 )
-from .runtime import select_device, set_threads
+from .runtime import check_runtime, set_threads
 from .train import TrainRecipe
 
 __all__ = ["main"]
@@ -53,7 +53,7 @@ def _main(argv: list[str] | None) -> int:
     fidelity = fidelity_from_args(args)
     options = data_options_from_args(args)
     recipe = TrainRecipe(lr=args.lr) if args.lr is not None else None
-    select_device(args.device)  # a bad --device fails here, before any data is loaded
+    check_runtime(args.device)  # a bad --device fails here, before any data is loaded
     set_threads()
     t0 = time.perf_counter()
     fidelity = fit_fidelity_to_data(fidelity, args, options)

@@ -30,6 +30,7 @@ from PIL import Image
 from .data import derive_seed, load_dataset, probe_layout
 from .folder import carve_test, decode_files, list_folder
 from .loader import BatchLoader, DataOptions, channel_stats, select_test, select_train
+from .runtime import channels_last
 
 __all__ = ["SMALL_IMAGE_MAX", "FullData", "prepare_full_data"]
 
@@ -105,13 +106,13 @@ def _memory_data(root: Path, resolution: int, train_subset: int | None, val_size
         raise ValueError(f"--data-dir: the test split of {root} has other classes than the train split")
     rest, val = _select(train.labels, train_subset, val_size, seed)
     keep = select_test(test.labels, test_subset, seed)
-    channels_last = device.type == "cuda"
+    nhwc = channels_last(device)
     mean, std = channel_stats(train.images)
 
     def loader(x: torch.Tensor, y: torch.Tensor, training: bool = False) -> BatchLoader:
         return BatchLoader(x.contiguous(), y.contiguous(), batch_size if training else 500, shuffle=training,
                            augment=training, seed=seed, drop_last=training, pad=4, mean=mean,
-                           std=std, device=device, channels_last=channels_last)
+                           std=std, device=device, channels_last=nhwc)
 
     train_loader = loader(train.images[rest], train.labels[rest], training=True)
     val_loader = None if val is None else loader(train.images[val], train.labels[val])
@@ -142,7 +143,7 @@ class _Stream:
         loader = DataLoader(self.dataset, self.batch_size, sampler=RandomSampler(self.dataset, generator=gen)
                             if shuffle else None, drop_last=shuffle, num_workers=self.workers, generator=gen,
                             pin_memory=self.device.type == "cuda", persistent_workers=False)
-        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        memory_format = torch.channels_last if channels_last(self.device) else torch.contiguous_format
         for x, y in loader:
             yield x.to(self.device, non_blocking=True, memory_format=memory_format), y.to(self.device)
 

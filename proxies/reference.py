@@ -40,7 +40,7 @@ from .fidelity import Fidelity
 from .loader import ProxyData, prepare_data
 from .reference_set import arch_features, reference_presets, stratified_sample
 from .run import check_seed, run_proxy
-from .runtime import select_device, set_threads
+from .runtime import check_runtime, set_threads
 from .stats import kendall, rank_ci, spearman
 from .train import TrainRecipe
 
@@ -274,7 +274,7 @@ def _main(argv: list[str] | None) -> int:
     for flag, value in (("--limit", args.limit), ("--threads", args.threads), ("--test-subset", args.test_subset)):
         if value is not None and value < 1:
             raise ValueError(f"{flag}: invalid value {value} (expected >= 1)")
-    select_device(args.device)
+    check_runtime(args.device)
     check_out_folder(args.out)
     archs = _open_set(args.out, args, _meta(fidelity, REFERENCE_RECIPE, args.test_subset))
     if args.summary:

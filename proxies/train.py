@@ -32,6 +32,7 @@ from search_space.arch import WIDTH_RANGE
 
 from .fidelity import Fidelity
 from .loader import ProxyData
+from .runtime import channels_last as uses_channels_last
 from .runtime import keep_freed_memory, select_device
 
 __all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch", "run_identity"]
@@ -184,7 +185,7 @@ def evaluate(
     """
     recipe = recipe or TrainRecipe()
     dev = _prepare_device(device)
-    channels_last = dev.type == "cuda"
+    channels_last = uses_channels_last(dev)
     if data.image_size != (fidelity.resolution, fidelity.resolution):
         raise ValueError(
             f"fidelity resolution {fidelity.resolution} does not match the data's images"

@@ -52,11 +52,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from proxies import DataOptions
+from proxies import DataOptions, channels_last
 from proxies.data import resolve_data_dir
 from proxies.fulldata import FullData, prepare_full_data
 from proxies.run import add_data_args, check_seed, split_note
-from proxies.runtime import select_device, set_threads, usable_cpus
+from proxies.runtime import check_runtime, set_threads, usable_cpus
 from proxies.train import param_groups
 from search_space import build_model
 from search_space.cli import ArgumentParser, check_out_folder, choice, make_out_folder, resolve_arch, run_cli
@@ -256,7 +256,7 @@ def _main(argv: list[str] | None) -> int:
     arch, name = resolve_arch(args.arch)
     label = name or arch.encode()
     out = Path(args.out) if args.out else _default_out(args.arch, name, arch.encode())
-    dev = select_device(args.device)
+    dev = check_runtime(args.device)
     if dev.type == "cpu":
         set_threads()
     settings: dict = {"arch": arch.encode(), **{k: getattr(args, k) for k in _KEYS[1:]}}
@@ -284,8 +284,9 @@ def _main(argv: list[str] | None) -> int:
 
     torch.manual_seed(args.seed)
     model = build_model(arch, len(data.classes), data.resolution).to(dev)
-    if dev.type == "cuda":
+    if channels_last(dev):
         model = model.to(memory_format=torch.channels_last)
+    if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     opt = torch.optim.Adam(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.999))
     factor = SCHEDULES[args.schedule]

@@ -55,6 +55,13 @@ def test_bad_input_one_line_exit_2(args, needle, image_folder, capsys):
     assert len(err) == 1 and needle in err[0] and "Traceback" not in err[0]
 
 
+def test_bad_memory_format_one_line_exit_2(image_folder, monkeypatch, capsys):
+    monkeypatch.setenv("BINAS_CPU_FORMAT", "nhcw")
+    assert main(["mobilenet_v1", "--data-dir", str(image_folder), *SMALL]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "BINAS_CPU_FORMAT" in err[0] and "'nhcw'" in err[0]
+
+
 def test_proxy_names():
     assert PROXIES[0] == "train" and {"synflow", "snip", "grad_norm", "jacob_cov", "naswot"} <= set(PROXIES)
 

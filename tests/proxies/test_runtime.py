@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from proxies import keep_freed_memory, select_device, set_threads
+from proxies import FORMAT_ENV, channels_last, check_runtime, keep_freed_memory, machine_tag, select_device, set_threads
 
 
 def test_select_device_defaults_and_rejects_bad_values():
@@ -65,3 +65,15 @@ def test_machine_tag_names_what_changes_the_numbers():
         torch.set_num_threads(before)
     assert one.startswith("cpu (") and "1 thread(s)" in one and f"torch {torch.__version__}" in one
     assert two == one.replace("1 thread(s)", "2 thread(s)")
+
+
+def test_the_cpu_trains_channels_last_unless_told_nchw(monkeypatch):
+    monkeypatch.delenv(FORMAT_ENV, raising=False)
+    assert channels_last("cpu") and ", NHWC, torch " in machine_tag("cpu")
+    monkeypatch.setenv(FORMAT_ENV, " NCHW ")
+    assert not channels_last("cpu") and "NHWC" not in machine_tag("cpu")  # as every run before NHWC said
+    monkeypatch.setenv(FORMAT_ENV, "nhcw")
+    with pytest.raises(ValueError, match="BINAS_CPU_FORMAT: unknown value 'nhcw' \\(nhwc or nchw\\)"):
+        check_runtime("cpu")
+    with pytest.raises(ValueError, match="--device: invalid value 'gpu0'"):
+        check_runtime("gpu0")

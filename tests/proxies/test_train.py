@@ -35,6 +35,28 @@ def test_same_seed_same_accuracy(synthetic_data):
     assert (a.val_top1, a.val_loss) == (b.val_top1, b.val_loss)
 
 
+@pytest.mark.parametrize("fmt", ["nhwc", "nchw"])
+def test_each_memory_format_trains_in_it_learns_and_repeats_itself(synthetic_data, monkeypatch, fmt):
+    """NHWC is the CPU default (faster grouped and depthwise convolutions); BINAS_CPU_FORMAT=nchw replays runs
+    made before it. Either way the batches reach the network in that format and a seed repeats exactly."""
+    monkeypatch.setenv("BINAS_CPU_FORMAT", fmt)
+    seen = set()
+    build = train_mod.build_model
+
+    def spying_build(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda _m, inputs: seen.add(inputs[0].is_contiguous(memory_format=torch.channels_last)))
+        return model
+
+    monkeypatch.setattr(train_mod, "build_model", spying_build)
+    f = Fidelity(epochs=2, train_subset=400, val_size=100, batch_size=32, width_scale=0.25)
+    a = evaluate(ARCH, f, synthetic_data, seed=3)
+    b = evaluate(ARCH, f, synthetic_data, seed=3)
+    assert seen == {fmt == "nhwc"}
+    assert (a.val_top1, a.val_loss) == (b.val_top1, b.val_loss) and a.val_top1 >= 0.2  # chance is 0.1
+
+
 def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic_data, tmp_path):
     import io
 
