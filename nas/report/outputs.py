@@ -53,7 +53,8 @@ def _machine_line(trials: pd.DataFrame, measured: bool) -> list[str]:
     if where.empty:
         return []
     text = "; ".join(f"{m} ({n} trial{'s' if n > 1 else ''})" for m, n in where.items())
-    return [f"Trained on: {text}. The same seed repeats a result only on the same device, CPU threads and torch;"
+    return [f"Trained on: {text}. The same seed repeats a result only on the same device, CPU threads, memory"
+            " format and torch;"
             " elsewhere top-1 moves about as far as with another seed (measured: docs/calibration.md, replay"
             " noise)" + (", which the uncertainty above covers." if measured else "."), ""]
 
