@@ -22,27 +22,17 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
+from proxy_throughput import _step  # this folder is on sys.path when a benchmark runs
 
 from proxies import set_threads
 from search_space import SEED_PRESETS, build_model, resolve_arch
 
 FORMATS = {"nchw": torch.contiguous_format, "nhwc": torch.channels_last}
 REFERENCE_ARCHS = Path(__file__).resolve().parents[1] / "results" / "reference" / "archs.csv"
-
-
-def _step(model, opt, x, y) -> float:
-    t = time.perf_counter()
-    loss = F.cross_entropy(model(x), y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return time.perf_counter() - t
 
 
 def measure(label: str, arch, steps: int, batch: int, resolution: int = 32, warmup: int = 2) -> dict:
