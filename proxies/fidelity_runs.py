@@ -44,7 +44,7 @@ from .zero_cost import BASELINES
 __all__ = ["RUN_COLUMNS", "check_data", "load_runs", "pending", "run_all", "run_cached", "run_one", "save_runs"]
 
 RUN_COLUMNS = ["kind", "fidelity", "seed", "arch", "val_top1", "sotl_e", "score", "cpu_seconds", "seconds",
-               "diverged", "device", "data", "error"]
+               "diverged", "device", "data", "error", "machine"]
 _REQUIRED = RUN_COLUMNS[:10]
 
 
@@ -57,7 +57,7 @@ def load_runs(path: Path, option: str = "--out") -> pd.DataFrame:
         raise ValueError(f"{option}: {str(path)!r} exists and is not a file")
     try:
         runs = pd.read_csv(path, dtype={"kind": str, "fidelity": str, "arch": str, "data": str, "error": str,
-                                        "device": str})
+                                        "device": str, "machine": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
         runs = pd.DataFrame()
     if not set(_REQUIRED) <= set(runs.columns):
@@ -127,7 +127,7 @@ def run_one(spec: RunSpec, arch: str, data: ProxyData, device: str | None = None
         row["score"] = result["score"]
         if spec.kind == "train":
             row.update(val_top1=result["val_top1"], sotl_e=result["sotl_e"], diverged=bool(result["diverged"]),
-                       device=result["device"])
+                       device=result["device"], machine=result["machine"])
     row["cpu_seconds"] = round(time.process_time() - cpu0, 3)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row

@@ -105,7 +105,7 @@ def read_reference(out: Path) -> pd.DataFrame:
     """Every finished run in ``out/runs`` as the rows of ``reference.csv``."""
     rows = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
     cols = ["arch", "seed", "fidelity", "val_top1", "test_top1", "seconds", "cpu_seconds", "name",
-            "device", "threads", "diverged"]
+            "device", "threads", "diverged", "machine"]  # machine: runs from before 2026-11-30 lack it
     table = pd.DataFrame(rows, columns=cols)
     table["diverged"] = table["diverged"].fillna(False).astype(bool)  # runs from before the column: none diverged
     return table
@@ -241,7 +241,8 @@ def _train_one(name: str, arch: str, seed: int, fidelity: Fidelity, recipe: Trai
     return {"arch": arch, "seed": seed, "fidelity": f"{fidelity.key()}-crop{recipe.crop_pad}",
             "val_top1": result["val_top1"], "test_top1": result["test_top1"],
             "seconds": round(result["seconds"], 2), "cpu_seconds": round(result["cpu_seconds"], 2),
-            "name": name, "device": result["device"], "threads": threads, "diverged": result["diverged"]}
+            "name": name, "device": result["device"], "threads": threads, "diverged": result["diverged"],
+            "machine": result["machine"]}
 
 
 def _parser() -> argparse.ArgumentParser:

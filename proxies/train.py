@@ -33,7 +33,7 @@ from search_space.arch import WIDTH_RANGE
 from .fidelity import Fidelity
 from .loader import ProxyData
 from .runtime import channels_last as uses_channels_last
-from .runtime import keep_freed_memory, select_device
+from .runtime import keep_freed_memory, machine_tag, select_device
 
 __all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch", "run_identity"]
 
@@ -66,6 +66,7 @@ class ProxyResult:
     device: str = "cpu"
     sotl_e: float = float("nan")  # sum of the training losses over the last epoch run (SoTL-E)
     test_top1: float | None = None  # top-1 on the test split, when the data holds one
+    machine: str = ""  # where it trained (proxies.machine_tag); "A, then B" for a run resumed elsewhere
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,6 +154,9 @@ def _restore(state: dict, identity: list, model: nn.Module, opt: torch.optim.Opt
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     result.val_top1, result.val_loss, result.sotl_e = state["val_top1"], state["val_loss"], state["sotl_e"]
     result.epochs_done, result.history = state["epoch"], list(state["history"])
+    before = state.get("machine", "unrecorded")  # states saved before the tag was kept
+    if before != result.machine:
+        result.machine = f"{before}, then {result.machine}"
     return state["train_time"], state["images"], state["step"], state["epoch"], state["seconds"]
 
 
@@ -213,7 +217,7 @@ def evaluate(
         div_factor=25.0, final_div_factor=40.0, anneal_strategy="cos",
     )
     result = ProxyResult(arch.encode(), fidelity.key(), seed, float("nan"), float("nan"), 0, 0.0, 0.0,
-                         device=str(dev))
+                         device=str(dev), machine=machine_tag(dev))
     identity = run_identity(arch, fidelity, seed, recipe, options)
     train_time, images, step, first_epoch, before = (0.0, 0, 0, 0, 0.0) if resume is None else \
         _restore(resume, identity, model, opt, sched, result)
@@ -258,6 +262,7 @@ def evaluate(
                            "images": images, "train_time": train_time, "seconds": time.perf_counter() - start,
                            "val_top1": top1, "val_loss": vloss, "sotl_e": epoch_loss,
                            "history": list(result.history), "rng": torch.get_rng_state(),
+                           "machine": result.machine,
                            "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None})
     if result.diverged:
         result.val_top1, result.val_loss, result.sotl_e = float("nan"), float("nan"), float("nan")

@@ -114,3 +114,16 @@ def test_runs_read_with_other_data_options_are_not_mixed_with_the_cache(tmp_path
         with pytest.raises(ValueError, match="^--skip-bad-images/--test-fraction: .* read with the defaults, not"):
             run_cached([spec], ARCHS[:1], path, data_dir=str(tmp_path), progress=False, options=options)
     assert path.read_bytes() == before
+
+
+def test_a_training_row_says_where_it_trained_and_an_old_cache_still_loads(synthetic_data, tmp_path):
+    from proxies import machine_tag
+    from proxies.fidelity_runs import run_one
+
+    spec = RunSpec("train", Fidelity(epochs=1, train_subset=400, val_size=100, width_scale=0.25), 0)
+    row = run_one(spec, "w1.0-d1:S-none-k0-2xdw-relu-pw", synthetic_data)
+    assert row["machine"] == machine_tag("cpu") and not row["error"]
+    path = tmp_path / "runs.csv"  # a cache written before the column existed
+    pd.DataFrame([_row(spec, ARCHS[0])]).to_csv(path, index=False)
+    runs = load_runs(path)
+    assert list(runs.columns) == RUN_COLUMNS and runs["machine"].isna().all()

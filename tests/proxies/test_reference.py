@@ -81,6 +81,7 @@ def test_a_tiny_reference_run_learns_and_resumes_without_training_again(tmp_path
     archs = pd.read_csv(out / "archs.csv")
     assert len(ref) == 2 and list(ref["arch"]) != [] and set(ref["arch"]) <= set(archs["arch"])
     assert set(ref.columns) >= {"arch", "seed", "fidelity", "val_top1", "test_top1", "seconds"}
+    assert ref["machine"].str.contains("thread").all()  # where each run trained (format, threads, torch)
     assert PRESETS["bin_mobilenet_l"].arch.encode() in set(ref["arch"])  # the set's first architecture
     assert ref["test_top1"].max() > 0.25  # 10 classes: chance is 0.1
     before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}

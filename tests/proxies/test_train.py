@@ -79,6 +79,9 @@ def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic
     assert (resumed.val_top1, resumed.val_loss, resumed.sotl_e) == (whole.val_top1, whole.val_loss, whole.sotl_e)
     assert resumed.epochs_done == f.epochs and [h["val_top1"] for h in resumed.history] == \
         [h["val_top1"] for h in whole.history]
+    assert resumed.machine == whole.machine == train_mod.machine_tag("cpu")  # resumed where it started
+    older = {k: v for k, v in state.items() if k != "machine"}  # a state saved before the tag was kept
+    assert evaluate(ARCH, f, synthetic_data, seed=3, resume=older).machine == f"unrecorded, then {whole.machine}"
     with pytest.raises(ValueError, match="resume: the state is of"):
         evaluate(ARCH, f, synthetic_data, seed=4, resume=state)
     with pytest.raises(ValueError, match="resume: the state is of"):  # other build options: another run
