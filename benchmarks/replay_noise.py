@@ -38,6 +38,8 @@ from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.noise import compare_noise
+from proxies.runtime import check_runtime
+from search_space.cli import run_cli
 
 DEFAULT = FIDELITIES["default"]
 
@@ -88,6 +90,11 @@ def summary(table: pd.DataFrame, threads: list[int]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """A bad value (``--data-dir``, ``BINAS_CPU_FORMAT``, a foreign cache) is one line and exit code 2."""
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", help="CIFAR-10 (default $NAS_DATA_DIR)")
     p.add_argument("--archs", type=int, default=8, help="architectures (default 8)")
@@ -111,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.runs.is_file():
         print(f"error: --runs: no run cache at {str(args.runs)!r}", file=sys.stderr)
         return 2
+    check_runtime()
     cached = load_runs(args.runs, "--runs")
     archs = pick_archs(cached, args.archs)
     spec = RunSpec("train", DEFAULT, 0)

@@ -34,7 +34,7 @@ from .data import resolve_data_dir
 from .fidelity import Fidelity, get_fidelity
 from .loader import ProxyData, prepare_data
 from .run import PROXIES, add_fidelity_args, check_seed, fidelity_from_args, run_proxy
-from .runtime import set_threads
+from .runtime import check_runtime, set_threads
 from .stats import kendall, spearman
 
 __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
@@ -177,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     check_seed(args.seed)
+    check_runtime()
     fidelity = fidelity_from_args(args)
     out = args.out or Path(f"calibration-{args.against}-{args.proxy}.csv")
     if out.exists() and not out.is_file():

@@ -45,6 +45,7 @@ from .rank_fidelity import (
     reference_vs_papers,
 )
 from .reference import reference_truth
+from .runtime import check_runtime
 
 __all__ = ["main", "read_reference_set"]
 
@@ -112,6 +113,8 @@ def _main(argv: list[str] | None) -> int:
                             ("--threads", args.threads, 1)):
         if value is not None and value < lo:
             raise ValueError(f"{flag}: invalid value {value} (expected >= {lo})")
+    if not args.report_only:  # trains: a bad --device or BINAS_CPU_FORMAT fails before anything is read
+        check_runtime(args.device)
     ref_archs, truth = read_reference_set(args.reference)
     paper = paper_rows(read_paper_table(args.paper_csv or default_paper_csv()))
     check_out_folder(args.out)

@@ -37,7 +37,7 @@ from .data import resolve_data_dir
 from .evaluators import RunSpec
 from .loader import DataOptions, ProxyData, prepare_data
 from .run import run_proxy
-from .runtime import select_device, set_threads
+from .runtime import check_runtime, set_threads
 from .train import proxy_arch
 from .zero_cost import BASELINES
 
@@ -198,6 +198,7 @@ def run_cached(specs: Sequence[RunSpec], archs: Sequence[str], path: Path, *, da
     the data of each fidelity loaded once (``data_seed`` fixes its selection). Returns the whole
     cache. Ctrl-C keeps every finished run and says how to resume (then re-raises)."""
     runs = load_runs(path, option)
+    check_runtime(device)  # a bad --device or BINAS_CPU_FORMAT fails before any data loads
     todo = pending(specs, archs, runs)
     todo = todo[:limit] if limit is not None else todo
     data_key = str(resolve_data_dir(data_dir).resolve()) + (options or DataOptions()).tag()
@@ -205,8 +206,6 @@ def run_cached(specs: Sequence[RunSpec], archs: Sequence[str], path: Path, *, da
     print(f"{len(todo)} run(s) to do, {len(runs)} cached in {path}", file=sys.stderr, flush=True)
     if not todo:
         return runs
-    if device is not None:
-        select_device(device)
     set_threads(threads)
     path.parent.mkdir(parents=True, exist_ok=True)
     loaded: dict[tuple, ProxyData] = {}

@@ -37,6 +37,7 @@ from proxies.calibrate import default_paper_csv, read_paper_table
 from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
+from proxies.runtime import check_runtime
 from search_space import analytic_cost
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text
@@ -222,6 +223,8 @@ def _rediscovery(args: argparse.Namespace) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "rediscovery":  # trains: a bad --device or BINAS_CPU_FORMAT fails before any folder
+        check_runtime(getattr(args, "device", None))
     check_out_folder(args.out)
     if getattr(args, "runs", None) is not None:  # refused now, not when the first run ends
         check_out_folder(args.runs.parent, "--runs")
