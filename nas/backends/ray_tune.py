@@ -37,7 +37,7 @@ from typing import Any
 from optuna.trial import TrialState
 from tqdm import tqdm
 
-from proxies import prepare_data, set_threads, usable_cpus
+from proxies import FORMAT_ENV, machine_tag, prepare_data, set_threads, usable_cpus
 from proxies.train import evaluate
 from search_space import ArchConfig
 
@@ -58,6 +58,7 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
     from ray import tune
 
     set_threads(threads)
+    machine = machine_tag(cfg.device)
     s = cfg.settings
     f = s.fidelity
     data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False,
@@ -70,13 +71,13 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
         curve.append(round(float(top1), 6))
         tune.report({"top1": float(top1), "ops": float(config["ops"]), "epoch": epoch, "val_loss": float(loss),
                      "seconds": time.perf_counter() - start, "done": epoch == f.epochs, "diverged": False,
-                     "curve": list(curve)})
+                     "curve": list(curve), "machine": machine})
         return False
 
     result = evaluate(arch, f, data, s.seed, on_epoch=on_epoch, device=cfg.device)
     if result.diverged:
         tune.report({"top1": 0.0, "ops": float(config["ops"]), "epoch": result.epochs_done, "done": True,
-                     "diverged": True, "seconds": result.seconds, "val_loss": float("nan")})
+                     "diverged": True, "seconds": result.seconds, "val_loss": float("nan"), "machine": machine})
 
 
 def _no_space(trial) -> None:
@@ -133,7 +134,7 @@ def _searcher_class():
 
 def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
     """Record a finished Ray trial's last result on its Optuna trial, and its outcome."""
-    for key in ("seconds", "val_loss", "curve"):
+    for key in ("seconds", "val_loss", "curve", Attr.MACHINE):
         if key in result:
             t.set_user_attr(key, result[key])
     if "epoch" in result:
@@ -199,11 +200,14 @@ def _start_ray(address: str | None, rearm: Callable[[], None]) -> bool:
 
     if ray.is_initialized():
         return False
+    # the workers train in the memory format the driver was told (on a cluster they do not inherit its environment)
+    env = {"env_vars": {FORMAT_ENV: os.environ[FORMAT_ENV]}} if FORMAT_ENV in os.environ else None
     try:
         if address:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False, runtime_env=env)
         else:
-            ray.init(num_cpus=usable_cpus(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+            ray.init(num_cpus=usable_cpus(), include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                     runtime_env=env)
     except SystemExit as exc:
         if exc.code != signal.SIGTERM:
             raise

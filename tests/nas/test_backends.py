@@ -25,7 +25,8 @@ def test_two_workers_share_one_study(tmp_path, cifar_dir):
 
 
 @pytest.mark.slow
-def test_ray_backend_small_local_run(tmp_path, cifar_dir):
+def test_ray_backend_small_local_run(tmp_path, cifar_dir, monkeypatch):
+    monkeypatch.setenv("BINAS_CPU_FORMAT", "nchw")  # the Ray workers train in the format the driver is told
     out = tmp_path / "ray"
     assert run_cli(main, [*TINY, "--data-dir", str(cifar_dir), "--out", str(out), "--trials", "2",
                           "--backend", "ray"]) == 0
@@ -33,6 +34,7 @@ def test_ray_backend_small_local_run(tmp_path, cifar_dir):
     trained = t[t["outcome"] == "trained"]
     assert len(trained) == 2 and trained["arch"].is_unique and (trained["ops"] <= 50e6).all()
     assert trained["top1"].between(0, 1).all() and (trained["epochs_done"] == 1).all()
+    assert trained["machine"].str.contains("thread").all() and not trained["machine"].str.contains("NHWC").any()
     for name in OUTPUT_FILES:
         assert (out / name).is_file()
     # The same command resumes the same study through Ray, nothing retrained.
