@@ -71,25 +71,33 @@ def _error_bars(ax, points, errors, color, label=None) -> None:
 
 
 def place_labels(ax, labels: list, pad: float = 1.0) -> None:
-    """Move point labels (annotations with offsets in points) so that none overlaps another or leaves
-    the axes: from the top label down, each goes to the left of its point when it would cross the right
-    edge, then down, a line at a time, until it is clear of every label already placed."""
+    """Move point labels (annotations with offsets in points) so that none overlaps another label or the
+    legend, and none leaves the axes: from the top label down, each goes to the left of its point when it
+    would cross the right edge, then to the nearest free line below or above its point (a label with no
+    free line stays where it was put: a crowded plot is not made worse than matplotlib's)."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     axes_box = ax.get_window_extent(renderer)
     points_per_pixel = 72.0 / fig.dpi
-    placed = []
+    legend = ax.get_legend()
+    placed = [legend.get_window_extent(renderer)] if legend is not None else []
     for label in sorted(labels, key=lambda a: -a.xy[1]):
         box = label.get_window_extent(renderer)
         if box.x1 > axes_box.x1:
             label.set_horizontalalignment("right")
             label.xyann = (-label.xyann[0], label.xyann[1])
             box = label.get_window_extent(renderer)
-        step = box.height + pad
-        for _ in range(len(labels) + 1):
-            if not any(box.overlaps(other) for other in placed):
+        x, y = label.xyann
+        step = (box.height + pad) * points_per_pixel
+        for k in range(2 * len(labels) + 2):  # 0, one line down, one up, two down, ...
+            shift = -((k + 1) // 2) * step if k % 2 else (k // 2) * step
+            label.xyann = (x, y + shift)
+            box = label.get_window_extent(renderer)
+            inside = box.y0 >= axes_box.y0 and box.y1 <= axes_box.y1
+            if inside and not any(box.overlaps(other) for other in placed):
                 break
-            label.xyann = (label.xyann[0], label.xyann[1] - step * points_per_pixel)
+        else:
+            label.xyann = (x, y)
             box = label.get_window_extent(renderer)
         placed.append(box)
 

@@ -115,8 +115,9 @@ def test_no_measured_noise_is_said_not_invented(tmp_path, settings, fake_evaluat
 
 
 def test_preset_labels_neither_overlap_nor_leave_the_axes():
-    """Presets a few tenths of a point apart (MoBiNet Pre, Post and Mid at ~32M OPs) and one by the right
-    edge: their labels are moved until none overlaps another and none crosses the right edge."""
+    """Presets a few tenths of a point apart (MoBiNet Pre, Post and Mid at ~32M OPs), one by the right edge and
+    three by the bottom, beside a legend: their labels are moved until none overlaps another or the legend and
+    none crosses an edge of the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,16 +127,21 @@ def test_preset_labels_neither_overlap_nor_leave_the_axes():
 
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
     pts = [("mobinet_mid_k4_prelu (after the search)", 32.0, 26.2), ("mobinet_post_k3_prelu (after)", 32.9, 25.0),
-           ("mobinet_pre_k3_prelu (after the search)", 32.3, 24.5), ("bin_mobilenet_sp (after the search)", 49.5, 30.9)]
-    ax.scatter([x for _, x, _ in pts], [y for _, _, y in pts])
+           ("mobinet_pre_k3_prelu (after the search)", 32.3, 24.5), ("bin_mobilenet_sp (after the search)", 49.5, 30.9),
+           ("low one", 12.0, 8.4), ("low two", 12.3, 8.2), ("low three", 12.6, 8.1)]
+    ax.scatter([x for _, x, _ in pts], [y for _, _, y in pts], label="points")
     ax.set_xlim(10, 50)
     ax.set_ylim(8, 33)
+    ax.legend(loc="lower right")
     labels = [ax.annotate(n, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7) for n, x, y in pts]
     renderer = fig.canvas.get_renderer()
     before = [a.get_window_extent(renderer) for a in labels]
     assert any(b.overlaps(c) for i, b in enumerate(before) for c in before[i + 1:])  # the case is real
     place_labels(ax, labels)
     boxes = [a.get_window_extent(renderer) for a in labels]
+    frame = ax.get_window_extent(renderer)
     assert not any(b.overlaps(c) for i, b in enumerate(boxes) for c in boxes[i + 1:])
-    assert all(b.x1 <= ax.get_window_extent(renderer).x1 for b in boxes)
+    assert not any(b.overlaps(ax.get_legend().get_window_extent(renderer)) for b in boxes)
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    place_labels(ax, [])  # nothing to place
     plt.close(fig)
