@@ -17,7 +17,19 @@ def bench(monkeypatch):
     return importlib.import_module("memory_format")
 
 
-def test_times_both_formats_of_the_same_network(bench, tmp_path, capsys):
+def test_times_both_formats_of_the_same_network(bench, tmp_path, capsys, monkeypatch):
+    import torch
+
+    seen = []  # (input channels_last, first conv weight channels_last) of every timed or warm-up step
+    step = bench._step
+
+    def spy(model, opt, x, y):
+        w = next(p for p in model.parameters() if p.dim() == 4)
+        seen.append((x.is_contiguous(memory_format=torch.channels_last),
+                     w.is_contiguous(memory_format=torch.channels_last)))
+        return step(model, opt, x, y)
+
+    monkeypatch.setattr(bench, "_step", spy)
     out = tmp_path / "mf.json"
     assert bench.main(["--archs", "mobilenet_v1,bin_mobilenet_sp_w0.5_d1", "--steps", "1", "--batch", "4",
                        "--json", str(out)]) == 0
@@ -27,6 +39,7 @@ def test_times_both_formats_of_the_same_network(bench, tmp_path, capsys):
     assert all(r["nchw_ms"] > 0 and r["nhwc_ms"] > 0 and r["speedup"] == pytest.approx(r["nchw_ms"] / r["nhwc_ms"])
                for r in rows)
     assert rows[0]["max_logit_diff"] < 1e-3  # the same initialisation: one function, two layouts
+    assert sorted(set(seen)) == [(False, False), (True, True)] and seen.count((True, True)) == len(seen) // 2
     s = result["summary"]
     assert s["archs"] == 2 and s["slower_in_nhwc"] == sum(r["speedup"] < 1 for r in rows)
     assert s["total_speedup"] == pytest.approx(sum(r["nchw_ms"] for r in rows) / sum(r["nhwc_ms"] for r in rows))
