@@ -72,9 +72,9 @@ def _error_bars(ax, points, errors, color, label=None) -> None:
 
 def place_labels(ax, labels: list, pad: float = 1.0) -> None:
     """Move point labels (annotations with offsets in points) so that none overlaps another label or the
-    legend, and none leaves the axes: from the top label down, each goes to the left of its point when it
-    would cross the right edge, then to the nearest free line below or above its point (a label with no
-    free line stays where it was put: a crowded plot is not made worse than matplotlib's)."""
+    legend, and none leaves the axes: from the top label down, each takes the nearest free place beside its
+    point (right of it, else left of it; on its line, else one line below or above, then two, ...). A label
+    with no free place stays where it was put: a crowded plot is not made worse than matplotlib's."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     axes_box = ax.get_window_extent(renderer)
@@ -82,24 +82,28 @@ def place_labels(ax, labels: list, pad: float = 1.0) -> None:
     legend = ax.get_legend()
     placed = [legend.get_window_extent(renderer)] if legend is not None else []
     for label in sorted(labels, key=lambda a: -a.xy[1]):
-        box = label.get_window_extent(renderer)
-        if box.x1 > axes_box.x1:
-            label.set_horizontalalignment("right")
-            label.xyann = (-label.xyann[0], label.xyann[1])
-            box = label.get_window_extent(renderer)
         x, y = label.xyann
-        step = (box.height + pad) * points_per_pixel
-        for k in range(2 * len(labels) + 2):  # 0, one line down, one up, two down, ...
-            shift = -((k + 1) // 2) * step if k % 2 else (k // 2) * step
-            label.xyann = (x, y + shift)
-            box = label.get_window_extent(renderer)
-            inside = box.y0 >= axes_box.y0 and box.y1 <= axes_box.y1
-            if inside and not any(box.overlaps(other) for other in placed):
+        align = label.get_horizontalalignment()
+        flipped = "right" if align == "left" else "left"
+        step = (label.get_window_extent(renderer).height + pad) * points_per_pixel
+        shifts = [0.0] + [d * n * step for n in range(1, len(labels) + 2) for d in (-1, 1)]
+        for shift in [*shifts, None]:
+            if shift is None:  # nowhere free: as it was
+                label.set_horizontalalignment(align)
+                label.xyann = (x, y)
                 break
-        else:
-            label.xyann = (x, y)
-            box = label.get_window_extent(renderer)
-        placed.append(box)
+            for ha, dx in ((align, x), (flipped, -x)):
+                label.set_horizontalalignment(ha)
+                label.xyann = (dx, y + shift)
+                box = label.get_window_extent(renderer)
+                inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 \
+                    and box.y1 <= axes_box.y1
+                if inside and not any(box.overlaps(other) for other in placed):
+                    break
+            else:
+                continue
+            break
+        placed.append(label.get_window_extent(renderer))
 
 
 def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> None:
