@@ -87,22 +87,16 @@ def place_labels(ax, labels: list, pad: float = 1.0) -> None:
         flipped = "right" if align == "left" else "left"
         step = (label.get_window_extent(renderer).height + pad) * points_per_pixel
         shifts = [0.0] + [d * n * step for n in range(1, len(labels) + 2) for d in (-1, 1)]
-        for shift in [*shifts, None]:
-            if shift is None:  # nowhere free: as it was
-                label.set_horizontalalignment(align)
-                label.xyann = (x, y)
+        for ha, dx, dy in [(ha, dx, y + shift) for shift in shifts for ha, dx in ((align, x), (flipped, -x))]:
+            label.set_horizontalalignment(ha)
+            label.xyann = (dx, dy)
+            box = label.get_window_extent(renderer)
+            inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 <= box.y1 <= axes_box.y1
+            if inside and not any(box.overlaps(other) for other in placed):
                 break
-            for ha, dx in ((align, x), (flipped, -x)):
-                label.set_horizontalalignment(ha)
-                label.xyann = (dx, y + shift)
-                box = label.get_window_extent(renderer)
-                inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0 \
-                    and box.y1 <= axes_box.y1
-                if inside and not any(box.overlaps(other) for other in placed):
-                    break
-            else:
-                continue
-            break
+        else:  # nowhere free: as it was
+            label.set_horizontalalignment(align)
+            label.xyann = (x, y)
         placed.append(label.get_window_extent(renderer))
 
 
