@@ -38,7 +38,6 @@ from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.noise import compare_noise
-from proxies.runtime import check_runtime
 from search_space.cli import run_cli
 
 DEFAULT = FIDELITIES["default"]
@@ -118,7 +117,6 @@ def _main(argv: list[str] | None) -> int:
     if not args.runs.is_file():
         print(f"error: --runs: no run cache at {str(args.runs)!r}", file=sys.stderr)
         return 2
-    check_runtime()
     cached = load_runs(args.runs, "--runs")
     archs = pick_archs(cached, args.archs)
     spec = RunSpec("train", DEFAULT, 0)
