@@ -61,4 +61,5 @@ class SearchSettings:
             "test_fraction": self.data.test_fraction,
             "skip_bad_images": self.data.skip_bad,
             "seeds": self.seeds,
+            "seed": self.seed,  # the data selection and first training seed: another one mixes data subsets
         }

@@ -23,7 +23,7 @@ __all__ = [
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
 # Older studies lack these: None = implied by the rest (this run's value is stored), else the value they had.
-_ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1}
+_ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1, "seed": None}
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 

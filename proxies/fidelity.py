@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 
 from search_space.checks import check_int
@@ -9,6 +10,7 @@ from search_space.checks import check_int
 __all__ = ["FIDELITIES", "MIN_VAL_SIZE", "Fidelity", "fit_to_data", "get_fidelity"]
 
 MIN_VAL_SIZE = 10
+_KEY = re.compile(r"e(\d+)-n(\d+)-r(\d+)-ws([0-9.]+)-b(\d+)-v(\d+)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,16 @@ class Fidelity:
         """A short string naming this fidelity (part of the proxy cache key)."""
         return (f"e{self.epochs}-n{self.train_subset}-r{self.resolution}-ws{self.width_scale:g}"
                 f"-b{self.batch_size}-v{self.val_size}")
+
+    @classmethod
+    def from_key(cls, key: str) -> Fidelity:
+        """The fidelity a :meth:`key` names (as a study stores it); ValueError for anything else."""
+        m = _KEY.fullmatch(str(key))
+        if m is None:
+            raise ValueError(f"fidelity: {key!r} is not a fidelity key (like {cls().key()!r})")
+        e, n, r, ws, b, v = m.groups()
+        return cls(epochs=int(e), train_subset=int(n), resolution=int(r), width_scale=float(ws), batch_size=int(b),
+                   val_size=int(v))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,9 +1,11 @@
 """Do the seed papers' claims hold, and how do the design choices shape a budget's design space
-(``python -m nas.analyze claims|edf``), and what searches without the seed presets found
-(``python -m nas.analyze rediscovery``)."""
+(``python -m nas.analyze claims|edf``), what searches without the seed presets found
+(``python -m nas.analyze rediscovery``), and do a search's finds hold at seeds it never saw
+(``python -m nas.analyze confirm``)."""
 
 from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
 from .cli import main
+from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
 from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import EdfPlotData, draw_edf, edf_plot_data
 from .rediscovery import rediscovery_markdown, rediscovery_tables
@@ -13,6 +15,8 @@ __all__ = [
     "CHOICES",
     "CLAIMS",
     "CLAIM_COLUMNS",
+    "CONFIRM_COLUMNS",
+    "CONFIRM_VERDICTS",
     "SPACES",
     "VERDICTS",
     "Claim",
@@ -21,12 +25,15 @@ __all__ = [
     "claim_archs",
     "claims_table",
     "compare_samples",
+    "confirm_markdown",
+    "confirm_table",
     "draw_archs",
     "draw_edf",
     "edf_curves",
     "edf_plot_data",
     "edf_stats",
     "fdr_verdicts",
+    "fresh_seeds",
     "main",
     "match_width",
     "rediscovery_markdown",

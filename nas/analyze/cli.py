@@ -1,9 +1,11 @@
-"""``python -m nas.analyze claims|edf``: do the seed papers' claims hold under our evaluator, and how
-do the design choices shape the error distribution of a budget's design space.
+"""``python -m nas.analyze claims|edf|rediscovery|confirm``: do the seed papers' claims hold under our
+evaluator, how do the design choices shape the error distribution of a budget's design space, what
+did searches without the presets find, and do a search's finds hold at seeds it never saw.
 
     python -m nas.analyze claims --data-dir D [--seeds 3] [--fidelity default ...] [--out runs/analyze]
     python -m nas.analyze edf --data-dir D --budget 50M [--n 60] [--spaces uniform,per-stage] [--out ...]
     python -m nas.analyze rediscovery SEARCH [SEARCH ...] [--out ...]
+    python -m nas.analyze confirm SEARCH --data-dir D [--seeds 3] [--top 1] [--presets P,...] [--out ...]
 
 Every training is one run of the evaluator (``proxies.evaluators.RunSpec``: validation top-1 of the
 proxy at the fidelity, data seed 0, a training seed), cached in ``OUT/runs.csv`` as soon as it ends
@@ -18,7 +20,10 @@ cache at the end (``--report-only``: from the cache alone):
   ``edf-<space>.png`` / ``.svg``;
 * rediscovery (trains nothing: reads finished ``nas.search --no-seed-presets`` folders):
   ``rediscovery-runs.csv``, ``rediscovery-presets.csv``, ``rediscovery-choices.csv`` and
-  ``rediscovery.md`` (:mod:`nas.analyze.rediscovery`).
+  ``rediscovery.md`` (:mod:`nas.analyze.rediscovery`);
+* confirm: the search's best found architectures against the seed presets it was compared with,
+  retrained at seeds the search never used (:mod:`nas.analyze.confirm`): ``confirm.csv`` and
+  ``confirm.md``; its runs are cached per seed (``OUT/runs-s<seed>.csv``: a seed also selects the data).
 
 The default ``--out`` is ``runs/analyze`` (ignored by git); committed analyses live in
 ``results/claims`` and ``results/edf``.
@@ -33,17 +38,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from proxies import DataOptions, Fidelity
 from proxies.calibrate import default_paper_csv, read_paper_table
 from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from proxies.runtime import check_runtime
-from search_space import analytic_cost
+from search_space import PRESETS, SEED_PRESETS, analytic_cost
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
-from ..budget import parse_budget
+from ..budget import format_ops, parse_budget
 from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
+from .confirm import CONFIRM_COLUMNS, CONFIRM_TITLE, confirm_markdown, confirm_table, fresh_seeds
 from .edf import CHOICES, SPACES, STATS_COLUMNS, choice_values, draw_archs, edf_curves, edf_stats
 from .plot import MARKER, draw_edf, edf_plot_data
 from .rediscovery import (
@@ -55,6 +62,7 @@ from .rediscovery import (
     rediscovery_markdown,
     rediscovery_tables,
 )
+from .search_folder import open_search
 
 __all__ = ["main"]
 
@@ -83,7 +91,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m nas.analyze", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery,confirm}")
     c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
     c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
     c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
@@ -98,6 +106,22 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rediscovery", help="finished --no-seed-presets searches side by side (trains nothing)")
     r.add_argument("searches", nargs="+", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
     r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
+    f = sub.add_parser("confirm", help="a search's best finds against the seed presets, at seeds it never used")
+    f.add_argument("search", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
+    f.add_argument("--seeds", type=int_at_least(2), default=3, help="fresh seeds (default 3)")
+    f.add_argument("--top", type=int_at_least(1), default=1,
+                   help="how many of the front's best architectures (seed presets aside) to confirm (default 1)")
+    f.add_argument("--presets", help="comma-separated seed presets to compare with (default: every one the search"
+                   " trained)")
+    f.add_argument("--search-seed", type=int_at_least(0),
+                   help="the --seed the search ran with, for a study made before binas recorded it")
+    f.add_argument("--data-dir", help="the data the search trained on (default $NAS_DATA_DIR)")
+    f.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
+    f.add_argument("--limit", type=int_at_least(0), help="stop after this many new runs (default: all)")
+    f.add_argument("--report-only", action="store_true", help="train nothing: outputs from the cached runs")
+    f.add_argument("--threads", type=int_at_least(1), help="CPU threads (default: every core)")
+    f.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -221,6 +245,81 @@ def _rediscovery(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm_inputs(args: argparse.Namespace) -> tuple[dict, list[dict], list[dict], list[int]]:
+    """(meta, found, presets, fresh seeds) of the search in ``args.search``; ValueError naming the option."""
+    from ..report import report_data  # nas.report imports Optuna: only the commands that read studies need it
+
+    study, meta = open_search(args.search)
+    d = report_data(study)
+    seed = meta.get("seed")
+    if seed is None and args.search_seed is None:
+        raise ValueError(f"--search-seed: the study in {str(args.search)!r} does not record the --seed it ran with"
+                         " (made before binas recorded it); pass it, e.g. --search-seed 0")
+    if seed is not None and args.search_seed is not None and args.search_seed != seed:
+        raise ValueError(f"--search-seed: {args.search_seed} is not the seed the study records ({seed})")
+    seeds = fresh_seeds(int(seed if seed is not None else args.search_seed), int(meta.get("seeds", 1)), args.seeds)
+    preset_archs = {PRESETS[n].arch.encode() for n in SEED_PRESETS}
+    front = d["front"].sort_values(["top1", "ops"], ascending=[False, True])
+    found = front[~front["arch"].isin(preset_archs)].head(args.top).to_dict("records")
+    if not found:
+        raise ValueError(f"SEARCH: the front of {str(args.search)!r} holds no architecture besides the seed"
+                         " presets: nothing to confirm")
+    trained = {e["preset"]: e for e in d["seeds"] if e["evaluated"]}
+    names = [n.strip() for n in (args.presets or "").split(",") if n.strip()] or list(trained)
+    for n in names:
+        if n not in SEED_PRESETS:
+            raise ValueError(f"--presets: unknown seed preset {n!r} (choose from {', '.join(SEED_PRESETS)})")
+        if n not in trained:
+            raise ValueError(f"--presets: the search has no top-1 of {n!r} to compare with (it trained"
+                             f" {', '.join(trained) or 'no seed preset'})")
+    if not names:
+        raise ValueError(f"SEARCH: {str(args.search)!r} trained no seed preset to compare with (a search run with"
+                         " --no-compare-presets, or not finished)")
+    return meta, found, [trained[n] for n in names], seeds
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    check_ours(args.out / "confirm.csv", header=CONFIRM_COLUMNS)
+    check_ours(args.out / "confirm.md", marker=CONFIRM_TITLE)
+    meta, found, presets, seeds = _confirm_inputs(args)
+    fidelity = Fidelity.from_key(meta["fidelity"])
+    stored = {"test_fraction": meta.get("test_fraction"), "skip_bad": meta.get("skip_bad_images")}
+    options = DataOptions(**{k: v for k, v in stored.items() if v is not None})  # older studies: the defaults
+    archs = list(dict.fromkeys([f["arch"] for f in found] + [p["arch"] for p in presets]))
+    caches = {s: args.out / f"runs-s{s}.csv" for s in seeds}  # a seed selects the data too: one cache each
+    runs = []
+    if args.report_only:
+        runs = [load_runs(path, "--out") for path in caches.values() if path.is_file()]
+        if not runs:
+            raise ValueError(f"--out: no confirmation runs in {str(args.out)!r} (drop --report-only to train)")
+    else:
+        make_out_folder(args.out)
+        left = args.limit
+        for s, path in caches.items():  # seed by seed: an interrupted run leaves whole pairs
+            before = len(load_runs(path, "--out"))
+            cache = run_cached([RunSpec("train", fidelity, s)], archs, path, data_dir=args.data_dir, option="--out",
+                               limit=left, device=args.device, threads=args.threads, progress=not args.quiet,
+                               options=options, data_seed=s)
+            runs.append(cache)
+            if left is not None:
+                left = max(0, left - (len(cache) - before))
+    scores = _scores(pd.concat(runs, ignore_index=True), fidelity.key())
+    table = confirm_table(scores, found, presets, seeds)
+    make_out_folder(args.out)
+    atomic_write_text(args.out / "confirm.csv", table.to_csv(index=False))
+    how = (f"Search `{args.search}` (fidelity `{fidelity.key()}`), retrained at fresh seeds {seeds} (each selects"
+           " the data and initialises training as `nas.search --seed S` would). Differences in points of validation"
+           " top-1, found minus preset; *search's lead*: the same difference at the search's own seed. *verdict*:"
+           " the search's sign with a 95% t interval over the seeds that excludes 0 (`confirmed`), the opposite sign"
+           " (`reversed`), else `inconclusive`; *after FDR*: Benjamini-Hochberg over the pairs.\n\n")
+    md = confirm_markdown(table, format_ops)
+    atomic_write_text(args.out / "confirm.md", f"{CONFIRM_TITLE}\n\n{how}{md}")
+    print(md)
+    tally = ", ".join(f"{n} {v}" for v, n in sorted(table["verdict"].value_counts().items()))
+    print(f"{len(table)} pair(s): {tally}; wrote {args.out / 'confirm.csv'} and confirm.md", file=sys.stderr)
+    return 0
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command != "rediscovery":  # trains: a bad --device or BINAS_CPU_FORMAT fails before any folder
@@ -229,7 +328,7 @@ def _main(argv: list[str] | None) -> int:
     if getattr(args, "runs", None) is not None:  # refused now, not when the first run ends
         check_out_folder(args.runs.parent, "--runs")
     start = time.time()
-    command = {"claims": _claims, "edf": _edf, "rediscovery": _rediscovery}[args.command]
+    command = {"claims": _claims, "edf": _edf, "rediscovery": _rediscovery, "confirm": _confirm}[args.command]
     rc = command(args)
     print(f"wall time {time.time() - start:.0f} s", file=sys.stderr)
     return rc

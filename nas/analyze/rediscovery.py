@@ -9,12 +9,12 @@ and how often each of the papers' key choices is rediscovered.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
 
 from ..budget import format_ops
+from .search_folder import open_search
 
 __all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "TITLE", "load_reports", "rediscovery_markdown",
            "rediscovery_tables"]
@@ -31,27 +31,10 @@ CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "
 _INTS = {"runs": ["trials", "trained", "front"], "presets": ["nearest_distance"], "choices": ["near", "trained"]}
 
 
-def _study_names(folder: Path) -> list[str]:
-    """The Optuna studies in ``folder/study.db``, read-only (a file that is not an Optuna database is
-    refused, never written to)."""
-    db = folder / "study.db"
-    if not db.is_file():
-        raise ValueError(f"SEARCH: {str(folder)!r} holds no study.db (give a nas.search output folder)")
-    try:
-        con = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            return [row[0] for row in con.execute("SELECT study_name FROM studies")]
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise ValueError(f"SEARCH: {str(db)!r} is not an Optuna study database ({exc})") from None
-
-
 def load_reports(folders: list[Path]) -> dict[str, dict]:
     """``{folder name: report_data(study)}`` for finished ``--no-seed-presets`` search folders;
     ValueError (naming SEARCH) for anything else."""
     from ..report import report_data  # nas.report imports Optuna: only this command needs it
-    from ..study import default_storage, load_study, study_meta
 
     seen: dict[str, Path] = {}
     for folder in folders:
@@ -62,17 +45,7 @@ def load_reports(folders: list[Path]) -> dict[str, dict]:
         seen[name] = where
     reports = {}
     for folder in folders:
-        names = _study_names(folder)
-        if len(names) != 1:
-            raise ValueError(f"SEARCH: {str(folder)!r} holds {len(names)} studies ({', '.join(names) or 'none'});"
-                             " rediscovery reads folders of one search each")
-        try:
-            study = load_study(default_storage(folder), names[0])
-        except Exception as exc:  # a database of another Optuna version, a broken file, ...
-            raise ValueError(f"SEARCH: cannot read the study in {str(folder)!r} ({exc})") from None
-        meta = study_meta(study)
-        if "budget" not in meta:
-            raise ValueError(f"SEARCH: {str(folder)!r} holds no binas search study")
+        study, meta = open_search(folder)
         if meta.get("seeded"):
             raise ValueError(f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
                              " searches run with --no-seed-presets)")

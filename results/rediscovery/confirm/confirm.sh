@@ -5,6 +5,9 @@
 #   results/rediscovery/confirm/confirm.sh "0 2 3" w0.75-d1:S-none-k1-crelu-prelu-pw bin_mobilenet_sp            # uniform-s1
 #   results/rediscovery/confirm/confirm.sh "1 2 3" w1.25-d1:S-post-k2-2xdw-prelu-all \
 #       w0.5-d1:S-mid-k4-crelu-prelu-all mobinet_mid_k4_prelu bin_mobilenet_sp                                    # uniform-s0
+#   results/rediscovery/confirm/confirm.sh "1 2 3" \
+#       w0.7-d1:S-pre-k1-crelu-prelu-pw:LS-none-k0-copy-prelu-pw:L-none-k0-prelu-pw:S-post-k1-copy-prelu-all:S-none-k3-2xdw-prelu-pw \
+#       bin_mobilenet_sp                                                                                          # per-stage
 # then: python results/rediscovery/confirm/pairs.py
 cd "$(dirname "$0")/../../.."  # the repository root
 seeds=$1; shift

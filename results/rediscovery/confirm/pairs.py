@@ -12,7 +12,9 @@ from scipy import stats
 HERE = Path(__file__).resolve().parent
 PAIRS = [("rediscovery-uniform-s0", "w1.25-d1:S-post-k2-2xdw-prelu-all", "bin_mobilenet_sp", (1, 2, 3)),
          ("rediscovery-uniform-s0", "w0.5-d1:S-mid-k4-crelu-prelu-all", "mobinet_mid_k4_prelu", (1, 2, 3)),
-         ("rediscovery-uniform-s1", "w0.75-d1:S-none-k1-crelu-prelu-pw", "bin_mobilenet_sp", (0, 2, 3))]
+         ("rediscovery-uniform-s1", "w0.75-d1:S-none-k1-crelu-prelu-pw", "bin_mobilenet_sp", (0, 2, 3)),
+         ("rediscovery-per-stage", "w0.7-d1:S-pre-k1-crelu-prelu-pw:LS-none-k0-copy-prelu-pw:L-none-k0-prelu-pw"
+          ":S-post-k1-copy-prelu-all:S-none-k3-2xdw-prelu-pw", "bin_mobilenet_sp", (1, 2, 3))]
 
 
 def top1(arch: str, seed: int) -> float:
