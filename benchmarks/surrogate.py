@@ -1,0 +1,124 @@
+"""How well a surrogate fitted on held-apart proxy results ranks the reference set.
+
+    python benchmarks/surrogate.py [--out results/calibration/surrogate]
+
+Fits :class:`proxies.surrogate.RidgeSurrogate` on every default-fidelity proxy result (validation
+top-1, mean over the runs of an architecture) of architectures **outside** the reference set: the
+trained trials of the committed searches (``--searches``) and the rank-fidelity benchmark's run
+cache (``--runs``: the papers' architectures, and any other run cached there, such as
+``nas.analyze edf --runs`` ones). The reference set is only measured: its architectures are left
+out of the fit, and the surrogate's penalty is chosen by leave-one-out on the fitted ones.
+
+Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture):
+
+* Kendall tau, Spearman rho and pairwise accuracy of the predictions against the reference means
+  (``proxies.reference.reference_truth``), with 95% bootstrap intervals;
+* on the reference architectures the default evaluator scored (seed 0), the same for its scores,
+  and the bootstrap interval of the surrogate's Kendall gain over it (paired);
+* a learning curve: the mean and SD of Kendall when the surrogate is fitted on only n of the
+  held-apart architectures (50 random subsets each), as a search that has trained n would fit it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from proxies.fidelity import FIDELITIES
+from proxies.fidelity_runs import load_runs
+from proxies.reference import read_reference, reference_truth
+from proxies.stats import gain_test, kendall, pairwise_accuracy, rank_ci, spearman
+from proxies.surrogate import RidgeSurrogate
+from search_space.cli import run_cli
+from search_space.files import atomic_write_text
+
+SEARCHES = ("results/search-50M-default", "results/rediscovery-uniform-s0", "results/rediscovery-uniform-s1",
+            "results/rediscovery-per-stage")
+
+
+def held_apart(searches: list[Path], runs: Path, fidelity: str, exclude: set[str]) -> pd.Series:
+    """Mean default-fidelity top-1 per architecture outside ``exclude``, from searches and the run cache."""
+    rows = []
+    for folder in searches:
+        t = pd.read_csv(folder / "trials.csv")
+        t = t[(t["outcome"] == "trained") & (t["fidelity"] == fidelity)]
+        rows += list(zip(t["arch"], t["top1"], strict=True))
+    cache = load_runs(runs, "--runs")
+    cache = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & cache["val_top1"].notna()]
+    rows += list(zip(cache["arch"], cache["val_top1"], strict=True))
+    data = pd.DataFrame(rows, columns=["arch", "top1"])
+    return data[~data["arch"].isin(exclude)].groupby("arch")["top1"].mean()
+
+
+def _metrics(truth: pd.Series, score: pd.Series, resamples: int) -> dict:
+    out = {"n": len(truth)}
+    for name, fn in (("kendall", kendall), ("spearman", spearman), ("pairwise", pairwise_accuracy)):
+        lo, hi = rank_ci(truth, score, name, n_resamples=resamples)
+        out.update({name: fn(truth, score), f"{name}_lo": lo, f"{name}_hi": hi})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--searches", nargs="*", type=Path, default=[Path(s) for s in SEARCHES],
+                   help="search folders whose trained trials are fitted on (default: the committed ones)")
+    p.add_argument("--runs", type=Path, default=Path("results/calibration/fidelity-runs.csv"))
+    p.add_argument("--reference", type=Path, default=Path("results/reference"))
+    p.add_argument("--bootstrap", type=int, default=2000)
+    p.add_argument("--curve", default="10,20,40", help="subset sizes of the learning curve")
+    p.add_argument("--out", type=Path, default=Path("results/calibration/surrogate"))
+    args = p.parse_args(argv)
+    for folder in args.searches:
+        if not (folder / "trials.csv").is_file():
+            raise ValueError(f"--searches: {str(folder)!r} holds no trials.csv")
+    fidelity = FIDELITIES["default"].key()
+    truth = reference_truth(read_reference(args.reference))
+    train = held_apart(args.searches, args.runs, fidelity, set(truth.index))
+    model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
+    pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
+    result = {"fidelity": fidelity, "n_fit": len(train), "alpha": model.alpha, "loo_rmse": model.loo_rmse,
+              "surrogate": _metrics(truth, pred, args.bootstrap)}
+    cache = load_runs(args.runs, "--runs")
+    default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
+    default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
+    both = truth[default.index]
+    lo, hi, pval = gain_test(both, default[both.index], pred[both.index], n_resamples=args.bootstrap)
+    result["on_default_archs"] = {"default": _metrics(both, default[both.index], args.bootstrap),
+                                  "surrogate": _metrics(both, pred[both.index], args.bootstrap),
+                                  "kendall_gain_lo": lo, "kendall_gain_hi": hi, "kendall_gain_p": pval}
+    rng, curve = np.random.default_rng(0), []
+    for n in (int(v) for v in args.curve.split(",")):
+        if n >= len(train):
+            continue
+        ks = []
+        for _ in range(50):
+            pick = rng.choice(len(train), n, replace=False)
+            sub = RidgeSurrogate().fit(list(train.index[pick]), train.to_numpy()[pick])
+            ks.append(kendall(truth, sub.predict(list(truth.index))))
+        curve.append({"n_fit": n, "kendall_mean": float(np.mean(ks)), "kendall_sd": float(np.std(ks, ddof=1))})
+    result["learning_curve"] = curve
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    table = pd.DataFrame({"arch": truth.index, "reference_top1": truth.to_numpy(), "predicted": pred.to_numpy(),
+                          "default_seed0": default.reindex(truth.index).to_numpy()})
+    atomic_write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
+    s, d = result["surrogate"], result["on_default_archs"]
+    print(f"surrogate fitted on {len(train)} held-apart architectures (alpha {model.alpha:.3g}, LOO RMSE"
+          f" {100 * model.loo_rmse:.2f} points)")
+    print(f"reference set ({s['n']}): Kendall {s['kendall']:+.3f} [{s['kendall_lo']:+.3f}, {s['kendall_hi']:+.3f}],"
+          f" Spearman {s['spearman']:+.3f}, pairwise {s['pairwise']:.3f}")
+    print(f"on the {d['default']['n']} the default evaluator scored: default Kendall {d['default']['kendall']:+.3f},"
+          f" surrogate {d['surrogate']['kendall']:+.3f}; gain [{lo:+.3f}, {hi:+.3f}] (p {pval:.3f})")
+    for c in curve:
+        print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f})")
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
