@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from nas.budget import parse_budget
-from nas.screening import SCREEN_SCORES, ScreenPolicy, keeps
+from nas.screening import ZERO_COST_SCREENS, ScreenPolicy, keeps
 from proxies import zero_cost_score
 from search_space import SearchSpace, analytic_cost, build_model
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=120, help="draws per space (default 120)")
     p.add_argument("--budget", default="50M")
-    p.add_argument("--score", default="synflow", choices=SCREEN_SCORES)
+    p.add_argument("--score", default="synflow", choices=ZERO_COST_SCREENS)
     p.add_argument("--ks", default="2,3,4,6,8", help="values of --screen to replay")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=Path("results/benchmarks/screening.json"))

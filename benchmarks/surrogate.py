@@ -16,7 +16,9 @@ Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture
 * on the reference architectures the default evaluator scored (seed 0), the same for its scores,
   and the bootstrap interval of the surrogate's Kendall gain over it (paired);
 * a learning curve: the mean and SD of Kendall when the surrogate is fitted on only n of the
-  held-apart architectures (50 random subsets each), as a search that has trained n would fit it.
+  held-apart architectures (50 random subsets each), as a search that has trained n would fit it,
+  how often such a fit passes the permutation test that lets the search screen with it, and its
+  mean Kendall when it does.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
     pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
     result = {"fidelity": fidelity, "n_fit": len(train), "alpha": model.alpha, "loo_rmse": model.loo_rmse,
-              "surrogate": _metrics(truth, pred, args.bootstrap)}
+              "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap)}
     cache = load_runs(args.runs, "--runs")
     default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
     default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
@@ -95,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     for n in (int(v) for v in args.curve.split(",")):
         if n >= len(train):
             continue
-        ks = []
+        ks, useful = [], []
         for _ in range(50):
             pick = rng.choice(len(train), n, replace=False)
             sub = RidgeSurrogate().fit(list(train.index[pick]), train.to_numpy()[pick])
             ks.append(kendall(truth, sub.predict(list(truth.index))))
-        curve.append({"n_fit": n, "kendall_mean": float(np.mean(ks)), "kendall_sd": float(np.std(ks, ddof=1))})
+            useful.append(sub.useful)
+        ks_useful = [k for k, u in zip(ks, useful, strict=True) if u]
+        curve.append({"n_fit": n, "kendall_mean": float(np.mean(ks)), "kendall_sd": float(np.std(ks, ddof=1)),
+                      "useful_share": float(np.mean(useful)),
+                      "kendall_mean_useful": float(np.mean(ks_useful)) if ks_useful else None})
     result["learning_curve"] = curve
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
@@ -109,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
     s, d = result["surrogate"], result["on_default_archs"]
     print(f"surrogate fitted on {len(train)} held-apart architectures (alpha {model.alpha:.3g}, LOO RMSE"
-          f" {100 * model.loo_rmse:.2f} points)")
+          f" {100 * model.loo_rmse:.2f} points, R^2 {model.loo_r2:.2f}, permutation p {model.p_value:.2f})")
     print(f"reference set ({s['n']}): Kendall {s['kendall']:+.3f} [{s['kendall_lo']:+.3f}, {s['kendall_hi']:+.3f}],"
           f" Spearman {s['spearman']:+.3f}, pairwise {s['pairwise']:.3f}")
     print(f"on the {d['default']['n']} the default evaluator scored: default Kendall {d['default']['kendall']:+.3f},"
           f" surrogate {d['surrogate']['kendall']:+.3f}; gain [{lo:+.3f}, {hi:+.3f}] (p {pval:.3f})")
     for c in curve:
-        print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f})")
+        useful = "-" if c["kendall_mean_useful"] is None else f"{c['kendall_mean_useful']:+.3f}"
+        print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f}); passes the"
+              f" permutation test {100 * c['useful_share']:.0f}% of the time, Kendall then {useful}")
     print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}", file=sys.stderr)
     return 0
 

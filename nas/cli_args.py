@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    " proposals at their OPs; the rest are recorded as screened (default %(default)s; 1: train every"
                    " proposal)")
     p.add_argument("--screen-score", default=ScreenPolicy.score, type=choice(SCREEN_SCORES),
-                   help=f"the zero-cost proxy that screens: {', '.join(SCREEN_SCORES)} (default %(default)s)")
+                   help=f"what screens: a zero-cost proxy, or surrogate (top-1 predicted from the architectures"
+                   f" trained so far): {', '.join(SCREEN_SCORES)} (default %(default)s)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="parallel trial processes on this machine (default 1)")
     p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")

@@ -33,7 +33,8 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from proxies import ProxyData, machine_tag, proxy_arch, zero_cost_score
+from proxies import ProxyData, RidgeSurrogate, machine_tag, proxy_arch, zero_cost_score
+from proxies.surrogate import MIN_FIT
 from proxies.train import evaluate
 from search_space import ArchConfig, build_model
 
@@ -42,7 +43,7 @@ from .adapter import suggest_arch
 from .backends.stale import Heartbeat, mark_owner, queue_again
 from .outcomes import EVALUATED, Attr, Outcome
 from .rungs import RungPolicy
-from .screening import keeps
+from .screening import SURROGATE, keeps
 from .settings import SearchSettings
 
 __all__ = ["TrialRunner", "same_arch"]
@@ -68,15 +69,35 @@ def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
     return done, flying
 
 
-def screen_points(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[float, float]]:
-    """(screening score, OPs) of the last ``window`` proposals scored by ``score`` before trial
-    ``exclude`` (screened out or trained); a score that was not finite counts as -inf."""
+def _recent_screened(study: optuna.Study, score: str, exclude: int, window: int) -> list:
+    """The last ``window`` proposals screened by ``score`` before trial ``exclude`` (kept or not)."""
     scored = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
                                                                    TrialState.FAIL, TrialState.RUNNING))
               if t.number < exclude and t.user_attrs.get(Attr.SCREEN_BY) == score]
-    scored = sorted(scored, key=lambda t: t.number)[-window:]
+    return sorted(scored, key=lambda t: t.number)[-window:]
+
+
+def screen_points(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[float, float]]:
+    """(screening score, OPs) of the last ``window`` proposals scored by ``score`` before trial
+    ``exclude`` (screened out or trained); a score that was not finite counts as -inf."""
     return [(-math.inf if t.user_attrs.get(Attr.SCREEN_SCORE) is None else float(t.user_attrs[Attr.SCREEN_SCORE]),
-             float(t.user_attrs[Attr.OPS])) for t in scored]
+             float(t.user_attrs[Attr.OPS])) for t in _recent_screened(study, score, exclude, window)]
+
+
+def screen_archs(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[str, float]]:
+    """(architecture, OPs) of the same proposals: the surrogate predicts them again with each new fit."""
+    return [(t.user_attrs[Attr.ARCH], float(t.user_attrs[Attr.OPS]))
+            for t in _recent_screened(study, score, exclude, window)]
+
+
+def trained_points(study: optuna.Study, fidelity: str) -> tuple[list[str], list[float]]:
+    """The architectures trained to full ``fidelity`` in the study and their top-1 (the surrogate's data)."""
+    top1: dict[str, float] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        a = t.user_attrs
+        if a.get(Attr.OUTCOME) == Outcome.TRAINED and a.get(Attr.FIDELITY) == fidelity and t.values:
+            top1.setdefault(a[Attr.ARCH], float(t.values[0]))
+    return list(top1), list(top1.values())
 
 
 def rung_peers(study: optuna.Study, epoch: int, exclude: int) -> list[tuple[float, float]]:
@@ -103,7 +124,8 @@ class TrialRunner:
     trial_timeout: float | None = None  # seconds of training before a trial is stopped as an error
     on_start: Callable[[int, str], None] | None = None
     _batch: tuple | None = field(default=None, init=False, repr=False)  # the screening minibatch
-    _baseline: list | None = field(default=None, init=False, repr=False)  # screening's random draws
+    _baseline: list | None = field(default=None, init=False, repr=False)  # screening's random draws, scored
+    _draws: list | None = field(default=None, init=False, repr=False)  # (arch, OPs) of those draws
 
     def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
         """Store the architecture and its analytic cost on the trial; returns its OPs."""
@@ -146,15 +168,24 @@ class TrialRunner:
         return arch, ops, self.settle_if_taken(trial, arch)
 
     def screen(self, trial: optuna.Trial, arch: ArchConfig, ops: float) -> bool:
-        """Score a fresh proposal with the screening proxy and decide whether it is trained
+        """Score a fresh proposal with the screening score and decide whether it is trained
         (:mod:`nas.screening`); the score, its place and its CPU time are recorded on the trial."""
         policy = self.settings.screen
-        previous = screen_points(self.study, policy.score, trial.number, policy.window)
-        if len(previous) < policy.window:  # a young study: random draws fill the window (not timed below)
-            previous = self.baseline_points()[:policy.window - len(previous)] + previous
         start = time.process_time()
         try:
-            score = self.screen_score(arch)
+            if policy.score == SURROGATE:
+                scored = self.surrogate_points(trial.number, arch)
+                if scored is None:  # no fit that predicts clearly better than the mean yet: trained
+                    trial.set_user_attr(Attr.SCREEN_BY, policy.score)
+                    trial.set_user_attr(Attr.SCREEN_PLACE, "warm-up")
+                    return True
+                score, previous = scored
+            else:
+                previous = screen_points(self.study, policy.score, trial.number, policy.window)
+                if len(previous) < policy.window:  # a young study: random draws fill the window (not timed)
+                    previous = self.baseline_points()[:policy.window - len(previous)] + previous
+                    start = time.process_time()
+                score = self.screen_score(arch)
         except Exception as exc:  # a score that fails screens nothing out
             trial.set_user_attr(Attr.SCREEN_ERROR, f"{type(exc).__name__}: {exc}"[:300])
             return True
@@ -165,22 +196,51 @@ class TrialRunner:
             trial.set_user_attr(key, value)
         return kept
 
-    def baseline_points(self) -> list[tuple[float, float]]:
-        """(score, OPs) of ``window`` architectures drawn at random within the budget (fixed by the
-        search seed; scored once per process, about 0.2 s each): the proposals a young study's first
-        candidates are compared with, so that about one in K trains from the first proposal on."""
-        if self._baseline is None:
+    def surrogate_points(self, number: int, arch: ArchConfig) -> tuple[float, list[tuple[float, float]]] | None:
+        """(predicted top-1 of ``arch``, (predicted top-1, OPs) of the proposals it is ranked against)
+        from a surrogate fitted on the study's trained architectures; None while there are fewer than
+        :data:`proxies.surrogate.MIN_FIT` of them or the fit is not :attr:`~proxies.surrogate.RidgeSurrogate.useful`."""
+        archs, top1 = trained_points(self.study, self.settings.fidelity.key())
+        if len(archs) < MIN_FIT:
+            return None
+        model = RidgeSurrogate().fit(archs, top1)
+        if not model.useful:
+            return None
+        window = self.settings.screen.window
+        recent = screen_archs(self.study, SURROGATE, number, window)
+        if len(recent) < window:
+            recent = [(a.encode(), o) for a, o in self.baseline_draws()[:window - len(recent)]] + recent
+        predicted = model.predict([a for a, _ in recent] + [arch])
+        return float(predicted[-1]), [(float(p), o) for p, (_, o) in zip(predicted[:-1], recent, strict=True)]
+
+    def baseline_draws(self) -> list[tuple[ArchConfig, float]]:
+        """(architecture, OPs) of the ``window`` architectures drawn at random within the budget (fixed
+        by the search seed) that fill a young study's screening window."""
+        if self._draws is None:
             policy, space = self.settings.screen, self.settings.space
             rng = np.random.default_rng([self.settings.seed, 0x5C2EE7])
-            points: list[tuple[float, float]] = []
+            draws: list[tuple[ArchConfig, float]] = []
             for _ in range(100_000):
-                if len(points) == policy.window:
+                if len(draws) == 4 * policy.window:  # spares for draws a zero-cost proxy cannot score
                     break
                 arch = space.sample(rng)
                 ops = self.settings.ops(arch)
                 if ops <= self.settings.budget:
-                    with contextlib.suppress(Exception):  # a draw the proxy cannot score is left out
-                        points.append((self.screen_score(arch), ops))
+                    draws.append((arch, ops))
+            self._draws = draws
+        return self._draws
+
+    def baseline_points(self) -> list[tuple[float, float]]:
+        """(score, OPs) of ``window`` of :meth:`baseline_draws` (scored once per process, about 0.2 s
+        each): the proposals a young study's first candidates are compared with, so that about one
+        in K trains from the first proposal on."""
+        if self._baseline is None:
+            points: list[tuple[float, float]] = []
+            for arch, ops in self.baseline_draws():
+                if len(points) == self.settings.screen.window:
+                    break
+                with contextlib.suppress(Exception):  # a draw the proxy cannot score is left out
+                    points.append((self.screen_score(arch), ops))
             self._baseline = points
         return self._baseline
 

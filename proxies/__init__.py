@@ -33,6 +33,7 @@ from .runtime import (
     set_threads,
     usable_cpus,
 )
+from .surrogate import RidgeSurrogate, arch_features
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
@@ -52,7 +53,9 @@ __all__ = [
     "ImageSet",
     "ProxyData",
     "ProxyResult",
+    "RidgeSurrogate",
     "TrainRecipe",
+    "arch_features",
     "channel_stats",
     "default_cache_dir",
     "derive_seed",

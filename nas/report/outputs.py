@@ -89,8 +89,11 @@ def _screen_lines(d: dict) -> list[str]:
     if len(scored):
         out = int((scored["outcome"] == Outcome.SCREENED).sum())
         by = ", ".join(sorted(scored["screen_by"].dropna().unique()))
-        lines += [f"Screening: {len(scored)} fresh proposals scored by a zero-cost proxy ({by}), {out} screened out,"
-                  f" {len(scored) - out} trained or stopped at a rung.", ""]
+        what = "a surrogate fitted on the trained architectures" if by == "surrogate" else f"a zero-cost proxy ({by})"
+        warm = int((scored["screen_place"] == "warm-up").sum())
+        warm_text = f" ({warm} of them trained while the surrogate warmed up)" if warm else ""
+        lines += [f"Screening: {len(scored)} fresh proposals scored by {what}, {out} screened out,"
+                  f" {len(scored) - out} trained or stopped at a rung{warm_text}.", ""]
     return lines
 
 

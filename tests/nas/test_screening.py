@@ -148,3 +148,76 @@ def test_a_failing_score_screens_nothing_out(tmp_path, settings, fake_evaluate):
     outcomes = [runner.run(study.ask()) for _ in range(6)]
     assert set(outcomes) <= set(EVALUATED), outcomes
     assert all(Attr.SCREEN_ERROR in t.user_attrs for t in study.trials)
+
+
+class _Learnable:
+    """A fake proxy whose top-1 follows the design choices (PReLU and binary 1x1 only help, OPs help a
+    little), as the surrogate's features describe them; trains nothing."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    @staticmethod
+    def top1(arch) -> float:
+        from search_space import analytic_cost
+
+        prelu = np.mean([s.activation == "prelu" for s in arch.stages])
+        pw = np.mean([s.binary_scope == "pw" for s in arch.stages])
+        return float(0.15 + 0.1 * prelu + 0.1 * pw + 0.02 * np.log(analytic_cost(arch).ops() / 1e7))
+
+    def __call__(self, arch, fidelity, data, seed=0, *, on_epoch=None, device=None, progress=None, **kw):
+        from proxies import ProxyResult
+
+        self.calls.append(arch.encode())
+        top1 = self.top1(arch)
+        for e in range(1, fidelity.epochs + 1):
+            if on_epoch is not None and on_epoch(e, top1 * e / fidelity.epochs, 1.0) and e < fidelity.epochs:
+                return ProxyResult(arch.encode(), fidelity.key(), seed, top1 * e / fidelity.epochs, 1.0, e, 0.01,
+                                   1000.0, pruned=True)
+        return ProxyResult(arch.encode(), fidelity.key(), seed, top1, 1.0, fidelity.epochs, 0.01, 1000.0)
+
+
+def _surrogate_runner(tmp_path, settings, data, k):
+    settings = replace(settings, screen=ScreenPolicy(keep_one_in=k, score="surrogate"))
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    study.sampler = make_sampler("random", settings.space, settings.fits, 0)
+    runner = TrialRunner(study, settings, data)
+    runner.rungs = replace(runner.rungs, min_peers=10_000)  # no rung stops anything: kept proposals train to the end
+    return study, runner
+
+
+def test_the_surrogate_screens_once_it_predicts_and_keeps_the_better_proposals(tmp_path, settings, monkeypatch):
+    from search_space import ArchConfig
+
+    fake = _Learnable()
+    monkeypatch.setattr("nas.objective.evaluate", fake)
+    study, runner = _surrogate_runner(tmp_path, settings, None, k=4)  # no data needed: nothing is a zero-cost score
+    outcomes = [runner.run(study.ask()) for _ in range(60)]
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    fresh = [t for t in trials if t.user_attrs.get(Attr.SCREEN_BY) == "surrogate"]
+    warm = [t for t in fresh if t.user_attrs.get(Attr.SCREEN_PLACE) == "warm-up"]
+    assert len(fresh) == len(outcomes) - outcomes.count(Outcome.OVER_BUDGET) - outcomes.count(Outcome.DUPLICATE)
+    # warm-up: at least MIN_FIT trained before any screening, every warm-up proposal trained, unscored
+    assert 5 <= len(warm) < len(fresh) and all(t.user_attrs[Attr.OUTCOME] == Outcome.TRAINED for t in warm)
+    assert all(Attr.SCREEN_SCORE not in t.user_attrs for t in warm)
+    assert fresh.index(warm[-1]) == len(warm) - 1  # it never goes back to warming up here
+    after = fresh[len(warm):]
+    screened = [t for t in after if t.user_attrs[Attr.OUTCOME] == Outcome.SCREENED]
+    kept = [t for t in after if t.user_attrs[Attr.OUTCOME] == Outcome.TRAINED]
+    assert screened and kept and len(kept) < len(after) / 2
+    assert all(math.isfinite(t.user_attrs[Attr.SCREEN_SCORE]) for t in after)
+    truth = {t.number: _Learnable.top1(ArchConfig.decode(t.user_attrs[Attr.ARCH])) for t in after}
+    # a real signal: the predictions follow the truth, and what it trains is better than what it screens out
+    from scipy import stats
+    assert stats.spearmanr([truth[t.number] for t in after], [t.user_attrs[Attr.SCREEN_SCORE] for t in after])[0] > 0.7
+    assert np.mean([truth[t.number] for t in kept]) > np.mean([truth[t.number] for t in screened])
+    assert set(fake.calls) == {t.user_attrs[Attr.ARCH] for t in warm + kept}
+
+
+def test_a_surrogate_that_cannot_predict_screens_nothing(tmp_path, settings, fake_evaluate):
+    """The fake proxy's top-1 is a hash of the architecture: no design choice explains it."""
+    study, runner = _surrogate_runner(tmp_path, settings, None, k=4)
+    outcomes = [runner.run(study.ask()) for _ in range(20)]
+    assert Outcome.SCREENED not in outcomes
+    fresh = [t for t in study.trials if t.user_attrs.get(Attr.SCREEN_BY) == "surrogate"]
+    assert len(fresh) >= 15 and all(t.user_attrs[Attr.SCREEN_PLACE] == "warm-up" for t in fresh)
