@@ -33,6 +33,7 @@ import pandas as pd
 
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs
+from proxies.rank_fidelity import screen_decision
 from proxies.reference import read_reference, reference_truth
 from proxies.stats import gain_test, kendall, pairwise_accuracy, rank_ci, spearman
 from proxies.surrogate import RidgeSurrogate
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         useful = "-" if c["kendall_mean_useful"] is None else f"{c['kendall_mean_useful']:+.3f}"
         print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f}); passes the"
               f" permutation test {100 * c['useful_share']:.0f}% of the time, Kendall then {useful}")
+    print(screen_decision("surrogate", s["n"], s["kendall"], s["kendall_lo"])[1])
     print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}", file=sys.stderr)
     return 0
 

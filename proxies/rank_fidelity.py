@@ -49,7 +49,7 @@ from .stats import gain_test, holm, kendall, pairwise_accuracy, rank_ci, spearma
 __all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "REF_VS_PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS",
            "FidelityPlotData", "choose_default", "choose_screen", "depth_pairs", "fidelity_plot_data",
            "fidelity_table", "fit_weight", "markdown_table", "paper_frame", "paper_pairwise", "paper_rows",
-           "recompute_kendall", "reference_vs_papers", "table_spearmans"]
+           "recompute_kendall", "reference_vs_papers", "screen_decision", "table_spearmans"]
 
 GRID = tuple(i / 10 for i in range(11))
 SCORE_COLUMNS = ["evaluator", "arch", "seed", "score", "set"]
@@ -301,25 +301,29 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
                                f" than {default!r} beyond chance ({test})")
 
 
+def screen_decision(name: str, n: int, kendall: float, lo: float) -> tuple[str, str]:
+    """Whether the search should screen proposals by default with the score ``name``, and why:
+    ``"on"`` when its ``kendall_ref`` has a 95% interval above 0 (``lo``) over at least
+    ``MIN_REF_ARCHS`` reference architectures (measured to help), ``"off"`` when it does not,
+    ``"undecided"`` with fewer architectures or no interval."""
+    if n < MIN_REF_ARCHS or pd.isna(lo) or pd.isna(kendall):
+        return "undecided", (f"screening: undecided ({name!r} has a kendall_ref interval over {n} reference"
+                             f" architectures; the rule needs {MIN_REF_ARCHS})")
+    if lo > 0:
+        return "on", (f"screening: on ({name!r} kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}: above 0"
+                      f" over {n} reference architectures)")
+    return "off", (f"screening: off, --screen 1 ({name!r} kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}:"
+                   f" not shown to help over {n} reference architectures)")
+
+
 def choose_screen(table: pd.DataFrame, screen: str = "screen") -> tuple[str, str]:
-    """Whether the search should screen proposals by default, and why: ``"on"`` when the screening
-    rule's own ``kendall_ref`` (evaluator ``screen``) has a 95% interval above 0 over at least
-    ``MIN_REF_ARCHS`` reference architectures (measured to help), ``"off"`` when it does not
-    (``--screen 1`` should be the default), ``"undecided"`` with fewer architectures or no interval."""
+    """:func:`screen_decision` for the zero-cost screening rule (evaluator ``screen`` of the table)."""
     rows = table[table["evaluator"] == screen]
     if rows.empty:
         return "undecided", f"screening: no {screen!r} row in the table"
     r = rows.iloc[0]
     n = int(r["n_ref"]) if pd.notna(r.get("n_ref")) else 0
-    lo, k = r.get("kendall_ref_lo", math.nan), r["kendall_ref"]
-    if n < MIN_REF_ARCHS or pd.isna(lo) or pd.isna(k):
-        return "undecided", (f"screening: undecided ({screen!r} has a kendall_ref interval over {n} reference"
-                             f" architectures; the rule needs {MIN_REF_ARCHS})")
-    if lo > 0:
-        return "on", (f"screening: on ({screen!r} kendall_ref {k:+.2f}, 95% interval from {lo:+.2f}: above 0 over"
-                      f" {n} reference architectures)")
-    return "off", (f"screening: off, --screen 1 ({screen!r} kendall_ref {k:+.2f}, 95% interval from {lo:+.2f}: not"
-                   f" shown to help over {n} reference architectures)")
+    return screen_decision(screen, n, r["kendall_ref"], r.get("kendall_ref_lo", math.nan))
 
 
 def recompute_kendall(scores_csv: Path | str, reference_csv: Path | str, evaluator: str) -> float:

@@ -79,7 +79,7 @@ def test_policy_refuses_bad_values():
 
 
 def _runner(tmp_path, settings, data, k):
-    settings = replace(settings, screen=ScreenPolicy(keep_one_in=k))
+    settings = replace(settings, screen=ScreenPolicy(keep_one_in=k, score="synflow"))  # the zero-cost path
     study, _ = open_study(default_storage(tmp_path), "s", settings)
     study.sampler = make_sampler("random", settings.space, settings.fits, 0)  # draws within the budget
     return study, TrialRunner(study, settings, data)
