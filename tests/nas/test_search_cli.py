@@ -75,7 +75,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_completes_the_run(tmp_path, c
 def test_screening_judges_more_candidates_than_it_trains(tmp_path, cifar_dir, fake_evaluate, capsys):
     out = tmp_path / "run"
     assert _search(out, cifar_dir, "--trials", "6", "--no-seed-presets", "--no-compare-presets", "--sampler",
-                   "random", "--screen", "4") == 0
+                   "random", "--screen", "4", "--screen-score", "synflow") == 0
     t = pd.read_csv(out / "trials.csv")
     screened, trained = t[t["outcome"] == "screened"], _trained(out)
     assert len(trained) == 6 and len(screened) >= 3  # --trials counts trained architectures only
