@@ -307,13 +307,13 @@ def screen_decision(name: str, n: int, kendall: float, lo: float) -> tuple[str, 
     ``MIN_REF_ARCHS`` reference architectures (measured to help), ``"off"`` when it does not,
     ``"undecided"`` with fewer architectures or no interval."""
     if n < MIN_REF_ARCHS or pd.isna(lo) or pd.isna(kendall):
-        return "undecided", (f"screening: undecided ({name!r} has a kendall_ref interval over {n} reference"
+        return "undecided", (f"screening by {name!r}: undecided (a kendall_ref interval over {n} reference"
                              f" architectures; the rule needs {MIN_REF_ARCHS})")
     if lo > 0:
-        return "on", (f"screening: on ({name!r} kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}: above 0"
+        return "on", (f"screening by {name!r}: on (kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}: above 0"
                       f" over {n} reference architectures)")
-    return "off", (f"screening: off, --screen 1 ({name!r} kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}:"
-                   f" not shown to help over {n} reference architectures)")
+    return "off", (f"screening by {name!r}: off (kendall_ref {kendall:+.2f}, 95% interval from {lo:+.2f}: not shown"
+                   f" to help over {n} reference architectures)")
 
 
 def choose_screen(table: pd.DataFrame, screen: str = "screen") -> tuple[str, str]:
