@@ -23,7 +23,10 @@ __all__ = [
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
 # Older studies lack these: None = implied by the rest (this run's value is stored), else the value they had.
-_ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1, "seed": None}
+_ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1}
+# Older studies lack these, and what they had is unknown: left unrecorded and unchecked (nas.analyze confirm
+# then asks for it), never taken from the run that resumes them.
+_UNKNOWN_BEFORE = {"seed"}
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -152,6 +155,8 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
         if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
             raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
         for key, value in meta.items():
+            if key not in stored and key in _UNKNOWN_BEFORE:
+                continue
             if key not in stored and key in _ADDED_LATER:  # made before binas stored it
                 if _ADDED_LATER[key] in (None, value):
                     study.set_user_attr(_META_PREFIX + key, value)

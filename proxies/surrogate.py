@@ -56,7 +56,8 @@ class RidgeSurrogate:
         if len(archs) != len(y):
             raise ValueError(f"surrogate: {len(archs)} architectures but {len(y)} top-1 values")
         if len(y) < MIN_FIT or not np.all(np.isfinite(y)):
-            raise ValueError(f"surrogate: needs at least {MIN_FIT} finite top-1 values (got {len(y)})")
+            raise ValueError(f"surrogate: needs at least {MIN_FIT} top-1 values, all finite (got {len(y)},"
+                             f" {int(np.isfinite(y).sum())} finite)")
         x = np.stack([arch_features(a) for a in archs])
         self._mean, self._scale = x.mean(axis=0), x.std(axis=0)
         self._scale[self._scale == 0] = 1.0  # a feature constant over the data: it carries nothing

@@ -50,12 +50,13 @@ def confirm_table(scores: Mapping[tuple[str, int], float], found: Sequence[Mappi
                   seeds: Sequence[int]) -> pd.DataFrame:
     """One row per (found, preset) pair. ``scores``: validation top-1 (0..1) per (arch, seed);
     ``found`` and ``presets``: ``arch, ops, top1`` (top-1 at the search's own seed) and, for presets,
-    ``preset`` (the name). Differences are in points of top-1; a seed that either side lacks is
-    left out of that pair."""
+    ``preset`` (the name). Differences are in points of top-1; a seed that either side lacks (or
+    whose run errored: NaN) is left out of that pair."""
     rows = []
     for f in found:
         for p in presets:
-            both = [s for s in seeds if (f["arch"], s) in scores and (p["arch"], s) in scores]
+            both = [s for s in seeds if math.isfinite(scores.get((f["arch"], s), math.nan))
+                    and math.isfinite(scores.get((p["arch"], s), math.nan))]  # a run that errored: left out
             x = [100 * scores[(f["arch"], s)] for s in both]
             y = [100 * scores[(p["arch"], s)] for s in both]
             diffs = [a - b for a, b in zip(x, y, strict=True)]

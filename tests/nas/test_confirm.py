@@ -93,8 +93,10 @@ def test_the_command_retrains_at_fresh_seeds_and_resumes(search, tmp_path, image
     out = tmp_path / "confirm"
     argv = ["confirm", str(search), "--data-dir", str(image_folder), "--out", str(out), "--quiet",
             "--presets", "bin_mobilenet_sp,mobinet_mid_k4_prelu"]
-    assert run_cli(_main, [*argv, "--limit", "3"]) == 0  # stopped early: seed 1 done, one run of seed 2
-    assert len(fake.calls) == 3
+    assert run_cli(_main, [*argv, "--limit", "2"]) == 0  # stopped early: two of seed 1's three runs
+    assert [c[0] for c in fake.calls] == [1, 1]
+    assert run_cli(_main, [*argv, "--limit", "2"]) == 0  # the last of seed 1, then the first of seed 2
+    assert [c[0] for c in fake.calls] == [1, 1, 1, 2]
     assert run_cli(_main, argv) == 0  # resumed: the rest, nothing twice
     assert [c[0] for c in fake.calls] == [1, 1, 1, 2, 2, 2, 3, 3, 3]  # the search used seed 0 only
     assert len({(c[0], c[1]) for c in fake.calls}) == 9
@@ -148,8 +150,8 @@ def test_bad_input_is_one_line_and_writes_nothing(search, tmp_path, image_folder
     assert run_cli(_main, [*base, "--presets", "bin_mobilenet_sp", "--limit", "0"]) == 2
     assert "--search-seed: the study in" in capsys.readouterr().err and not out.exists()
     assert run_cli(_main, [*base, "--presets", "bin_mobilenet_sp", "--search-seed", "1", "--limit", "0"]) == 0
-    assert pd.read_csv(out / "confirm.csv")["seeds"].isna().all()
-    assert {p.name for p in out.glob("runs-s*.csv")} <= {"runs-s0.csv", "runs-s2.csv", "runs-s3.csv"}
+    assert pd.read_csv(out / "confirm.csv")["seeds"].isna().all()  # nothing run yet
+    assert "fresh seeds [0, 2, 3]" in (out / "confirm.md").read_text()  # around the seed it was given
     # someone else's confirm.md is not overwritten
     (out / "confirm.md").write_text("my notes\n")
     assert run_cli(_main, [*base, "--presets", "bin_mobilenet_sp", "--limit", "0"]) == 2

@@ -65,9 +65,9 @@ def test_a_known_rule_is_learnt_and_noise_is_not():
 
 def test_bad_input_is_refused():
     archs = _draws(MIN_FIT)
-    with pytest.raises(ValueError, match="needs at least 5 finite top-1 values"):
+    with pytest.raises(ValueError, match="needs at least 5 top-1 values, all finite .got 4, 4 finite"):
         RidgeSurrogate().fit(archs[:4], [0.1] * 4)
-    with pytest.raises(ValueError, match="needs at least 5 finite"):
+    with pytest.raises(ValueError, match="got 5, 4 finite"):
         RidgeSurrogate().fit(archs, [0.1, 0.2, float("nan"), 0.3, 0.4])
     with pytest.raises(ValueError, match="5 architectures but 4 top-1 values"):
         RidgeSurrogate().fit(archs, [0.1] * 4)
