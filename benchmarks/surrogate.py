@@ -12,7 +12,10 @@ out of the fit, and the surrogate's penalty is chosen by leave-one-out on the fi
 Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture):
 
 * Kendall tau, Spearman rho and pairwise accuracy of the predictions against the reference means
-  (``proxies.reference.reference_truth``), with 95% bootstrap intervals;
+  (``proxies.reference.reference_truth``), with 95% bootstrap intervals; and the same for the
+  surrogate as it screens (``surrogate_place``: minus each architecture's place on predicted top-1
+  up and OPs down, as the ``screen`` evaluator measures the zero-cost rule), on which
+  ``proxies.rank_fidelity.screen_decision`` decides whether the search screens by default;
 * on the reference architectures the default evaluator scored (seed 0), the same for its scores,
   and the bootstrap interval of the surrogate's Kendall gain over it (paired);
 * a learning curve: the mean and SD of Kendall when the surrogate is fitted on only n of the
@@ -33,10 +36,12 @@ import pandas as pd
 
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs
+from proxies.pareto import places
 from proxies.rank_fidelity import screen_decision
 from proxies.reference import read_reference, reference_truth
 from proxies.stats import gain_test, kendall, pairwise_accuracy, rank_ci, spearman
 from proxies.surrogate import RidgeSurrogate
+from search_space import ArchConfig, analytic_cost
 from search_space.cli import run_cli
 from search_space.files import atomic_write_text
 
@@ -66,6 +71,13 @@ def _metrics(truth: pd.Series, score: pd.Series, resamples: int) -> dict:
     return out
 
 
+def as_it_screens(pred: pd.Series) -> pd.Series:
+    """Minus each architecture's place on (predicted top-1 up, OPs down) within the set, as the
+    search's screening ranks a proposal among others (the ``screen`` evaluator's measure)."""
+    ops = [analytic_cost(ArchConfig.decode(a)).ops() for a in pred.index]
+    return pd.Series([-p for p in places(list(zip(pred.to_numpy(), ops, strict=True)))], index=pred.index)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--searches", nargs="*", type=Path, default=[Path(s) for s in SEARCHES],
@@ -85,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
     pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
     result = {"fidelity": fidelity, "n_fit": len(train), "alpha": model.alpha, "loo_rmse": model.loo_rmse,
-              "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap)}
+              "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap),
+              "surrogate_place": _metrics(truth, as_it_screens(pred), args.bootstrap)}
     cache = load_runs(args.runs, "--runs")
     default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
     default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
@@ -98,16 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     for n in (int(v) for v in args.curve.split(",")):
         if n >= len(train):
             continue
-        ks, useful = [], []
+        ks, kp, useful = [], [], []
         for _ in range(50):
             pick = rng.choice(len(train), n, replace=False)
             sub = RidgeSurrogate().fit(list(train.index[pick]), train.to_numpy()[pick])
-            ks.append(kendall(truth, sub.predict(list(truth.index))))
+            sub_pred = pd.Series(sub.predict(list(truth.index)), index=truth.index)
+            ks.append(kendall(truth, sub_pred))
+            kp.append(kendall(truth, as_it_screens(sub_pred)))
             useful.append(sub.useful)
-        ks_useful = [k for k, u in zip(ks, useful, strict=True) if u]
+        ks_useful = [k for k, u in zip(kp, useful, strict=True) if u]
         curve.append({"n_fit": n, "kendall_mean": float(np.mean(ks)), "kendall_sd": float(np.std(ks, ddof=1)),
+                      "place_kendall_mean": float(np.mean(kp)), "place_kendall_sd": float(np.std(kp, ddof=1)),
+                      "place_kendall_negative_share": float(np.mean(np.asarray(kp) < 0)),
                       "useful_share": float(np.mean(useful)),
-                      "kendall_mean_useful": float(np.mean(ks_useful)) if ks_useful else None})
+                      "place_kendall_mean_useful": float(np.mean(ks_useful)) if ks_useful else None})
     result["learning_curve"] = curve
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
@@ -121,11 +138,16 @@ def main(argv: list[str] | None = None) -> int:
           f" Spearman {s['spearman']:+.3f}, pairwise {s['pairwise']:.3f}")
     print(f"on the {d['default']['n']} the default evaluator scored: default Kendall {d['default']['kendall']:+.3f},"
           f" surrogate {d['surrogate']['kendall']:+.3f}; gain [{lo:+.3f}, {hi:+.3f}] (p {pval:.3f})")
+    q = result["surrogate_place"]
+    print(f"as it screens (place on predicted top-1 and OPs): Kendall {q['kendall']:+.3f} [{q['kendall_lo']:+.3f},"
+          f" {q['kendall_hi']:+.3f}]")
     for c in curve:
-        useful = "-" if c["kendall_mean_useful"] is None else f"{c['kendall_mean_useful']:+.3f}"
-        print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f}); passes the"
-              f" permutation test {100 * c['useful_share']:.0f}% of the time, Kendall then {useful}")
-    print(screen_decision("surrogate", s["n"], s["kendall"], s["kendall_lo"])[1])
+        useful = "-" if c["place_kendall_mean_useful"] is None else f"{c['place_kendall_mean_useful']:+.3f}"
+        print(f"fitted on {c['n_fit']:3d}: Kendall {c['kendall_mean']:+.3f} (SD {c['kendall_sd']:.3f}), as it screens"
+              f" {c['place_kendall_mean']:+.3f} (SD {c['place_kendall_sd']:.3f}, below 0 in"
+              f" {100 * c['place_kendall_negative_share']:.0f}%); passes the permutation test"
+              f" {100 * c['useful_share']:.0f}% of the time, as it screens then {useful}")
+    print(screen_decision("surrogate", q["n"], q["kendall"], q["kendall_lo"])[1])
     print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}", file=sys.stderr)
     return 0
 
