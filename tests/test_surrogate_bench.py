@@ -1,0 +1,89 @@
+"""benchmarks/surrogate.py: fitted on held-apart results only, measured on the reference set, its
+JSON and CSV, and bad input (synthetic searches, run cache and reference with a known rule)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proxies.fidelity import FIDELITIES
+from proxies.fidelity_runs import RUN_COLUMNS
+from search_space import ArchConfig, SearchSpace, analytic_cost
+from search_space.cli import run_cli
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+FID = FIDELITIES["default"].key()
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    return importlib.import_module("surrogate")
+
+
+def _rule(arch) -> float:
+    """A top-1 the design choices explain: PReLU and binary 1x1 only help, OPs a little."""
+    prelu = np.mean([s.activation == "prelu" for s in arch.stages])
+    pw = np.mean([s.binary_scope == "pw" for s in arch.stages])
+    return float(0.15 + 0.1 * prelu + 0.1 * pw + 0.02 * np.log(analytic_cost(arch).ops() / 1e7))
+
+
+@pytest.fixture
+def inputs(tmp_path, bench, monkeypatch):
+    rng, space = np.random.default_rng(0), SearchSpace()
+    archs = list(dict.fromkeys(space.sample(rng).encode() for _ in range(80)))
+    truth = {a: _rule(ArchConfig.decode(a)) for a in archs}
+    reference = archs[:16]  # also in the searches and the cache below: they must be left out of the fit
+    search = tmp_path / "search"
+    search.mkdir()
+    pd.DataFrame({"arch": archs[:60], "outcome": "trained", "fidelity": FID,
+                  "top1": [truth[a] + rng.normal(0, 0.005) for a in archs[:60]]}).to_csv(search / "trials.csv",
+                                                                                          index=False)
+    rows = [{"kind": "train", "fidelity": FID, "seed": 0, "arch": a, "val_top1": truth[a] + rng.normal(0, 0.005),
+             "diverged": False, "data": "d"} for a in reference[:10] + archs[60:]]
+    runs = tmp_path / "runs.csv"
+    pd.DataFrame(rows, columns=RUN_COLUMNS).to_csv(runs, index=False)
+    ref = pd.DataFrame({"arch": reference, "seed": 0, "test_top1": [truth[a] for a in reference]})
+    monkeypatch.setattr(bench, "read_reference", lambda folder: ref)
+    return search, runs, reference, archs
+
+
+def test_fits_only_outside_the_reference_set_and_measures_it(bench, inputs, tmp_path, monkeypatch, capsys):
+    search, runs, reference, archs = inputs
+    fitted = []
+    real_fit = bench.RidgeSurrogate.fit
+
+    def spy(self, a, y):
+        fitted.append(list(a))
+        return real_fit(self, a, y)
+
+    monkeypatch.setattr(bench.RidgeSurrogate, "fit", spy)
+    out = tmp_path / "o" / "surrogate"
+    assert run_cli(bench.main, ["--searches", str(search), "--runs", str(runs), "--bootstrap", "200",
+                                "--curve", "10,20", "--out", str(out)]) == 0
+    assert fitted and all(not set(f) & set(reference) for f in fitted)  # no reference architecture, ever
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["n_fit"] == len(archs) - len(reference) == len(fitted[0])
+    assert result["surrogate"]["n"] == len(reference) and result["surrogate"]["kendall"] > 0.6
+    assert result["surrogate"]["kendall_lo"] <= result["surrogate"]["kendall"] <= result["surrogate"]["kendall_hi"]
+    assert result["on_default_archs"]["default"]["n"] == 10  # the reference archs the cache scored at seed 0
+    assert [c["n_fit"] for c in result["learning_curve"]] == [10, 20]
+    assert 0 <= result["learning_curve"][0]["useful_share"] <= 1
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert sorted(table["arch"]) == sorted(reference) and table["default_seed0"].notna().sum() == 10
+    printed = capsys.readouterr().out
+    assert "screening by 'surrogate': " in printed and "as it screens" in printed
+
+
+def test_a_search_folder_without_trials_is_one_line_exit_2(bench, inputs, tmp_path, capsys):
+    _, runs, _, _ = inputs
+    assert run_cli(bench.main, ["--searches", str(tmp_path / "nowhere"), "--runs", str(runs),
+                                "--out", str(tmp_path / "o" / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--searches: " in err[0] and "holds no trials.csv" in err[0]
+    assert not (tmp_path / "o").exists()
