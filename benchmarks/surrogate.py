@@ -49,16 +49,15 @@ SEARCHES = ("results/search-50M-default", "results/rediscovery-uniform-s0", "res
             "results/rediscovery-per-stage")
 
 
-def held_apart(searches: list[Path], runs: Path, fidelity: str, exclude: set[str]) -> pd.Series:
+def held_apart(searches: list[Path], cache: pd.DataFrame, fidelity: str, exclude: set[str]) -> pd.Series:
     """Mean default-fidelity top-1 per architecture outside ``exclude``, from searches and the run cache."""
     rows = []
     for folder in searches:
         t = pd.read_csv(folder / "trials.csv")
         t = t[(t["outcome"] == "trained") & (t["fidelity"] == fidelity)]
         rows += list(zip(t["arch"], t["top1"], strict=True))
-    cache = load_runs(runs, "--runs")
-    cache = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & cache["val_top1"].notna()]
-    rows += list(zip(cache["arch"], cache["val_top1"], strict=True))
+    train = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & cache["val_top1"].notna()]
+    rows += list(zip(train["arch"], train["val_top1"], strict=True))
     data = pd.DataFrame(rows, columns=["arch", "top1"])
     return data[~data["arch"].isin(exclude)].groupby("arch")["top1"].mean()
 
@@ -93,18 +92,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--searches: {str(folder)!r} holds no trials.csv")
     fidelity = FIDELITIES["default"].key()
     truth = reference_truth(read_reference(args.reference))
-    train = held_apart(args.searches, args.runs, fidelity, set(truth.index))
+    cache = load_runs(args.runs, "--runs")
+    train = held_apart(args.searches, cache, fidelity, set(truth.index))
     model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
     pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
     result = {"fidelity": fidelity, "n_fit": len(train), "alpha": model.alpha, "loo_rmse": model.loo_rmse,
               "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap),
               "surrogate_place": _metrics(truth, as_it_screens(pred), args.bootstrap)}
-    cache = load_runs(args.runs, "--runs")
     default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
     default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
     both = truth[default.index]
-    lo, hi, pval = gain_test(both, default[both.index], pred[both.index], n_resamples=args.bootstrap)
-    result["on_default_archs"] = {"default": _metrics(both, default[both.index], args.bootstrap),
+    lo, hi, pval = gain_test(both, default, pred[both.index], n_resamples=args.bootstrap)
+    result["on_default_archs"] = {"default": _metrics(both, default, args.bootstrap),
                                   "surrogate": _metrics(both, pred[both.index], args.bootstrap),
                                   "kendall_gain_lo": lo, "kendall_gain_hi": hi, "kendall_gain_p": pval}
     rng, curve = np.random.default_rng(0), []
