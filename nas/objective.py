@@ -175,7 +175,7 @@ class TrialRunner:
         try:
             if policy.score == SURROGATE:
                 scored = self.surrogate_points(trial.number, arch)
-                if scored is None:  # no fit that predicts clearly better than the mean yet: trained
+                if scored is None:  # no fit that passes its permutation test yet: trained
                     trial.set_user_attr(Attr.SCREEN_BY, policy.score)
                     trial.set_user_attr(Attr.SCREEN_PLACE, "warm-up")
                     return True
@@ -209,7 +209,7 @@ class TrialRunner:
         window = self.settings.screen.window
         recent = screen_archs(self.study, SURROGATE, number, window)
         if len(recent) < window:
-            recent = [(a.encode(), o) for a, o in self.baseline_draws()[:window - len(recent)]] + recent
+            recent = self.baseline_draws()[:window - len(recent)] + recent  # predict takes both forms
         predicted = model.predict([a for a, _ in recent] + [arch])
         return float(predicted[-1]), [(float(p), o) for p, (_, o) in zip(predicted[:-1], recent, strict=True)]
 
