@@ -21,7 +21,13 @@ Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture
 * a learning curve: the mean and SD of Kendall when the surrogate is fitted on only n of the
   held-apart architectures (50 random subsets each), as a search that has trained n would fit it,
   how often such a fit passes the permutation test that lets the search screen with it, and its
-  mean Kendall when it does.
+  mean Kendall when it does;
+* per committed search, the surrogate it could have fitted at its end on its trained trials' top-1
+  or on the epoch-1 top-1 of every trial it evaluated (``search_targets``), measured alike.
+
+``--prior PATH`` also writes the fitted data as a search's shipped prior
+(:mod:`proxies.surrogate_prior`; the committed one is ``proxies/data/surrogate_prior.json``), with the
+class names of ``--data-dir``'s training split: the search then fits what is measured here.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from torchvision.datasets.folder import find_classes
 
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs
@@ -40,7 +48,8 @@ from proxies.pareto import places
 from proxies.rank_fidelity import screen_decision
 from proxies.reference import read_reference, reference_truth
 from proxies.stats import gain_test, kendall, pairwise_accuracy, rank_ci, spearman
-from proxies.surrogate import RidgeSurrogate
+from proxies.surrogate import MIN_FIT, RidgeSurrogate
+from proxies.surrogate_prior import SurrogatePrior
 from search_space import ArchConfig, analytic_cost
 from search_space.cli import run_cli
 from search_space.files import atomic_write_text
@@ -60,6 +69,24 @@ def held_apart(searches: list[Path], cache: pd.DataFrame, fidelity: str, exclude
     rows += list(zip(train["arch"], train["val_top1"], strict=True))
     data = pd.DataFrame(rows, columns=["arch", "top1"])
     return data[~data["arch"].isin(exclude)].groupby("arch")["top1"].mean()
+
+
+def search_targets(folder: Path, fidelity: str, exclude: set[str]) -> dict[str, pd.Series]:
+    """Per architecture outside ``exclude``, what a search could fit its surrogate on: the top-1 of
+    its trials trained to ``fidelity`` (``trained``), or the epoch-1 top-1 of every trial evaluated,
+    rung-stopped ones included (``epoch1``: about three times as many architectures)."""
+    t = pd.read_csv(folder / "trials.csv")
+    t = t[t["outcome"].isin(["trained", "pruned"]) & (t["fidelity"] == fidelity) & ~t["arch"].isin(exclude)]
+    trained = t[t["outcome"] == "trained"]
+    epoch1 = t["curve"].astype(str).str.split().str[0].astype(float)
+    return {"trained": trained.groupby("arch")["top1"].mean(), "epoch1": epoch1.groupby(t["arch"]).mean()}
+
+
+def _classes(data_dir: Path) -> tuple[str, ...]:
+    train = data_dir / "train"
+    if not train.is_dir():
+        raise ValueError(f"--data-dir: {str(data_dir)!r} has no train/ folder (an image folder per class)")
+    return tuple(find_classes(str(train))[0])
 
 
 def _metrics(truth: pd.Series, score: pd.Series, resamples: int) -> dict:
@@ -84,19 +111,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=Path("results/calibration/fidelity-runs.csv"))
     p.add_argument("--reference", type=Path, default=Path("results/reference"))
     p.add_argument("--bootstrap", type=int, default=2000)
-    p.add_argument("--curve", default="10,20,40", help="subset sizes of the learning curve")
+    p.add_argument("--curve", default="10,20,40", help="subset sizes of the learning curve (empty: none)")
     p.add_argument("--out", type=Path, default=Path("results/calibration/surrogate"))
+    p.add_argument("--prior", type=Path, help="also write the fitted data here as the search's prior"
+                   " (the committed one: proxies/data/surrogate_prior.json)")
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data/cifar10"),
+                   help="the data set the results were trained on (with --prior: its class names)")
     args = p.parse_args(argv)
     for folder in args.searches:
         if not (folder / "trials.csv").is_file():
             raise ValueError(f"--searches: {str(folder)!r} holds no trials.csv")
+    try:
+        sizes = [int(v) for v in args.curve.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--curve: invalid value {args.curve!r} (expected sizes such as 10,20,40)") from None
     fidelity = FIDELITIES["default"].key()
     truth = reference_truth(read_reference(args.reference))
     cache = load_runs(args.runs, "--runs")
     train = held_apart(args.searches, cache, fidelity, set(truth.index))
     model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
+    prior = SurrogatePrior(fidelity, (), tuple(train.index), tuple(round(float(v), 6) for v in train))
+    if args.prior is not None:
+        prior = replace(prior, classes=_classes(args.data_dir),
+                        source=f"python benchmarks/surrogate.py --prior {args.prior}")
+        prior.write(args.prior)
     pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
-    result = {"fidelity": fidelity, "n_fit": len(train), "alpha": model.alpha, "loo_rmse": model.loo_rmse,
+    result = {"fidelity": fidelity, "n_fit": len(train), "fit_digest": prior.digest(), "alpha": model.alpha,
+              "loo_rmse": model.loo_rmse,
               "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap),
               "surrogate_place": _metrics(truth, as_it_screens(pred), args.bootstrap)}
     default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
@@ -107,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "surrogate": _metrics(both, pred[both.index], args.bootstrap),
                                   "kendall_gain_lo": lo, "kendall_gain_hi": hi, "kendall_gain_p": pval}
     rng, curve = np.random.default_rng(0), []
-    for n in (int(v) for v in args.curve.split(",")):
+    for n in sizes:
         if n >= len(train):
             continue
         ks, kp, useful = [], [], []
@@ -125,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
                       "useful_share": float(np.mean(useful)),
                       "place_kendall_mean_useful": float(np.mean(ks_useful)) if ks_useful else None})
     result["learning_curve"] = curve
+    replay = []
+    for folder in args.searches:  # what each committed search could have fitted at its end
+        for target, data in search_targets(folder, fidelity, set(truth.index)).items():
+            row = {"search": folder.name, "target": target, "n_fit": len(data)}
+            if len(data) >= MIN_FIT:
+                fit = RidgeSurrogate().fit(list(data.index), data.to_numpy())
+                fit_pred = pd.Series(fit.predict(list(truth.index)), index=truth.index)
+                row.update(useful=fit.useful, kendall=kendall(truth, fit_pred),
+                           place_kendall=kendall(truth, as_it_screens(fit_pred)))
+            replay.append(row)
+    result["search_targets"] = replay
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
     table = pd.DataFrame({"arch": truth.index, "reference_top1": truth.to_numpy(), "predicted": pred.to_numpy(),
@@ -146,8 +198,13 @@ def main(argv: list[str] | None = None) -> int:
               f" {c['place_kendall_mean']:+.3f} (SD {c['place_kendall_sd']:.3f}, below 0 in"
               f" {100 * c['place_kendall_negative_share']:.0f}%); passes the permutation test"
               f" {100 * c['useful_share']:.0f}% of the time, as it screens then {useful}")
+    for r in replay:
+        measured = (f"Kendall {r['kendall']:+.3f}, as it screens {r['place_kendall']:+.3f}, permutation test"
+                    f" {'passed' if r['useful'] else 'not passed'}") if "kendall" in r else "too few to fit"
+        print(f"{r['search']}, fitted at its end on {r['target']} top-1 ({r['n_fit']} architectures): {measured}")
     print(screen_decision("surrogate", q["n"], q["kendall"], q["kendall_lo"])[1])
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}", file=sys.stderr)
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}"
+          + (f"; the prior ({len(train)} architectures) to {args.prior}" if args.prior else ""), file=sys.stderr)
     return 0
 
 

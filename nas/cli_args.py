@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screen-score", default=ScreenPolicy.score, type=choice(SCREEN_SCORES),
                    help=f"what screens: a zero-cost proxy, or surrogate (top-1 predicted from the architectures"
                    f" trained so far): {', '.join(SCREEN_SCORES)} (default %(default)s)")
+    p.add_argument("--surrogate-prior", action=argparse.BooleanOptionalAction, default=ScreenPolicy.prior,
+                   help="the surrogate also fits the shipped proxy results (proxies/data/surrogate_prior.json), where"
+                   " the search's fidelity and class names are theirs, so that it screens from the first proposal"
+                   " (default: on)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="parallel trial processes on this machine (default 1)")
     p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")
@@ -110,7 +114,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     settings = SearchSettings(budget=budget, fidelity=fidelity, fidelity_name=args.fidelity,
                               resolution=args.resolution, num_classes=args.num_classes,
                               convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args),
-                              seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score),
+                              seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score,
+                                                                 prior=args.surrogate_prior),
                               space=SearchSpace(per_stage=args.space == "per-stage"))
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")

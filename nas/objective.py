@@ -33,7 +33,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from proxies import ProxyData, RidgeSurrogate, machine_tag, proxy_arch, zero_cost_score
+from proxies import ProxyData, RidgeSurrogate, load_prior, machine_tag, proxy_arch, zero_cost_score
 from proxies.surrogate import MIN_FIT
 from proxies.train import evaluate
 from search_space import ArchConfig, build_model
@@ -126,6 +126,7 @@ class TrialRunner:
     _batch: tuple | None = field(default=None, init=False, repr=False)  # the screening minibatch
     _baseline: list | None = field(default=None, init=False, repr=False)  # screening's random draws, scored
     _draws: list | None = field(default=None, init=False, repr=False)  # (arch, OPs) of those draws
+    _prior: dict | None = field(default=None, init=False, repr=False)  # the surrogate's prior, where it applies
 
     def record_candidate(self, trial: optuna.Trial, arch: ArchConfig) -> float:
         """Store the architecture and its analytic cost on the trial; returns its OPs."""
@@ -174,6 +175,7 @@ class TrialRunner:
         start = time.process_time()
         try:
             if policy.score == SURROGATE:
+                trial.set_user_attr(Attr.SCREEN_PRIOR, len(self.prior_points()))
                 scored = self.surrogate_points(trial.number, arch)
                 if scored is None:  # no fit that passes its permutation test yet: trained
                     trial.set_user_attr(Attr.SCREEN_BY, policy.score)
@@ -198,12 +200,14 @@ class TrialRunner:
 
     def surrogate_points(self, number: int, arch: ArchConfig) -> tuple[float, list[tuple[float, float]]] | None:
         """(predicted top-1 of ``arch``, (predicted top-1, OPs) of the proposals it is ranked against)
-        from a surrogate fitted on the study's trained architectures; None while there are fewer than
-        :data:`proxies.surrogate.MIN_FIT` of them or the fit is not :attr:`~proxies.surrogate.RidgeSurrogate.useful`."""
+        from a surrogate fitted on the study's trained architectures and :meth:`prior_points` (the
+        study's result replaces the prior's for an architecture both hold); None while there are fewer
+        than :data:`proxies.surrogate.MIN_FIT` or the fit is not :attr:`~proxies.surrogate.RidgeSurrogate.useful`."""
         archs, top1 = trained_points(self.study, self.settings.fidelity.key())
-        if len(archs) < MIN_FIT:
+        points = {**self.prior_points(), **dict(zip(archs, top1, strict=True))}
+        if len(points) < MIN_FIT:
             return None
-        model = RidgeSurrogate().fit(archs, top1)
+        model = RidgeSurrogate().fit(list(points), list(points.values()))
         if not model.useful:
             return None
         window = self.settings.screen.window
@@ -212,6 +216,16 @@ class TrialRunner:
             recent = self.baseline_draws()[:window - len(recent)] + recent  # predict takes both forms
         predicted = model.predict([a for a, _ in recent] + [arch])
         return float(predicted[-1]), [(float(p), o) for p, (_, o) in zip(predicted[:-1], recent, strict=True)]
+
+    def prior_points(self) -> dict[str, float]:
+        """The shipped prior's top-1 per architecture (:mod:`proxies.surrogate_prior`) when the policy
+        asks for it and it applies to this search (its fidelity and its data's class names); else empty."""
+        if self._prior is None:
+            prior = load_prior() if self.settings.screen.prior else None
+            classes = getattr(self.data, "classes", None)  # no data (a test's fake proxy): no class names
+            fits = prior is not None and classes is not None and prior.applies(self.settings.fidelity.key(), classes)
+            self._prior = dict(zip(prior.archs, prior.top1, strict=True)) if fits else {}
+        return self._prior
 
     def baseline_draws(self) -> list[tuple[ArchConfig, float]]:
         """(architecture, OPs) of the ``window`` architectures drawn at random within the budget (fixed

@@ -58,4 +58,5 @@ class Attr(StrEnum):
     SCREEN_BY = "screen_by"  # the screening proxy's name
     SCREEN_PLACE = "screen_place"  # "p/n": its place among the n proposals it was compared with
     SCREEN_SECONDS = "screen_seconds"  # CPU seconds the score took
+    SCREEN_PRIOR = "screen_prior"  # the shipped prior's architectures the surrogate fitted besides the study's
     SCREEN_ERROR = "screen_error"  # the screening score failed (the proposal was then trained)

@@ -34,6 +34,7 @@ from .runtime import (
     usable_cpus,
 )
 from .surrogate import RidgeSurrogate, arch_features
+from .surrogate_prior import SurrogatePrior, load_prior
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
@@ -54,10 +55,12 @@ __all__ = [
     "ProxyData",
     "ProxyResult",
     "RidgeSurrogate",
+    "SurrogatePrior",
     "TrainRecipe",
     "arch_features",
     "channel_stats",
     "default_cache_dir",
+    "load_prior",
     "derive_seed",
     "float_twin",
     "get_fidelity",

@@ -81,6 +81,20 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
         assert not ScreenPolicy().active, why
 
 
+def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
+    """proxies/data/surrogate_prior.json (what a default search fits besides its own trainings) holds
+    exactly the held-apart results whose fit results/calibration/surrogate.json measured, and no
+    reference architecture: regenerate both with ``python benchmarks/surrogate.py --prior ...``."""
+    from proxies import load_prior
+    from proxies.reference import read_reference
+
+    prior = load_prior()
+    measured = json.loads((REPO / "results" / "calibration" / "surrogate.json").read_text())
+    assert prior is not None and prior.fidelity == measured["fidelity"]
+    assert (prior.digest(), len(prior.archs)) == (measured["fit_digest"], measured["n_fit"])
+    assert not set(prior.archs) & set(read_reference(REPO / "results" / "reference")["arch"])
+
+
 def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
     """Every kendall_ref in results/calibration/fidelity.csv is what fidelity-scores.csv and
     results/reference/reference.csv give (the issue's check, on the committed files)."""

@@ -41,9 +41,9 @@ def inputs(tmp_path, bench, monkeypatch):
     reference = archs[:16]  # also in the searches and the cache below: they must be left out of the fit
     search = tmp_path / "search"
     search.mkdir()
-    pd.DataFrame({"arch": archs[:60], "outcome": "trained", "fidelity": FID,
-                  "top1": [truth[a] + rng.normal(0, 0.005) for a in archs[:60]]}).to_csv(search / "trials.csv",
-                                                                                          index=False)
+    top1 = [truth[a] + rng.normal(0, 0.005) for a in archs[:60]]
+    pd.DataFrame({"arch": archs[:60], "outcome": "trained", "fidelity": FID, "top1": top1,
+                  "curve": [f"{0.8 * t:.4f} {t:.4f}" for t in top1]}).to_csv(search / "trials.csv", index=False)
     rows = [{"kind": "train", "fidelity": FID, "seed": 0, "arch": a, "val_top1": truth[a] + rng.normal(0, 0.005),
              "diverged": False, "data": "d"} for a in reference[:10] + archs[60:]]
     runs = tmp_path / "runs.csv"
@@ -73,6 +73,8 @@ def test_fits_only_outside_the_reference_set_and_measures_it(bench, inputs, tmp_
     assert result["surrogate"]["kendall_lo"] <= result["surrogate"]["kendall"] <= result["surrogate"]["kendall_hi"]
     assert result["on_default_archs"]["default"]["n"] == 10  # the reference archs the cache scored at seed 0
     assert [c["n_fit"] for c in result["learning_curve"]] == [10, 20]
+    assert [(r["target"], r["n_fit"]) for r in result["search_targets"]] == [("trained", 44), ("epoch1", 44)]
+    assert all(r["useful"] and r["kendall"] > 0.5 for r in result["search_targets"])
     assert 0 <= result["learning_curve"][0]["useful_share"] <= 1
     table = pd.read_csv(out.with_suffix(".csv"))
     assert sorted(table["arch"]) == sorted(reference) and table["default_seed0"].notna().sum() == 10
@@ -87,3 +89,40 @@ def test_a_search_folder_without_trials_is_one_line_exit_2(bench, inputs, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--searches: " in err[0] and "holds no trials.csv" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_prior_writes_what_it_fits_with_the_data_sets_class_names(bench, inputs, tmp_path):
+    from proxies import load_prior
+
+    search, runs, reference, archs = inputs
+    data = tmp_path / "data"
+    for name in ("truck", "bird", "cat"):  # listed sorted, as the loader labels them
+        (data / "train" / name).mkdir(parents=True)
+    prior_path, out = tmp_path / "pkg" / "prior.json", tmp_path / "o" / "surrogate"
+    assert run_cli(bench.main, ["--searches", str(search), "--runs", str(runs), "--bootstrap", "50", "--curve", "",
+                                "--out", str(out), "--prior", str(prior_path), "--data-dir", str(data)]) == 0
+    prior, result = load_prior(prior_path), json.loads(out.with_suffix(".json").read_text())
+    assert prior.classes == ("bird", "cat", "truck") and prior.fidelity == FID
+    assert sorted(prior.archs) == sorted(set(archs) - set(reference)) and prior.digest() == result["fit_digest"]
+
+
+def test_prior_with_a_data_dir_without_train_is_one_line_exit_2(bench, inputs, tmp_path, capsys):
+    search, runs, _, _ = inputs
+    prior_path = tmp_path / "prior.json"
+    assert run_cli(bench.main, ["--searches", str(search), "--runs", str(runs), "--out", str(tmp_path / "o" / "s"),
+                                "--prior", str(prior_path), "--data-dir", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--data-dir: " in err[0] and "no train/ folder" in err[0]
+    assert not prior_path.exists() and not (tmp_path / "o").exists()
+
+
+def test_search_targets_fit_trained_top1_or_every_evaluated_trials_epoch1(bench, tmp_path):
+    pd.DataFrame({"arch": ["a", "b", "b", "c", "d", "ref"],
+                  "outcome": ["trained", "pruned", "trained", "screened", "pruned", "trained"],
+                  "fidelity": [FID, FID, FID, FID, "other", FID],
+                  "top1": [0.3, 0.1, 0.4, None, 0.2, 0.5],
+                  "curve": ["0.2000 0.3000", "0.1000", "0.3000 0.4000", None, "0.2000", "0.4 0.5"],
+                  }).to_csv(tmp_path / "trials.csv", index=False)
+    got = bench.search_targets(tmp_path, FID, {"ref"})
+    assert got["trained"].to_dict() == {"a": 0.3, "b": 0.4}  # screened, other fidelity, reference: out
+    assert got["epoch1"].to_dict() == pytest.approx({"a": 0.2, "b": 0.2})  # b: mean of its two trials' epoch 1

@@ -17,7 +17,7 @@ TRIAL_COLUMNS = [
     "number", "state", "outcome", "arch", "seed_preset", "ops", "fp_macs", "binary_macs", "params", "size_bytes",
     "top1", "epochs_done", "fidelity", "seconds", "duplicate_of", "fail_reason", "retry_of",
     "retries", "curve", "top1_seeds", "top1_sd", "screen_by", "screen_score",
-    "screen_place", "machine",
+    "screen_place", "screen_prior", "machine",
 ]
 
 

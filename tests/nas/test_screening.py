@@ -15,7 +15,8 @@ from nas.outcomes import EVALUATED, Attr, Outcome
 from nas.samplers import make_sampler
 from nas.screening import ScreenPolicy, crowding_distances, domination_counts, keeps
 from nas.study import default_storage
-from search_space import PRESETS
+from proxies import RidgeSurrogate
+from search_space import PRESETS, ArchConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -221,3 +222,81 @@ def test_a_surrogate_that_cannot_predict_screens_nothing(tmp_path, settings, fak
     assert Outcome.SCREENED not in outcomes
     fresh = [t for t in study.trials if t.user_attrs.get(Attr.SCREEN_BY) == "surrogate"]
     assert len(fresh) >= 15 and all(t.user_attrs[Attr.SCREEN_PLACE] == "warm-up" for t in fresh)
+
+
+def _prior_for(settings, classes, n=60):
+    """A prior whose top-1 follows the fake proxy's rule, at the settings' fidelity, on ``classes``."""
+    from proxies import SurrogatePrior
+    from search_space import SearchSpace
+
+    rng = np.random.default_rng(7)
+    archs = list(dict.fromkeys(a for a in (SearchSpace().sample(rng) for _ in range(20 * n))
+                               if settings.ops(a) <= settings.budget))[:n]  # within the budget, as a real prior
+    return SurrogatePrior(settings.fidelity.key(), tuple(classes), tuple(a.encode() for a in archs),
+                          tuple(_Learnable.top1(a) for a in archs))
+
+
+@pytest.mark.parametrize("case", ["applies", "other classes", "other fidelity", "turned off"])
+def test_the_shipped_prior_screens_from_the_first_proposal_only_where_it_applies(
+        tmp_path, settings, synthetic_data, monkeypatch, case):
+    fake = _Learnable()
+    monkeypatch.setattr("nas.objective.evaluate", fake)
+    prior = _prior_for(settings, synthetic_data.classes)
+    if case == "other classes":
+        prior = replace(prior, classes=tuple(reversed(prior.classes)))
+    if case == "other fidelity":
+        prior = replace(prior, fidelity=replace(settings.fidelity, epochs=2).key())
+    loads = []
+    monkeypatch.setattr("nas.objective.load_prior", lambda: loads.append(1) or prior)
+    settings = replace(settings, screen=ScreenPolicy(keep_one_in=3, score="surrogate", prior=case != "turned off"))
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    study.sampler = make_sampler("random", settings.space, settings.fits, 0)
+    runner = TrialRunner(study, settings, synthetic_data)
+    runner.rungs = replace(runner.rungs, min_peers=10_000)
+    for _ in range(12):
+        runner.run(study.ask())
+    fresh = [t for t in sorted(study.trials, key=lambda t: t.number) if t.user_attrs.get(Attr.SCREEN_BY) == "surrogate"]
+    places = [t.user_attrs[Attr.SCREEN_PLACE] for t in fresh]
+    assert len(fresh) >= 10 and len(loads) == (case != "turned off")  # read once per process, and only when asked
+    if case == "applies":  # screened from the first proposal on, the prior's size recorded on every one
+        assert "warm-up" not in places and {t.user_attrs[Attr.SCREEN_PRIOR] for t in fresh} == {len(prior.archs)}
+        outcomes = [t.user_attrs[Attr.OUTCOME] for t in fresh]
+        assert outcomes.count(Outcome.SCREENED) > len(fresh) / 3 and Outcome.TRAINED in outcomes
+    else:  # warms up on its own trainings, as without a prior
+        assert places[:5] == ["warm-up"] * 5 and {t.user_attrs[Attr.SCREEN_PRIOR] for t in fresh} == {0}
+    from nas.report.outputs import _markdown, report_data
+
+    said = f"and on {len(prior.archs)} shipped proxy results at this fidelity"
+    assert (said in _markdown(report_data(study))) == (case == "applies")  # the report says what it fitted
+
+
+def test_the_study_replaces_the_prior_for_an_architecture_both_hold(tmp_path, settings, synthetic_data, monkeypatch):
+    monkeypatch.setattr("nas.objective.evaluate", _Learnable())
+    prior = _prior_for(settings, synthetic_data.classes, n=20)
+    prior = replace(prior, top1=(0.0, *prior.top1[1:]))  # the prior's result for the arch trained below differs
+    monkeypatch.setattr("nas.objective.load_prior", lambda: prior)
+    fitted, real_fit = [], RidgeSurrogate.fit
+
+    def spy(self, archs, top1):
+        fitted.append(dict(zip(archs, top1, strict=True)))
+        return real_fit(self, archs, top1)
+
+    monkeypatch.setattr(RidgeSurrogate, "fit", spy)
+    settings = replace(settings, screen=ScreenPolicy(keep_one_in=3, score="surrogate"))
+    study, _ = open_study(default_storage(tmp_path), "s", settings)
+    arch = prior.archs[0]
+    study.enqueue_trial(arch_params(ArchConfig.decode(arch), settings.space))  # queued: trained, never screened
+    runner = TrialRunner(study, settings, synthetic_data)
+    runner.run(study.ask())
+    study.sampler = make_sampler("random", settings.space, settings.fits, 0)
+    runner.run(study.ask())  # a fresh proposal: the surrogate fits the prior and the trained one
+    assert len(fitted) == 1 and len(fitted[0]) == len(prior.archs)  # the queued one was not screened
+    assert fitted[0][arch] == pytest.approx(_Learnable.top1(ArchConfig.decode(arch)))  # the study's result
+
+
+def test_the_prior_is_on_by_default_and_no_surrogate_prior_turns_it_off(tmp_path):
+    from nas.cli_args import parse_args
+
+    base = ["--budget", "50M", "--out", str(tmp_path / "o")]
+    assert parse_args(base)[1].screen.prior is True
+    assert parse_args([*base, "--no-surrogate-prior"])[1].screen.prior is False

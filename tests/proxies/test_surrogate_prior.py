@@ -1,0 +1,45 @@
+"""proxies.surrogate_prior: the shipped prior's file round trip, where it applies, and the committed one."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxies import FIDELITIES, SurrogatePrior, load_prior
+from proxies.surrogate_prior import PRIOR_FILE
+from search_space import ArchConfig
+
+CLASSES = ("a", "b", "c")
+
+
+def test_written_and_loaded_back(tmp_path):
+    prior = SurrogatePrior("e1-key", CLASSES, ("w1.0-d1:L-none-k0-relu-pw", "w0.5-d1:L-none-k0-relu-pw"),
+                           (0.25, 0.125), source="made by a test")
+    path = tmp_path / "deep" / "prior.json"
+    prior.write(path)
+    assert load_prior(path) == prior
+
+
+def test_a_missing_file_is_no_prior(tmp_path):
+    assert load_prior(tmp_path / "none.json") is None
+
+
+def test_applies_only_at_its_fidelity_and_on_its_classes():
+    prior = SurrogatePrior("e1-key", CLASSES, (), ())
+    assert prior.applies("e1-key", list(CLASSES))
+    assert not prior.applies("e2-key", CLASSES)
+    assert not prior.applies("e1-key", ("a", "b"))
+    assert not prior.applies("e1-key", ("c", "b", "a"))  # another order is another labelling
+
+
+def test_architectures_and_values_must_pair():
+    with pytest.raises(ValueError, match="2 architectures but 1 top-1"):
+        SurrogatePrior("k", CLASSES, ("x", "y"), (0.5,))
+
+
+def test_the_committed_prior_is_default_fidelity_cifar10_results():
+    prior = load_prior(PRIOR_FILE)
+    assert prior is not None and prior.fidelity == FIDELITIES["default"].key()
+    assert prior.classes == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    assert len(prior.archs) >= 30 and len(set(prior.archs)) == len(prior.archs)
+    assert all(0 <= t <= 1 for t in prior.top1)
+    assert all(ArchConfig.decode(a).encode() == a for a in prior.archs)  # canonical: the search's own strings
