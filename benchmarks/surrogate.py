@@ -26,8 +26,10 @@ Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture
   or on the epoch-1 top-1 of every trial it evaluated (``search_targets``), measured alike.
 
 ``--prior PATH`` also writes the fitted data as a search's shipped prior
-(:mod:`proxies.surrogate_prior`; the committed one is ``proxies/data/surrogate_prior.json``), with the
-class names of ``--data-dir``'s training split: the search then fits what is measured here.
+(:mod:`proxies.surrogate_prior`; the committed one is ``proxies/priors/surrogate_prior.json``), with the
+class names and channel statistics of ``--data-dir``'s training split (the data every cached run
+was trained on; the searches' runs are taken to be on it too): the search then fits what is
+measured here.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from torchvision.datasets.folder import find_classes
 
+from proxies import channel_stats, load_dataset
 from proxies.fidelity import FIDELITIES
 from proxies.fidelity_runs import load_runs
 from proxies.pareto import places
@@ -65,7 +67,8 @@ def held_apart(searches: list[Path], cache: pd.DataFrame, fidelity: str, exclude
         t = pd.read_csv(folder / "trials.csv")
         t = t[(t["outcome"] == "trained") & (t["fidelity"] == fidelity)]
         rows += list(zip(t["arch"], t["top1"], strict=True))
-    train = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & cache["val_top1"].notna()]
+    train = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & cache["val_top1"].notna()
+                  & ~cache["diverged"].fillna(False).astype(bool)]
     rows += list(zip(train["arch"], train["val_top1"], strict=True))
     data = pd.DataFrame(rows, columns=["arch", "top1"])
     return data[~data["arch"].isin(exclude)].groupby("arch")["top1"].mean()
@@ -82,11 +85,21 @@ def search_targets(folder: Path, fidelity: str, exclude: set[str]) -> dict[str, 
     return {"trained": trained.groupby("arch")["top1"].mean(), "epoch1": epoch1.groupby(t["arch"]).mean()}
 
 
-def _classes(data_dir: Path) -> tuple[str, ...]:
-    train = data_dir / "train"
-    if not train.is_dir():
-        raise ValueError(f"--data-dir: {str(data_dir)!r} has no train/ folder (an image folder per class)")
-    return tuple(find_classes(str(train))[0])
+def data_identity(data_dir: Path, cache: pd.DataFrame) -> tuple[tuple[str, ...], tuple, tuple]:
+    """The class names and per-channel mean and SD of ``data_dir``'s training split, as the search's
+    loader sees them (:attr:`proxies.ProxyData.classes`, ``mean``, ``std``): what a prior made from
+    results on it applies to. Refused when the cached runs name more than one data set."""
+    used = cache.loc[cache["kind"] == "train", "data"].dropna().unique()
+    if len(used) > 1:
+        raise ValueError(f"--prior: the cached runs were trained on {len(used)} data sets"
+                         f" ({', '.join(map(str, used))}); a prior is made from one")
+    try:
+        train = load_dataset(data_dir, "train")
+    except ValueError as exc:
+        text = str(exc)
+        raise ValueError(text if text.startswith("--data-dir") else f"--data-dir: {text}") from None
+    mean, std = channel_stats(train.images)
+    return tuple(train.classes), mean, std
 
 
 def _metrics(truth: pd.Series, score: pd.Series, resamples: int) -> dict:
@@ -104,49 +117,8 @@ def as_it_screens(pred: pd.Series) -> pd.Series:
     return pd.Series([-p for p in places(list(zip(pred.to_numpy(), ops, strict=True)))], index=pred.index)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--searches", nargs="*", type=Path, default=[Path(s) for s in SEARCHES],
-                   help="search folders whose trained trials are fitted on (default: the committed ones)")
-    p.add_argument("--runs", type=Path, default=Path("results/calibration/fidelity-runs.csv"))
-    p.add_argument("--reference", type=Path, default=Path("results/reference"))
-    p.add_argument("--bootstrap", type=int, default=2000)
-    p.add_argument("--curve", default="10,20,40", help="subset sizes of the learning curve (empty: none)")
-    p.add_argument("--out", type=Path, default=Path("results/calibration/surrogate"))
-    p.add_argument("--prior", type=Path, help="also write the fitted data here as the search's prior"
-                   " (the committed one: proxies/data/surrogate_prior.json)")
-    p.add_argument("--data-dir", type=Path, default=Path("../shared/data/cifar10"),
-                   help="the data set the results were trained on (with --prior: its class names)")
-    args = p.parse_args(argv)
-    for folder in args.searches:
-        if not (folder / "trials.csv").is_file():
-            raise ValueError(f"--searches: {str(folder)!r} holds no trials.csv")
-    try:
-        sizes = [int(v) for v in args.curve.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--curve: invalid value {args.curve!r} (expected sizes such as 10,20,40)") from None
-    fidelity = FIDELITIES["default"].key()
-    truth = reference_truth(read_reference(args.reference))
-    cache = load_runs(args.runs, "--runs")
-    train = held_apart(args.searches, cache, fidelity, set(truth.index))
-    model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
-    prior = SurrogatePrior(fidelity, (), tuple(train.index), tuple(round(float(v), 6) for v in train))
-    if args.prior is not None:
-        prior = replace(prior, classes=_classes(args.data_dir),
-                        source=f"python benchmarks/surrogate.py --prior {args.prior}")
-        prior.write(args.prior)
-    pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
-    result = {"fidelity": fidelity, "n_fit": len(train), "fit_digest": prior.digest(), "alpha": model.alpha,
-              "loo_rmse": model.loo_rmse,
-              "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap),
-              "surrogate_place": _metrics(truth, as_it_screens(pred), args.bootstrap)}
-    default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
-    default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
-    both = truth[default.index]
-    lo, hi, pval = gain_test(both, default, pred[both.index], n_resamples=args.bootstrap)
-    result["on_default_archs"] = {"default": _metrics(both, default, args.bootstrap),
-                                  "surrogate": _metrics(both, pred[both.index], args.bootstrap),
-                                  "kendall_gain_lo": lo, "kendall_gain_hi": hi, "kendall_gain_p": pval}
+def learning_curve(train: pd.Series, truth: pd.Series, sizes: list[int]) -> list[dict]:
+    """The surrogate fitted on 50 random subsets of ``n`` of ``train`` for each ``n`` in ``sizes``."""
     rng, curve = np.random.default_rng(0), []
     for n in sizes:
         if n >= len(train):
@@ -165,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
                       "place_kendall_negative_share": float(np.mean(np.asarray(kp) < 0)),
                       "useful_share": float(np.mean(useful)),
                       "place_kendall_mean_useful": float(np.mean(ks_useful)) if ks_useful else None})
-    result["learning_curve"] = curve
+    return curve
+
+
+def search_replay(searches: list[Path], fidelity: str, truth: pd.Series) -> list[dict]:
+    """The surrogate each search could have fitted at its end (:func:`search_targets`), measured."""
     replay = []
-    for folder in args.searches:  # what each committed search could have fitted at its end
+    for folder in searches:  # what each committed search could have fitted at its end
         for target, data in search_targets(folder, fidelity, set(truth.index)).items():
             row = {"search": folder.name, "target": target, "n_fit": len(data)}
             if len(data) >= MIN_FIT:
@@ -176,12 +152,68 @@ def main(argv: list[str] | None = None) -> int:
                 row.update(useful=fit.useful, kendall=kendall(truth, fit_pred),
                            place_kendall=kendall(truth, as_it_screens(fit_pred)))
             replay.append(row)
-    result["search_targets"] = replay
+    return replay
+
+
+def _curve_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        sizes = [-1]
+    if any(n < MIN_FIT for n in sizes):
+        raise ValueError(f"--curve: invalid value {text!r} (expected sizes of at least {MIN_FIT}, such as 10,20)")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--searches", nargs="*", type=Path, default=[Path(s) for s in SEARCHES],
+                   help="search folders whose trained trials are fitted on (default: the committed ones)")
+    p.add_argument("--runs", type=Path, default=Path("results/calibration/fidelity-runs.csv"))
+    p.add_argument("--reference", type=Path, default=Path("results/reference"))
+    p.add_argument("--bootstrap", type=int, default=2000)
+    p.add_argument("--curve", default="10,20,40", help="subset sizes of the learning curve (empty: none)")
+    p.add_argument("--out", type=Path, default=Path("results/calibration/surrogate"))
+    p.add_argument("--prior", type=Path, help="also write the fitted data here as the search's prior"
+                   " (the committed one: proxies/priors/surrogate_prior.json)")
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data/cifar10"),
+                   help="the data set the results were trained on (with --prior: its class names)")
+    args = p.parse_args(argv)
+    for folder in args.searches:
+        if not (folder / "trials.csv").is_file():
+            raise ValueError(f"--searches: {str(folder)!r} holds no trials.csv")
+    sizes = _curve_sizes(args.curve)
+    fidelity = FIDELITIES["default"].key()
+    truth = reference_truth(read_reference(args.reference))
+    cache = load_runs(args.runs, "--runs")
+    train = held_apart(args.searches, cache, fidelity, set(truth.index))
+    model = RidgeSurrogate().fit(list(train.index), train.to_numpy())
+    prior = SurrogatePrior(fidelity, (), (), (), tuple(train.index), tuple(round(float(v), 6) for v in train))
+    if args.prior is not None:  # before anything is written: bad data writes nothing
+        classes, mean, std = data_identity(args.data_dir, cache)
+        prior = replace(prior, classes=classes, mean=mean, std=std,
+                        source=f"python benchmarks/surrogate.py --prior {args.prior}")
+    pred = pd.Series(model.predict(list(truth.index)), index=truth.index)
+    result = {"fidelity": fidelity, "n_fit": len(train), "fit_digest": prior.digest(), "alpha": model.alpha,
+              "loo_rmse": model.loo_rmse,
+              "loo_r2": model.loo_r2, "p_value": model.p_value, "surrogate": _metrics(truth, pred, args.bootstrap),
+              "surrogate_place": _metrics(truth, as_it_screens(pred), args.bootstrap)}
+    default = cache[(cache["kind"] == "train") & (cache["fidelity"] == fidelity) & (cache["seed"] == 0)]
+    default = default[default["arch"].isin(truth.index)].groupby("arch")["val_top1"].mean()
+    both = truth[default.index]
+    lo, hi, pval = gain_test(both, default, pred[both.index], n_resamples=args.bootstrap)
+    result["on_default_archs"] = {"default": _metrics(both, default, args.bootstrap),
+                                  "surrogate": _metrics(both, pred[both.index], args.bootstrap),
+                                  "kendall_gain_lo": lo, "kendall_gain_hi": hi, "kendall_gain_p": pval}
+    result["learning_curve"] = curve = learning_curve(train, truth, sizes)
+    result["search_targets"] = replay = search_replay(args.searches, fidelity, truth)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
     table = pd.DataFrame({"arch": truth.index, "reference_top1": truth.to_numpy(), "predicted": pred.to_numpy(),
                           "default_seed0": default.reindex(truth.index).to_numpy()})
     atomic_write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
+    if args.prior is not None:
+        prior.write(args.prior)
     s, d = result["surrogate"], result["on_default_archs"]
     print(f"surrogate fitted on {len(train)} held-apart architectures (alpha {model.alpha:.3g}, LOO RMSE"
           f" {100 * model.loo_rmse:.2f} points, R^2 {model.loo_r2:.2f}, permutation p {model.p_value:.2f})")

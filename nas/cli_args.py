@@ -57,9 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"what screens: a zero-cost proxy, or surrogate (top-1 predicted from the architectures"
                    f" trained so far): {', '.join(SCREEN_SCORES)} (default %(default)s)")
     p.add_argument("--surrogate-prior", action=argparse.BooleanOptionalAction, default=ScreenPolicy.prior,
-                   help="the surrogate also fits the shipped proxy results (proxies/data/surrogate_prior.json), where"
-                   " the search's fidelity and class names are theirs, so that it screens from the first proposal"
-                   " (default: on; --no-surrogate-prior: fit the search's own trainings only)")
+                   help="the surrogate also fits the shipped proxy results (proxies/priors/surrogate_prior.json),"
+                   " where the search's fidelity, class names and channel statistics are theirs, so that it screens"
+                   " from the first proposal (default: on; --no-surrogate-prior: the search's own trainings only)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="parallel trial processes on this machine (default 1)")
     p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")

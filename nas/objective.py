@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -33,7 +34,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from proxies import ProxyData, RidgeSurrogate, load_prior, machine_tag, proxy_arch, zero_cost_score
+from proxies import PRIOR_FILE, ProxyData, RidgeSurrogate, load_prior, machine_tag, proxy_arch, zero_cost_score
 from proxies.surrogate import MIN_FIT
 from proxies.train import evaluate
 from search_space import ArchConfig, build_model
@@ -175,8 +176,7 @@ class TrialRunner:
         start = time.process_time()
         try:
             if policy.score == SURROGATE:
-                trial.set_user_attr(Attr.SCREEN_PRIOR, len(self.prior_points()))
-                scored = self.surrogate_points(trial.number, arch)
+                scored = self.surrogate_points(trial, arch)
                 if scored is None:  # no fit that passes its permutation test yet: trained
                     trial.set_user_attr(Attr.SCREEN_BY, policy.score)
                     trial.set_user_attr(Attr.SCREEN_PLACE, "warm-up")
@@ -198,20 +198,21 @@ class TrialRunner:
             trial.set_user_attr(key, value)
         return kept
 
-    def surrogate_points(self, number: int, arch: ArchConfig) -> tuple[float, list[tuple[float, float]]] | None:
+    def surrogate_points(self, trial: optuna.Trial, arch: ArchConfig) -> tuple[float, list[tuple[float, float]]] | None:
         """(predicted top-1 of ``arch``, (predicted top-1, OPs) of the proposals it is ranked against)
         from a surrogate fitted on the study's trained architectures and :meth:`prior_points` (the
         study's result replaces the prior's for an architecture both hold); None while there are fewer
         than :data:`proxies.surrogate.MIN_FIT` or the fit is not :attr:`~proxies.surrogate.RidgeSurrogate.useful`."""
         archs, top1 = trained_points(self.study, self.settings.fidelity.key())
         points = {**self.prior_points(), **dict(zip(archs, top1, strict=True))}
+        trial.set_user_attr(Attr.SCREEN_PRIOR, len(points) - len(archs))  # the prior's, besides the study's
         if len(points) < MIN_FIT:
             return None
         model = RidgeSurrogate().fit(list(points), list(points.values()))
         if not model.useful:
             return None
         window = self.settings.screen.window
-        recent = screen_archs(self.study, SURROGATE, number, window)
+        recent = screen_archs(self.study, SURROGATE, trial.number, window)
         if len(recent) < window:
             recent = self.baseline_draws()[:window - len(recent)] + recent  # predict takes both forms
         predicted = model.predict([a for a, _ in recent] + [arch])
@@ -219,12 +220,21 @@ class TrialRunner:
 
     def prior_points(self) -> dict[str, float]:
         """The shipped prior's top-1 per architecture (:mod:`proxies.surrogate_prior`) when the policy
-        asks for it and it applies to this search (its fidelity and its data's class names); else empty."""
+        asks for it and it applies to this search (its fidelity, its data's class names and channel
+        statistics); else empty (and why, printed once)."""
         if self._prior is None:
-            prior = load_prior() if self.settings.screen.prior else None
-            classes = getattr(self.data, "classes", None)  # no data (a test's fake proxy): no class names
-            fits = prior is not None and classes is not None and prior.applies(self.settings.fidelity.key(), classes)
-            self._prior = dict(zip(prior.archs, prior.top1, strict=True)) if fits else {}
+            self._prior, why = {}, ""
+            try:
+                prior = load_prior() if self.settings.screen.prior else None
+            except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged file: the search goes on without
+                prior, why = None, f"{PRIOR_FILE} could not be read ({type(exc).__name__}: {exc})"
+            if prior is not None and self.data is not None:  # no data: a test's fake proxy
+                d = self.data
+                why = prior.mismatch(self.settings.fidelity.key(), d.classes, d.mean, d.std)
+                if not why:
+                    self._prior = dict(zip(prior.archs, prior.top1, strict=True))
+            if why:
+                print(f"surrogate prior not used: {why}"[:300], file=sys.stderr)
         return self._prior
 
     def baseline_draws(self) -> list[tuple[ArchConfig, float]]:

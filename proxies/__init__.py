@@ -34,7 +34,7 @@ from .runtime import (
     usable_cpus,
 )
 from .surrogate import RidgeSurrogate, arch_features
-from .surrogate_prior import SurrogatePrior, load_prior
+from .surrogate_prior import PRIOR_FILE, SurrogatePrior, load_prior
 from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
 from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
 
@@ -42,6 +42,7 @@ __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "FIDELITIES",
+    "PRIOR_FILE",
     "PROXIES",
     "IMAGE_EXTENSIONS",
     "ZERO_COST",
@@ -60,11 +61,11 @@ __all__ = [
     "arch_features",
     "channel_stats",
     "default_cache_dir",
-    "load_prior",
     "derive_seed",
     "float_twin",
     "get_fidelity",
     "load_dataset",
+    "load_prior",
     "prepare_data",
     "prepare_full_data",
     "probe_layout",

@@ -7,8 +7,10 @@ trains about 13 to full fidelity: it never screens. The prior is the data ``benc
 fits and measures (``--prior``): the mean validation top-1 of every architecture outside the
 reference set that the committed searches and the rank-fidelity run cache trained at one fidelity
 on one data set. A search pools it with its own trained architectures (its own result replaces the
-prior's for an architecture both hold) only where it applies: the same fidelity key and the same
-class names (:meth:`SurrogatePrior.applies`). On other data or another fidelity it is not used.
+prior's for an architecture both hold) only where it applies: the same fidelity key, the same class
+names in the same order, and the same per-channel mean and SD of the training split (within
+:data:`STATS_TOLERANCE`: another data set with CIFAR-10's class names, such as CINIC-10, differs
+there) (:meth:`SurrogatePrior.applies`). On other data or another fidelity it is not used.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from pathlib import Path
 
 from search_space.files import atomic_write_text
 
-__all__ = ["PRIOR_FILE", "SurrogatePrior", "load_prior"]
+__all__ = ["PRIOR_FILE", "STATS_TOLERANCE", "SurrogatePrior", "load_prior"]
 
-PRIOR_FILE = Path(__file__).resolve().parent / "data" / "surrogate_prior.json"
+PRIOR_FILE = Path(__file__).resolve().parent / "priors" / "surrogate_prior.json"
+STATS_TOLERANCE = 1e-3  # per-channel mean and SD (0..1 pixel values) that count as the same data
 
 
 @dataclass(frozen=True)
 class SurrogatePrior:
     fidelity: str  # the Fidelity.key() its results were trained at
     classes: tuple[str, ...]  # the class names of the data they were trained on
+    mean: tuple[float, ...]  # per-channel mean of that data's training split (ProxyData.mean)
+    std: tuple[float, ...]  # and its SD
     archs: tuple[str, ...]
     top1: tuple[float, ...]  # mean validation top-1 of each architecture
     source: str = ""  # how it was made (a command)
@@ -38,9 +43,22 @@ class SurrogatePrior:
         if len(self.archs) != len(self.top1):
             raise ValueError(f"surrogate prior: {len(self.archs)} architectures but {len(self.top1)} top-1 values")
 
-    def applies(self, fidelity: str, classes: Sequence[str]) -> bool:
-        """Whether a search at ``fidelity`` on data with ``classes`` may fit on it."""
-        return fidelity == self.fidelity and tuple(classes) == self.classes
+    def mismatch(self, fidelity: str, classes: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> str:
+        """Why a search at ``fidelity`` on data with these class names and channel statistics may not
+        fit on it ("" when it may)."""
+        if fidelity != self.fidelity:
+            return f"it was trained at fidelity {self.fidelity}, the search trains at {fidelity}"
+        if tuple(classes) != self.classes:
+            return f"its data has the classes {', '.join(self.classes)}; the search's has {', '.join(classes)}"
+        if len(mean) != len(self.mean) or any(abs(a - b) > STATS_TOLERANCE for a, b in
+                                              zip((*mean, *std), (*self.mean, *self.std), strict=True)):
+            return (f"its data's channel mean/SD {self.mean}/{self.std} are not the search's"
+                    f" {tuple(mean)}/{tuple(std)} (another data set with the same class names)")
+        return ""
+
+    def applies(self, fidelity: str, classes: Sequence[str], mean: Sequence[float], std: Sequence[float]) -> bool:
+        """Whether a search at ``fidelity`` on data with these class names and statistics may fit on it."""
+        return not self.mismatch(fidelity, classes, mean, std)
 
     def digest(self) -> str:
         """A fingerprint of its points (as stored: top-1 to 6 decimals), to tie a measurement to it."""
@@ -48,7 +66,8 @@ class SurrogatePrior:
         return hashlib.sha256(lines.encode()).hexdigest()[:16]
 
     def write(self, path: Path) -> None:
-        body = {"fidelity": self.fidelity, "classes": list(self.classes), "source": self.source,
+        body = {"fidelity": self.fidelity, "classes": list(self.classes), "mean": list(self.mean),
+                "std": list(self.std), "source": self.source,
                 "points": [{"arch": a, "top1": round(t, 6)} for a, t in zip(self.archs, self.top1, strict=True)]}
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(body, indent=1) + "\n")
@@ -60,5 +79,6 @@ def load_prior(path: Path = PRIOR_FILE) -> SurrogatePrior | None:
         return None
     body = json.loads(path.read_text())
     points = body["points"]
-    return SurrogatePrior(body["fidelity"], tuple(body["classes"]), tuple(p["arch"] for p in points),
-                          tuple(float(p["top1"]) for p in points), body.get("source", ""))
+    return SurrogatePrior(body["fidelity"], tuple(body["classes"]), tuple(body["mean"]), tuple(body["std"]),
+                          tuple(p["arch"] for p in points), tuple(float(p["top1"]) for p in points),
+                          body.get("source", ""))

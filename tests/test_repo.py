@@ -82,7 +82,7 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
 
 
 def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
-    """proxies/data/surrogate_prior.json (what a default search fits besides its own trainings) holds
+    """proxies/priors/surrogate_prior.json (what a default search fits besides its own trainings) holds
     exactly the held-apart results whose fit results/calibration/surrogate.json measured, and no
     reference architecture: regenerate both with ``python benchmarks/surrogate.py --prior ...``."""
     from proxies import load_prior

@@ -91,28 +91,39 @@ def test_a_search_folder_without_trials_is_one_line_exit_2(bench, inputs, tmp_pa
     assert not (tmp_path / "o").exists()
 
 
-def test_prior_writes_what_it_fits_with_the_data_sets_class_names(bench, inputs, tmp_path):
-    from proxies import load_prior
+def test_prior_writes_what_it_fits_with_the_data_sets_classes_and_statistics(bench, inputs, tmp_path, image_folder):
+    from proxies import channel_stats, load_dataset, load_prior
 
     search, runs, reference, archs = inputs
-    data = tmp_path / "data"
-    for name in ("truck", "bird", "cat"):  # listed sorted, as the loader labels them
-        (data / "train" / name).mkdir(parents=True)
     prior_path, out = tmp_path / "pkg" / "prior.json", tmp_path / "o" / "surrogate"
     assert run_cli(bench.main, ["--searches", str(search), "--runs", str(runs), "--bootstrap", "50", "--curve", "",
-                                "--out", str(out), "--prior", str(prior_path), "--data-dir", str(data)]) == 0
+                                "--out", str(out), "--prior", str(prior_path), "--data-dir", str(image_folder)]) == 0
     prior, result = load_prior(prior_path), json.loads(out.with_suffix(".json").read_text())
-    assert prior.classes == ("bird", "cat", "truck") and prior.fidelity == FID
+    train = load_dataset(image_folder, "train")
+    assert prior.classes == train.classes == tuple(f"class{i}" for i in range(10)) and prior.fidelity == FID
+    assert (prior.mean, prior.std) == channel_stats(train.images)  # what the search's ProxyData carries
     assert sorted(prior.archs) == sorted(set(archs) - set(reference)) and prior.digest() == result["fit_digest"]
 
 
-def test_prior_with_a_data_dir_without_train_is_one_line_exit_2(bench, inputs, tmp_path, capsys):
+@pytest.mark.parametrize("bad", ["data", "curve", "mixed"])
+def test_bad_prior_input_is_one_line_exit_2_and_writes_nothing(bench, inputs, tmp_path, capsys, bad):
     search, runs, _, _ = inputs
+    data, curve = str(tmp_path / "nowhere"), "10"
+    if bad != "data":
+        data = str(tmp_path / "d")
+        (tmp_path / "d" / "train" / "c").mkdir(parents=True)
+    if bad == "curve":
+        curve = "10,3"
+    if bad == "mixed":  # runs from two data sets cannot make one prior
+        table = pd.read_csv(runs)
+        table.loc[table.index[:3], "data"] = "/elsewhere"
+        table.to_csv(runs, index=False)
     prior_path = tmp_path / "prior.json"
     assert run_cli(bench.main, ["--searches", str(search), "--runs", str(runs), "--out", str(tmp_path / "o" / "s"),
-                                "--prior", str(prior_path), "--data-dir", str(tmp_path / "nowhere")]) == 2
+                                "--curve", curve, "--prior", str(prior_path), "--data-dir", data]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--data-dir: " in err[0] and "no train/ folder" in err[0]
+    flag = {"data": "--data-dir: ", "curve": "--curve: invalid value '10,3'", "mixed": "--prior: "}[bad]
+    assert len(err) == 1 and flag in err[0], err
     assert not prior_path.exists() and not (tmp_path / "o").exists()
 
 

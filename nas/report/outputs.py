@@ -92,7 +92,7 @@ def _screen_lines(d: dict) -> list[str]:
         what = "a surrogate fitted on the trained architectures" if by == "surrogate" else f"a zero-cost proxy ({by})"
         prior = int(pd.to_numeric(scored["screen_prior"], errors="coerce").fillna(0).max())
         if by == "surrogate" and prior:
-            what += f" and on {prior} shipped proxy results at this fidelity (proxies/data/surrogate_prior.json)"
+            what += f" and on {prior} shipped proxy results at this fidelity (proxies/priors/surrogate_prior.json)"
         warm = int((scored["screen_place"] == "warm-up").sum())
         warm_text = f" ({warm} of them trained while the surrogate warmed up)" if warm else ""
         lines += [f"Screening: {len(scored)} fresh proposals scored by {what}, {out} screened out,"

@@ -224,30 +224,39 @@ def test_a_surrogate_that_cannot_predict_screens_nothing(tmp_path, settings, fak
     assert len(fresh) >= 15 and all(t.user_attrs[Attr.SCREEN_PLACE] == "warm-up" for t in fresh)
 
 
-def _prior_for(settings, classes, n=60):
-    """A prior whose top-1 follows the fake proxy's rule, at the settings' fidelity, on ``classes``."""
+def _prior_for(settings, data, n=60):
+    """A prior whose top-1 follows the fake proxy's rule, at the settings' fidelity, on ``data``."""
     from proxies import SurrogatePrior
     from search_space import SearchSpace
 
     rng = np.random.default_rng(7)
     archs = list(dict.fromkeys(a for a in (SearchSpace().sample(rng) for _ in range(20 * n))
                                if settings.ops(a) <= settings.budget))[:n]  # within the budget, as a real prior
-    return SurrogatePrior(settings.fidelity.key(), tuple(classes), tuple(a.encode() for a in archs),
-                          tuple(_Learnable.top1(a) for a in archs))
+    return SurrogatePrior(settings.fidelity.key(), data.classes, data.mean, data.std,
+                          tuple(a.encode() for a in archs), tuple(_Learnable.top1(a) for a in archs))
 
 
-@pytest.mark.parametrize("case", ["applies", "other classes", "other fidelity", "turned off"])
+@pytest.mark.parametrize("case", ["applies", "other classes", "other data", "other fidelity", "damaged", "turned off"])
 def test_the_shipped_prior_screens_from_the_first_proposal_only_where_it_applies(
-        tmp_path, settings, synthetic_data, monkeypatch, case):
+        tmp_path, settings, synthetic_data, monkeypatch, capsys, case):
     fake = _Learnable()
     monkeypatch.setattr("nas.objective.evaluate", fake)
-    prior = _prior_for(settings, synthetic_data.classes)
+    prior = _prior_for(settings, synthetic_data)
+    if case == "other data":  # the same class names, other images
+        prior = replace(prior, mean=tuple(m + 0.01 for m in prior.mean))
     if case == "other classes":
         prior = replace(prior, classes=tuple(reversed(prior.classes)))
     if case == "other fidelity":
         prior = replace(prior, fidelity=replace(settings.fidelity, epochs=2).key())
     loads = []
-    monkeypatch.setattr("nas.objective.load_prior", lambda: loads.append(1) or prior)
+
+    def load():
+        loads.append(1)
+        if case == "damaged":
+            raise ValueError("Expecting value: line 1 column 1 (char 0)")
+        return prior
+
+    monkeypatch.setattr("nas.objective.load_prior", load)
     settings = replace(settings, screen=ScreenPolicy(keep_one_in=3, score="surrogate", prior=case != "turned off"))
     study, _ = open_study(default_storage(tmp_path), "s", settings)
     study.sampler = make_sampler("random", settings.space, settings.fits, 0)
@@ -262,8 +271,11 @@ def test_the_shipped_prior_screens_from_the_first_proposal_only_where_it_applies
         assert "warm-up" not in places and {t.user_attrs[Attr.SCREEN_PRIOR] for t in fresh} == {len(prior.archs)}
         outcomes = [t.user_attrs[Attr.OUTCOME] for t in fresh]
         assert outcomes.count(Outcome.SCREENED) > len(fresh) / 3 and Outcome.TRAINED in outcomes
-    else:  # warms up on its own trainings, as without a prior
+    else:  # warms up on its own trainings, as without a prior, and says why once (unless asked not to use it)
         assert places[:5] == ["warm-up"] * 5 and {t.user_attrs[Attr.SCREEN_PRIOR] for t in fresh} == {0}
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("surrogate prior not used: ")]
+    assert len(said) == (case not in ("applies", "turned off"))
+    assert case != "damaged" or "could not be read (ValueError" in said[0]
     from nas.report.outputs import _markdown, report_data
 
     said = f"and on {len(prior.archs)} shipped proxy results at this fidelity"
@@ -272,7 +284,7 @@ def test_the_shipped_prior_screens_from_the_first_proposal_only_where_it_applies
 
 def test_the_study_replaces_the_prior_for_an_architecture_both_hold(tmp_path, settings, synthetic_data, monkeypatch):
     monkeypatch.setattr("nas.objective.evaluate", _Learnable())
-    prior = _prior_for(settings, synthetic_data.classes, n=20)
+    prior = _prior_for(settings, synthetic_data, n=20)
     prior = replace(prior, top1=(0.0, *prior.top1[1:]))  # the prior's result for the arch trained below differs
     monkeypatch.setattr("nas.objective.load_prior", lambda: prior)
     fitted, real_fit = [], RidgeSurrogate.fit
