@@ -6,7 +6,7 @@
 from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
 from .cli import main
 from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
-from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_stats
+from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_markdown, edf_stats, ops_residuals
 from .plot import EdfPlotData, draw_edf, edf_plot_data
 from .rediscovery import rediscovery_markdown, rediscovery_tables
 from .stats import VERDICTS, compare_samples, fdr_verdicts, seed_interval, seed_p_value, verdict
@@ -30,12 +30,14 @@ __all__ = [
     "draw_archs",
     "draw_edf",
     "edf_curves",
+    "edf_markdown",
     "edf_plot_data",
     "edf_stats",
     "fdr_verdicts",
     "fresh_seeds",
     "main",
     "match_width",
+    "ops_residuals",
     "rediscovery_markdown",
     "rediscovery_tables",
     "seed_interval",

@@ -7,6 +7,19 @@ stage choice is the one at least 3 of its 5 stages take, else ``mixed``. Each va
 compared with the errors of every other architecture of the same space (:func:`compare_samples`:
 KS statistic, difference in medians with a bootstrap interval): a negative median difference
 means that value gives lower error.
+
+Two more columns guard the reading of that table:
+
+* ``ks_p_fdr``: the KS p-values adjusted by Benjamini-Hochberg over every value of the space
+  (``scipy.stats.false_discovery_control``): some 30 values are tested per space, so at 5% one or
+  two "differ" by chance.
+* ``adj_diff`` [``adj_low``, ``adj_high``]: the same difference in medians after the OPs are taken
+  out: the residuals of a least-squares line of error on log OPs over the space's architectures.
+  Within a budget, choices trade OPs against each other (full-precision depthwise convs under
+  binary scope ``pw`` leave less room for width), and a proxy's error falls with OPs, so the plain
+  difference is partly a cost effect. pycls normalises its EDFs for complexity by reweighting
+  complexity bins; 60 architectures per space are too few for bins, hence the line. The bootstrap
+  resamples the residuals of one fit (the line is not refitted per resample).
 """
 
 from __future__ import annotations
@@ -15,12 +28,14 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
 from .stats import compare_samples
 
-__all__ = ["CHOICES", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs", "edf_curves", "edf_stats"]
+__all__ = ["CHOICES", "EDF_TITLE", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs", "edf_curves",
+           "edf_markdown", "edf_stats", "ops_residuals"]
 
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
@@ -77,20 +92,81 @@ def edf_curves(archs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["space", "choice", "value", "n", "error", "cdf"])
 
 
-STATS_COLUMNS = ["space", "choice", "value", "n", "n_rest", "ks", "ks_p", "median_diff", "median_diff_low",
-                 "median_diff_high"]
+STATS_COLUMNS = ["space", "choice", "value", "n", "n_rest", "ks", "ks_p", "ks_p_fdr", "median_diff",
+                 "median_diff_low", "median_diff_high", "adj_diff", "adj_low", "adj_high"]
+
+
+def ops_residuals(sub: pd.DataFrame) -> pd.Series:
+    """``error`` less a least-squares line in log ``ops``, over the rows of ``sub`` (one space); NaN
+    where there are no OPs, fewer than 3 rows or a single OPs value."""
+    nan = pd.Series(np.nan, index=sub.index)
+    if "ops" not in sub.columns or len(sub) < 3:
+        return nan
+    x, y = np.log(pd.to_numeric(sub["ops"]).to_numpy(dtype=float)), sub["error"].to_numpy(dtype=float)
+    if not np.isfinite(x).all() or np.ptp(x) == 0:
+        return nan
+    slope, intercept = np.polyfit(x, y, 1)
+    return pd.Series(y - (slope * x + intercept), index=sub.index)
 
 
 def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
-    """Per (space, choice, value): that value's errors against every other architecture's of the space."""
-    rows = []
-    for space, choice in _pairs(archs):
+    """Per (space, choice, value): that value's errors against every other architecture's of the space
+    (see the module's docstring for the columns)."""
+    tables = []
+    for space in dict.fromkeys(archs["space"]):
         sub = archs[(archs["space"] == space) & archs["error"].notna()]
-        for value, g in sub.groupby(choice, sort=True):
-            rest = sub.loc[sub.index.difference(g.index), "error"]
-            rows.append({"space": space, "choice": choice, "value": value,
-                         **compare_samples(g["error"], rest, resamples=resamples)})
-    return pd.DataFrame(rows, columns=STATS_COLUMNS)  # the header even with no runs yet
+        resid = ops_residuals(sub)
+        rows = []
+        for choice in (c for c in CHOICES if c in archs.columns):
+            for value, g in sub.groupby(choice, sort=True):
+                rest = sub.index.difference(g.index)
+                plain = compare_samples(g["error"], sub.loc[rest, "error"], resamples=resamples)
+                adj = compare_samples(resid[g.index], resid[rest], resamples=resamples)
+                rows.append({"space": space, "choice": choice, "value": value, **plain, "adj_diff": adj["median_diff"],
+                             "adj_low": adj["median_diff_low"], "adj_high": adj["median_diff_high"]})
+        table = pd.DataFrame(rows, columns=STATS_COLUMNS)
+        tested = table["ks_p"].notna()
+        if tested.any():
+            table.loc[tested, "ks_p_fdr"] = stats.false_discovery_control(table.loc[tested, "ks_p"], method="bh")
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STATS_COLUMNS)
+
+
+EDF_TITLE = "# Design-space EDFs"  # edf.md starts with it: a file without it is not ours
+
+
+def _interval(mid: float, low: float, high: float) -> str:
+    if not np.isfinite(mid):
+        return "n/a"
+    cell = f"{100 * mid:+.1f}"
+    if np.isfinite(low) and np.isfinite(high):
+        cell += f" [{100 * low:+.1f}, {100 * high:+.1f}]"
+        if low > 0 or high < 0:
+            cell = f"**{cell}**"
+    return cell
+
+
+def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame) -> str:
+    """One table per space: each value's median error, its difference from the rest of the space,
+    plain and at equal OPs (bold: the 95% interval excludes 0), and the KS statistic with its p-values."""
+    def number(v: float, fmt: str) -> str:
+        return format(v, fmt) if np.isfinite(v) else "n/a"
+
+    out = []
+    for space in dict.fromkeys(st["space"]):
+        done = archs[(archs["space"] == space) & archs["error"].notna()]
+        out += [f"## {space} space: {len(done)} architectures", "",
+                "| choice | value | n | median error | vs the rest | at equal OPs | KS | p | p (FDR) |",
+                "|---|---|---:|---:|---|---|---:|---:|---:|"]
+        for r in st[st["space"] == space].itertuples(index=False):
+            median = 100 * done.loc[done[r.choice] == r.value, "error"].median()
+            cells = [r.choice, r.value, r.n, f"{median:.1f}%",
+                     _interval(r.median_diff, r.median_diff_low, r.median_diff_high),
+                     _interval(r.adj_diff, r.adj_low, r.adj_high),
+                     number(r.ks, ".2f"), number(r.ks_p, ".3f"), number(r.ks_p_fdr, ".3f")]
+            out.append("| " + " | ".join(str(c) for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def _pairs(archs: pd.DataFrame) -> list[tuple[str, str]]:

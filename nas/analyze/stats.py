@@ -16,6 +16,9 @@
 * Two samples of errors (one choice's value against the rest, in the EDF analysis): the two-sample
   Kolmogorov-Smirnov statistic and p-value (``scipy.stats.ks_2samp``) and the difference in
   medians with a 95% bootstrap interval (``scipy.stats.bootstrap``, percentile method, fixed seed).
+  Either sample with fewer than :data:`MIN_SAMPLE` values gets no comparison: the bootstrap median
+  of 2-4 values takes a handful of distinct numbers, and its percentile interval is narrow by
+  construction, not by evidence.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from scipy import stats
 __all__ = ["VERDICTS", "compare_samples", "fdr_verdicts", "seed_p_value", "seed_interval", "verdict"]
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
+MIN_SAMPLE = 5  # values per side for compare_samples
 
 
 def _testable(diffs: Sequence[float]) -> tuple[np.ndarray, bool]:
@@ -82,12 +86,12 @@ def verdict(paper_diff: float, mean: float, low: float, high: float) -> str:
 
 def compare_samples(a: Sequence[float], b: Sequence[float], resamples: int = 2000, seed: int = 0) -> dict:
     """How sample ``a`` differs from ``b``: KS statistic and p-value, median(a) - median(b) and its
-    95% bootstrap interval. NaN where a side has fewer than 2 values."""
+    95% bootstrap interval. NaN where a side has fewer than :data:`MIN_SAMPLE` values."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     out = {"n": len(a), "n_rest": len(b), "ks": math.nan, "ks_p": math.nan, "median_diff": math.nan,
            "median_diff_low": math.nan, "median_diff_high": math.nan}
-    if len(a) < 2 or len(b) < 2:
+    if min(len(a), len(b)) < MIN_SAMPLE:
         return out
     ks = stats.ks_2samp(a, b)
     out.update(ks=float(ks.statistic), ks_p=float(ks.pvalue), median_diff=float(np.median(a) - np.median(b)))

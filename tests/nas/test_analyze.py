@@ -18,10 +18,12 @@ from nas.analyze import (
     compare_samples,
     draw_archs,
     edf_curves,
+    edf_markdown,
     edf_plot_data,
     edf_stats,
     fdr_verdicts,
     match_width,
+    ops_residuals,
     seed_interval,
     seed_p_value,
     verdict,
@@ -75,6 +77,9 @@ def test_compare_samples_known_distributions():
     assert shifted["ks"] > 0.3 and shifted["ks_p"] < 1e-6
     assert shifted["median_diff_high"] < 0 and shifted["median_diff"] == pytest.approx(-1, abs=0.3)
     assert math.isnan(compare_samples([1.0], [1.0, 2.0])["ks"])
+    few = compare_samples([1.0, 2.0, 3.0, 4.0], rng.normal(0, 1, 50))  # 4 values: no comparison
+    assert few["n"] == 4 and math.isnan(few["median_diff"]) and math.isnan(few["median_diff_low"])
+    assert math.isfinite(compare_samples([1.0, 2.0, 3.0, 4.0, 5.0], rng.normal(0, 1, 50))["median_diff_low"])
 
 
 def test_claims_cover_the_papers_and_their_architectures_exist():
@@ -176,9 +181,39 @@ def test_edf_curves_and_stats_on_synthetic_errors():
     st = edf_stats(archs, resamples=500).set_index("value")
     assert st.loc["prelu", "median_diff_high"] < 0 < st.loc["relu", "median_diff_low"]
     assert st.loc["prelu", "ks"] > 0.9
+    assert (st["ks_p_fdr"] >= st["ks_p"]).all()
+    assert math.isnan(st.loc["prelu", "adj_diff"])  # no OPs column: no adjustment
     plot = edf_plot_data(curves, "uniform")
     assert [label for label, _, _ in plot.panels["activation"]] == ["prelu (n=40)", "relu (n=40)"]
     assert list(edf_stats(archs.iloc[:0]).columns) == STATS_COLUMNS  # no runs yet: still a header
+
+
+def test_edf_stats_take_the_ops_out():
+    """A choice that only costs OPs (error depends on OPs alone) differs plainly but not at equal OPs;
+    a choice with an effect of its own differs at equal OPs too. FDR over the space's values."""
+    rng = np.random.default_rng(1)
+    n = 120
+    scope = np.where(np.arange(n) % 2 == 0, "pw", "all")
+    ops = np.where(scope == "pw", rng.uniform(30e6, 50e6, n), rng.uniform(10e6, 30e6, n))
+    act = np.where(np.arange(n) % 3 == 0, "prelu", "relu")
+    err = 0.9 - 0.1 * np.log(ops / 10e6) - np.where(act == "prelu", 0.05, 0) + rng.normal(0, 0.01, n)
+    archs = pd.DataFrame({"space": "uniform", "ops": ops, "error": err, "activation": act, "binary_scope": scope})
+    st = edf_stats(archs, resamples=500).set_index(["choice", "value"])
+    pw = st.loc[("binary_scope", "pw")]
+    assert pw["median_diff_high"] < -0.03  # plainly: pw is better (it has more OPs) ...
+    assert pw["adj_low"] < 0 < pw["adj_high"]  # ... but not at equal OPs
+    prelu = st.loc[("activation", "prelu")]
+    assert prelu["adj_high"] < 0 and prelu["adj_diff"] == pytest.approx(-0.05, abs=0.015)
+    assert (st["ks_p_fdr"] >= st["ks_p"]).all() and st["ks_p_fdr"].notna().all()
+    residuals = ops_residuals(archs)
+    assert abs(np.corrcoef(np.log(ops), residuals)[0, 1]) < 1e-6  # a least-squares line leaves no slope
+    assert ops_residuals(archs.iloc[:2]).isna().all()
+    md = edf_markdown(archs, edf_stats(archs, resamples=200))
+    assert md.startswith("## uniform space: 120 architectures")
+    row = next(line for line in md.splitlines() if line.startswith("| activation | prelu |"))
+    assert row.count("**") == 4  # both intervals exclude 0: bold
+    row = next(line for line in md.splitlines() if line.startswith("| binary_scope | pw |"))
+    assert row.count("**") == 2  # plain only
 
 
 @pytest.mark.e2e
@@ -191,7 +226,9 @@ def test_edf_and_claims_real_runs_resume(tmp_path, image_folder, capsys):
                           *tiny]) == 0
     table = pd.read_csv(out / "edf-archs.csv")
     assert len(table) == 3 and table["top1"].notna().all() and (table["ops"] <= 50e6).all()
-    assert {"edf.csv", "edf-stats.csv", "edf-uniform.png", "edf-uniform.svg"} <= {p.name for p in out.iterdir()}
+    written = {p.name for p in out.iterdir()}
+    assert {"edf.csv", "edf-stats.csv", "edf.md", "edf-uniform.png", "edf-uniform.svg"} <= written
+    assert (out / "edf.md").read_text().startswith("# Design-space EDFs within 50M OPs")
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 3
     capsys.readouterr()
@@ -257,8 +294,12 @@ def test_outputs_not_ours_and_caches_without_the_runs_are_refused_untouched(tmp_
     (out / "claims.md").write_text("# notes of mine\n")
     assert run_cli(main, ["claims", "--report-only", "--out", str(out)]) == 2
     assert "claims.md' exists and is not an output of this command" in capsys.readouterr().err
-    (out / "edf-uniform.png").write_bytes(b"\x89PNG not ours")
     edf = ["edf", "--budget", "50M", "--spaces", "uniform", "--report-only", "--out", str(out)]
+    (out / "edf.md").write_text("# my design notes\n")
+    assert run_cli(main, edf) == 2
+    assert "edf.md' exists and is not an output of this command" in capsys.readouterr().err
+    (out / "edf.md").unlink()
+    (out / "edf-uniform.png").write_bytes(b"\x89PNG not ours")
     assert run_cli(main, edf) == 2
     assert "edf-uniform.png' exists and is not an output of this command" in capsys.readouterr().err
     assert before["runs.csv"] == runs.read_bytes() and not (out / "edf-archs.csv").exists()
