@@ -8,6 +8,7 @@ from .cli import main
 from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
 from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_markdown, edf_stats, ops_residuals
 from .plot import EdfPlotData, draw_edf, edf_plot_data
+from .random_baseline import best_of_k_below, best_of_k_median, random_baseline, search_cost_k
 from .rediscovery import rediscovery_markdown, rediscovery_tables
 from .stats import VERDICTS, compare_samples, fdr_verdicts, seed_interval, seed_p_value, verdict
 
@@ -17,10 +18,12 @@ __all__ = [
     "CLAIM_COLUMNS",
     "CONFIRM_COLUMNS",
     "CONFIRM_VERDICTS",
-    "SPACES",
-    "VERDICTS",
     "Claim",
     "EdfPlotData",
+    "SPACES",
+    "VERDICTS",
+    "best_of_k_below",
+    "best_of_k_median",
     "choice_values",
     "claim_archs",
     "claims_table",
@@ -38,8 +41,10 @@ __all__ = [
     "main",
     "match_width",
     "ops_residuals",
+    "random_baseline",
     "rediscovery_markdown",
     "rediscovery_tables",
+    "search_cost_k",
     "seed_interval",
     "seed_p_value",
     "verdict",

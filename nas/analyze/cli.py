@@ -52,7 +52,7 @@ from ..budget import format_ops, parse_budget
 from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
 from .confirm import CONFIRM_COLUMNS, CONFIRM_TITLE, confirm_markdown, confirm_table, fresh_seeds
 from .edf import (
-    CHOICES,
+    ARCH_COLUMNS,
     EDF_TITLE,
     SPACES,
     STATS_COLUMNS,
@@ -66,7 +66,7 @@ from .plot import MARKER, draw_edf, edf_plot_data
 from .rediscovery import (
     CHOICE_COLUMNS,
     PRESET_COLUMNS,
-    RUN_COLUMNS,
+    RUN_HEADER,
     TITLE,
     load_reports,
     rediscovery_markdown,
@@ -78,7 +78,7 @@ __all__ = ["main"]
 
 DATA_SEED = 0
 CLAIMS_TITLE = "# The seed papers' claims"  # claims.md starts with it: a file without it is not ours
-REDISCOVERY_FILES = {"rediscovery-runs.csv": ("runs", RUN_COLUMNS),
+REDISCOVERY_FILES = {"rediscovery-runs.csv": ("runs", RUN_HEADER),
                      "rediscovery-presets.csv": ("presets", PRESET_COLUMNS),
                      "rediscovery-choices.csv": ("choices", CHOICE_COLUMNS)}
 EDF_HEADERS = {"edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     _common(e)
     r = sub.add_parser("rediscovery", help="finished --no-seed-presets searches side by side (trains nothing)")
     r.add_argument("searches", nargs="+", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
+    r.add_argument("--random", type=Path, metavar="EDF_ARCHS",
+                   help="nas.analyze edf's edf-archs.csv: each search against random search of equal cost")
     r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
     f = sub.add_parser("confirm", help="a search's best finds against the seed presets, at seeds it never used")
     f.add_argument("search", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
@@ -220,8 +222,9 @@ def _edf(args: argparse.Namespace) -> int:
         for a in archs:
             top1 = scores.get((a.encode(), 0))
             rows.append({"space": s, "arch": a.encode(), "ops": analytic_cost(a).ops(), "top1": top1,
-                         "error": None if top1 is None else 1 - top1, **choice_values(a)})
-    table = pd.DataFrame(rows, columns=["space", "arch", "ops", "top1", "error", *CHOICES])
+                         "error": None if top1 is None else 1 - top1, **choice_values(a),
+                         "fidelity": fidelity.key(), "budget": budget})
+    table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]
     curves, stats = edf_curves(done), edf_stats(done, resamples=args.bootstrap)
@@ -248,12 +251,26 @@ def _edf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _random_sample(path: Path) -> pd.DataFrame:
+    """``nas.analyze edf``'s ``edf-archs.csv`` at ``path``, for ``rediscovery --random``."""
+    try:
+        sample = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--random: cannot read {str(path)!r} ({exc})") from None
+    missing = [c for c in ARCH_COLUMNS if c not in sample.columns]
+    if missing:
+        raise ValueError(f"--random: {str(path)!r} is not an edf-archs.csv of this version of nas.analyze edf (no"
+                         f" {', '.join(missing)} column; rerun nas.analyze edf --report-only to rewrite it)")
+    return sample
+
+
 def _rediscovery(args: argparse.Namespace) -> int:
     for file, (_, header) in REDISCOVERY_FILES.items():
         check_ours(args.out / file, header=header)
     check_ours(args.out / "rediscovery.md", marker=TITLE)
+    random = None if args.random is None else _random_sample(args.random)
     reports = load_reports(args.searches)  # every search read before anything is written
-    tables = rediscovery_tables(reports)
+    tables = rediscovery_tables(reports, random)
     make_out_folder(args.out)
     for file, (key, _) in REDISCOVERY_FILES.items():
         atomic_write_text(args.out / file, tables[key].to_csv(index=False))

@@ -34,12 +34,13 @@ from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
 from .stats import compare_samples
 
-__all__ = ["CHOICES", "EDF_TITLE", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs", "edf_curves",
-           "edf_markdown", "edf_stats", "ops_residuals"]
+__all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs",
+           "edf_curves", "edf_markdown", "edf_stats", "ops_residuals"]
 
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
 CHOICES = (*STAGE_CHOICES, "width", "depth")
+ARCH_COLUMNS = ["space", "arch", "ops", "top1", "error", *CHOICES, "fidelity", "budget"]  # edf-archs.csv
 MAJORITY = NUM_STAGES // 2 + 1
 
 

@@ -14,21 +14,24 @@ from pathlib import Path
 import pandas as pd
 
 from ..budget import format_ops
+from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k
 from .search_folder import open_search
 
-__all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "TITLE", "load_reports", "rediscovery_markdown",
-           "rediscovery_tables"]
+__all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "RUN_HEADER", "TITLE", "load_reports",
+           "rediscovery_markdown", "rediscovery_tables"]
 
 TITLE = "# Rediscovery: searches without the seed presets"  # rediscovery.md starts with it
 
 RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained", "front", "best_arch", "best_ops",
-               "best_top1", "best_top1_se", "train_minutes"]
+               "best_top1", "best_top1_se", "train_minutes", *BASELINE_COLUMNS]
+RUN_HEADER = RUN_COLUMNS[:13]  # the columns of the first version: a runs table that starts so is ours
 PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
                   "nearest", "nearest_distance"]
 CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "random_share", "trained_share",
                   "front_share", "front_full", "best_share", "near", "near_arch", "near_ops", "near_share", "verdict",
                   "rho", "p", "rho_ops", "p_ops"]
-_INTS = {"runs": ["trials", "trained", "front"], "presets": ["nearest_distance"], "choices": ["near", "trained"]}
+_INTS = {"runs": ["trials", "trained", "front", "random_n", "random_k", "random_rank"],
+         "presets": ["nearest_distance"], "choices": ["near", "trained"]}
 
 
 def load_reports(folders: list[Path]) -> dict[str, dict]:
@@ -53,17 +56,21 @@ def load_reports(folders: list[Path]) -> dict[str, dict]:
     return reports
 
 
-def rediscovery_tables(reports: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """``{"runs", "presets", "choices"}`` frames from ``{run name: report_data(study)}``."""
+def rediscovery_tables(reports: dict[str, dict], random: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """``{"runs", "presets", "choices"}`` frames from ``{run name: report_data(study)}``; with ``random``
+    (``nas.analyze edf``'s ``edf-archs.csv``), each run against random search
+    (:mod:`nas.analyze.random_baseline`)."""
     runs, presets, choices = [], [], []
     for name, d in reports.items():
         meta, best, counts = d["meta"], d["best"] or {}, d["counts"]
-        runs.append({"run": name, "study": d["study"], "space": "per-stage" if meta.get("per_stage") else "uniform",
-                     "fidelity": meta["fidelity"], "budget": float(meta["budget"]),
+        space, budget = "per-stage" if meta.get("per_stage") else "uniform", float(meta["budget"])
+        baseline = dict.fromkeys(BASELINE_COLUMNS) if random is None else \
+            random_baseline(random, space, meta["fidelity"], budget, best.get("top1"), search_cost_k(d["trials"]))
+        runs.append({"run": name, "study": d["study"], "space": space, "fidelity": meta["fidelity"], "budget": budget,
                      "trials": int(sum(counts.values())), "trained": int(counts.get("trained", 0)),
                      "front": len(d["front"]), "best_arch": best.get("arch"), "best_ops": best.get("ops"),
                      "best_top1": best.get("top1"), "best_top1_se": best.get("top1_se"),
-                     "train_minutes": d["train_seconds"] / 60})
+                     "train_minutes": d["train_seconds"] / 60, **baseline})
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
         choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]},
                      "front_full": " ".join(map(str, r.get("front_full") or []))} for r in d["key_choices"]]
@@ -108,6 +115,30 @@ def _choice_cell(r: pd.Series) -> str:
     return cell + ("" if _missing(r["rho_ops"]) else f"; rho {r['rho_ops']:+.2f} (p {r['p_ops']:.2g})")
 
 
+def _random_lines(runs: pd.DataFrame) -> list[str]:
+    """The section on random search, for the runs that have a baseline (none: no section)."""
+    rows = runs[runs["random_n"].notna()]
+    if rows.empty:
+        return []
+    lines = ["", "## Against random search", "",
+             "The same space, fidelity and budget, drawn uniformly at random and trained once (`nas.analyze edf`)."
+             " *rank*: how many of the random architectures score at least the search's best. *random search of"
+             " equal cost*: k architectures trained to full fidelity for the search's training epochs; the median"
+             " of its best, and the share of such random searches whose best the search's best beats (0.5: no"
+             " better than random search). Both sides are single-seed maxima.", "",
+             "| run | best top-1 | random architectures at least as good | k | random search's best (median) |"
+             " search beats |", "|---|---|---|---|---|---|"]
+    for _, r in rows.iterrows():
+        rank = "-" if _missing(r["random_rank"]) else f"{r['random_rank']} of {r['random_n']}"
+        beats = "-" if _missing(r["beats_random"]) else f"{100 * r['beats_random']:.0f}%"
+        lines.append(f"| {r['run']} | {_pct(r['best_top1'])} | {rank} | {r['random_k']} |"
+                     f" {_pct(r['random_best_median'])} | {beats} |")
+    missing = [n for n in runs["run"] if n not in set(rows["run"])]
+    if missing:
+        lines += ["", f"No random sample of the same space, fidelity and budget for: {', '.join(missing)}."]
+    return lines
+
+
 def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
     from ..report.choices import NEAR_RATIO  # nas.report imports Optuna: only this command needs it
 
@@ -124,6 +155,7 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
         ops = "-" if _missing(r["best_ops"]) else format_ops(r["best_ops"])
         lines.append(f"| {r['run']} | {r['space']} | {r['trials']} ({r['trained']}) | {r['front']} | {arch} | {ops} |"
                      f" {_top1(r['best_top1'], r['best_top1_se'])} | {r['train_minutes']:.0f} min |")
+    lines += _random_lines(runs)
     lines += ["", "## The seed presets against each front", "",
               "| preset | OPs | " + " | ".join(names) + " | dominated |", "|---|---|" + "---|" * len(names) + "---|"]
     for preset, g in presets.groupby("preset", sort=False):

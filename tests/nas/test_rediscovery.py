@@ -3,6 +3,7 @@ report data, and the command on real small searches with a fake proxy)."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 
 import optuna
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nas import report_data
+from nas.analyze import CHOICES
 from nas.analyze import main as analyze_main
 from nas.analyze.rediscovery import (
     CHOICE_COLUMNS,
@@ -112,6 +114,24 @@ def test_the_command_on_two_searches(searches, tmp_path, capsys):
     assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out)]) == 0  # its own files: rewritten
     text = pd.read_csv(out / "rediscovery-choices.csv", dtype=str)  # integers written as such, not 1.0
     assert text["near"].dropna().str.fullmatch(r"\d+").all() and text["trained"].str.fullmatch(r"\d+").all()
+    assert runs["random_n"].isna().all() and "## Against random search" not in (out / "rediscovery.md").read_text()
+    # against a random sample of the uniform space at the searches' fidelity (the per-stage one has none)
+    fidelity = runs["fidelity"].iloc[0]
+    sample = pd.DataFrame({"space": "uniform", "arch": [f"a{i}" for i in range(8)], "ops": 20e6,
+                           "top1": [0.0] * 7 + [1.0], "error": None, "fidelity": fidelity, "budget": 50e6})
+    for c in CHOICES:
+        sample[c] = "x"
+    sample.to_csv(tmp_path / "edf-archs.csv", index=False)
+    assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out),
+                         "--random", str(tmp_path / "edf-archs.csv")]) == 0
+    runs = pd.read_csv(out / "rediscovery-runs.csv")
+    uniform, per_stage = runs.iloc[0], runs.iloc[1]
+    assert uniform["random_n"] == 8 and uniform["random_rank"] == 1 and math.isnan(per_stage["random_n"])
+    k = uniform["random_k"]
+    assert 1 <= k <= 8 and uniform["beats_random"] == pytest.approx(1 - k / 8)  # loses to whoever drew the 1.0
+    md = (out / "rediscovery.md").read_text()
+    assert "## Against random search" in md and "No random sample of the same space, fidelity and budget for:" \
+        " rd-per-stage." in md
 
 
 def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
@@ -155,3 +175,11 @@ def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
     assert run_cli(_main, ["rediscovery", str(searches[0]), "--out", str(foreign)]) == 2
     assert (foreign / "rediscovery.md").read_text() == "my notes\n"
     assert not (foreign / "rediscovery-runs.csv").exists()
+    (tmp_path / "old.csv").write_text("space,arch,ops,top1,error\n")
+    for random, message in ((tmp_path / "absent.csv", "--random: cannot read"),
+                            (tmp_path / "old.csv", "--random: ")):
+        capsys.readouterr()
+        assert run_cli(_main, ["rediscovery", str(searches[0]), "--random", str(random),
+                               "--out", str(tmp_path / "o3")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and not (tmp_path / "o3").exists()
