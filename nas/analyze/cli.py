@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("searches", nargs="+", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
     r.add_argument("--random", type=Path, metavar="EDF_ARCHS",
                    help="nas.analyze edf's edf-archs.csv: each search against random search of equal cost")
+    r.add_argument("--search-seeds", metavar="S[,S...]",
+                   help="the --seed each SEARCH ran with, in order, for studies made before binas recorded it")
     r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
     f = sub.add_parser("confirm", help="a search's best finds against the seed presets, at seeds it never used")
     f.add_argument("search", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
@@ -223,7 +225,8 @@ def _edf(args: argparse.Namespace) -> int:
             top1 = scores.get((a.encode(), 0))
             rows.append({"space": s, "arch": a.encode(), "ops": analytic_cost(a).ops(), "top1": top1,
                          "error": None if top1 is None else 1 - top1, **choice_values(a),
-                         "fidelity": fidelity.key(), "budget": budget})
+                         "fidelity": fidelity.key(), "budget": budget, "data_seed": DATA_SEED,
+                         "convention": "bireal", "resolution": 224, "num_classes": 1000})  # analytic_cost's OPs
     table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]
@@ -237,9 +240,11 @@ def _edf(args: argparse.Namespace) -> int:
            " per-stage space: the value of at least 3 of the 5 stages, else `mixed`). *vs the rest*: the value's"
            " median error less the median of every other architecture of the space, in points, with a 95%"
            " bootstrap interval (bold: it excludes 0; negative: lower error). *at equal OPs*: the same on the"
-           " residuals of a line of error on log OPs. *KS*: two-sample Kolmogorov-Smirnov statistic and p-value;"
-           " *p (FDR)*: Benjamini-Hochberg over the space's values. One training seed per architecture: the"
-           " evaluator's seed SD (about 1.6 points) is part of every spread.\n\n")
+           " residuals of a line of error on log OPs (it leans towards 0 for a value that goes with OPs). *KS*:"
+           " two-sample Kolmogorov-Smirnov statistic and p-value; *p (FDR)*: Benjamini-Hochberg over the space's"
+           " values. The intervals are not corrected for the many values of a space. Values of fewer than 5"
+           " architectures are not compared. One training seed per architecture: the evaluator's seed SD (about"
+           " 1.6 points) is part of every spread.\n\n")
     atomic_write_text(args.out / "edf.md", f"{EDF_TITLE} within {args.budget} OPs\n\n{how}{edf_markdown(done, stats)}")
     for s in spaces:
         n = int((done["space"] == s).sum())
@@ -260,17 +265,33 @@ def _random_sample(path: Path) -> pd.DataFrame:
     missing = [c for c in ARCH_COLUMNS if c not in sample.columns]
     if missing:
         raise ValueError(f"--random: {str(path)!r} is not an edf-archs.csv of this version of nas.analyze edf (no"
-                         f" {', '.join(missing)} column; rerun nas.analyze edf --report-only to rewrite it)")
+                         f" {', '.join(missing)} column; rerun nas.analyze edf --report-only with the same --budget,"
+                         " --n, --seed and fidelity to rewrite it)")
+    for c in ("ops", "top1", "budget"):
+        bad = sample[c].notna() & pd.to_numeric(sample[c], errors="coerce").isna()
+        if bad.any():
+            raise ValueError(f"--random: {str(path)!r} has a {c} that is not a number ({sample[c][bad].iloc[0]!r})")
     return sample
+
+
+def _search_seeds(text: str | None, n: int) -> list[int | None]:
+    """``--search-seeds``: one ``--seed`` per SEARCH, for studies made before binas recorded it."""
+    if text is None:
+        return [None] * n
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != n or not all(p.isdigit() for p in parts):
+        raise ValueError(f"--search-seeds: {text!r} is not {n} comma-separated seeds (one per SEARCH, in order)")
+    return [int(p) for p in parts]
 
 
 def _rediscovery(args: argparse.Namespace) -> int:
     for file, (_, header) in REDISCOVERY_FILES.items():
         check_ours(args.out / file, header=header)
     check_ours(args.out / "rediscovery.md", marker=TITLE)
-    random = None if args.random is None else _random_sample(args.random)
+    sample = None if args.random is None else _random_sample(args.random)
+    seeds = _search_seeds(args.search_seeds, len(args.searches))
     reports = load_reports(args.searches)  # every search read before anything is written
-    tables = rediscovery_tables(reports, random)
+    tables = rediscovery_tables(reports, sample, dict(zip(reports, seeds, strict=True)))
     make_out_folder(args.out)
     for file, (key, _) in REDISCOVERY_FILES.items():
         atomic_write_text(args.out / file, tables[key].to_csv(index=False))

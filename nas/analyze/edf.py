@@ -19,7 +19,13 @@ Two more columns guard the reading of that table:
   binary scope ``pw`` leave less room for width), and a proxy's error falls with OPs, so the plain
   difference is partly a cost effect. pycls normalises its EDFs for complexity by reweighting
   complexity bins; 60 architectures per space are too few for bins, hence the line. The bootstrap
-  resamples the residuals of one fit (the line is not refitted per resample).
+  resamples the residuals of one fit (the line is not refitted per resample, so the interval leaves
+  out the line's own uncertainty), and a value that goes with more or fewer OPs lends part of its
+  own effect to the line: the adjusted difference leans towards 0 for such a value.
+
+The intervals are each at 95%, not corrected for the some 30 values of a space (a two-valued choice
+is also one comparison seen from both sides): read a single bold interval with that in mind, and
+the FDR-adjusted p-value beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ __all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SPACES", "STATS_COLUMNS", "c
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
 CHOICES = (*STAGE_CHOICES, "width", "depth")
-ARCH_COLUMNS = ["space", "arch", "ops", "top1", "error", *CHOICES, "fidelity", "budget"]  # edf-archs.csv
+ARCH_COLUMNS = ["space", "arch", "ops", "top1", "error", *CHOICES, "fidelity", "budget", "data_seed", "convention",
+                "resolution", "num_classes"]  # edf-archs.csv: the scores, and what they were measured under
 MAJORITY = NUM_STAGES // 2 + 1
 
 

@@ -1,23 +1,26 @@
 """Does a search beat random search? Its best architecture against architectures drawn at random.
 
 The random sample is ``nas.analyze edf``'s (``edf-archs.csv``): architectures drawn uniformly from a
-space within a budget and trained once at a fidelity. A search is compared with the rows of its own
-space and fidelity whose OPs fit its budget (rejection sampling within a smaller budget is still
-uniform within it; a sample drawn within a smaller budget than the search's cannot stand in for it,
-and gives no baseline).
+space within a budget and trained once at a fidelity. A search is compared only with the rows that
+match it in everything that moves a score or an OPs count: space, fidelity, data seed (a search's
+``--seed`` selects its training subset; edf trains on data seed 0), OPs convention, resolution and
+classes; and only a search that ranks single runs (``--seeds 1``), since the sample's scores are
+single runs. Rows whose OPs fit the search's budget stand in for a random search within it
+(rejection sampling within a smaller budget is still uniform within it); a sample drawn within a
+smaller budget than the search's cannot. Where nothing matches, ``random_note`` says why.
 
 * ``random_rank``: how many of the sample score at least the search's best top-1 (0: it beats them all).
 * A random search of the same cost: ``random_k`` architectures trained to full fidelity, where
-  ``random_k`` is the search's training epochs (every evaluated trial's ``epochs_done``, rung-stopped
-  ones included) over the epochs of one full training. Its best is the maximum of ``random_k``
-  draws without replacement from the sample: ``P(best <= v_i) = C(i, k) / C(N, k)`` for the i-th
-  smallest score (``scipy.stats.hypergeom``). ``random_best_median`` is that best's median, and
-  ``beats_random`` the share of such random searches whose best the search's best exceeds (ties count
-  half): 0.5 is no better than random search, 1.0 better than every one.
+  ``random_k`` is the search's training epochs over the fidelity's epochs: every trial that spent
+  training time (trained, stopped at a rung, diverged, failed) counts its ``epochs_done``, a full
+  training where that is unknown. Its best is the maximum of ``random_k`` draws without
+  replacement from the sample: ``P(best <= v_i) = C(i, k) / C(N, k)`` for the i-th smallest score
+  (``scipy.stats.hypergeom``). ``random_best_median`` is that best's median, and ``beats_random``
+  the share of such random searches whose best the search's best exceeds (ties count half): 0.5 is
+  no better than random search, 1.0 better than every one. A sample smaller than ``random_k`` cannot
+  say (with ``k > N`` a random search would have to draw some architecture twice): NaN.
 
-Both sides are single-seed maxima of noisy scores, so the winner's curse inflates them alike; a
-sample of N caps how well a best of ``k`` close to N is resolved (with k = N every random search
-returns the sample's best).
+Both sides are single-seed maxima of noisy scores, so the winner's curse inflates them alike.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..outcomes import EVALUATED
+from proxies import Fidelity
+
+from ..outcomes import COUNTED
 
 __all__ = ["BASELINE_COLUMNS", "best_of_k_below", "best_of_k_median", "random_baseline", "search_cost_k"]
 
-BASELINE_COLUMNS = ["random_n", "random_k", "random_rank", "random_best_median", "beats_random"]
+BASELINE_COLUMNS = ["random_n", "random_k", "random_rank", "random_best_median", "beats_random", "random_note"]
+MATCHED = ("space", "fidelity", "data_seed", "convention", "resolution", "num_classes")  # sample column = search's
 
 
 def _all_from(n_total: int, n_good: int, k: int) -> float:
@@ -61,34 +67,37 @@ def best_of_k_median(values: Sequence[float], k: int) -> float:
     return float(v[int(np.searchsorted(cdf, 0.5 - 1e-12))])  # the smallest v_i with P(max <= v_i) >= 0.5
 
 
-def search_cost_k(trials: pd.DataFrame) -> int:
-    """Full trainings a random search could buy for the search's training epochs (seed presets,
-    trained after a ``--no-seed-presets`` search for comparison, left out)."""
+def search_cost_k(trials: pd.DataFrame, fidelity: str) -> int:
+    """Full trainings at ``fidelity`` that the search's training epochs buy (see the module's docstring;
+    seed presets, trained after a ``--no-seed-presets`` search for comparison, left out)."""
+    full = Fidelity.from_key(fidelity).epochs
     own = trials if "seed_preset" not in trials else trials[trials["seed_preset"].isna()]
-    evaluated = own[own["outcome"].isin(EVALUATED)]
-    full = pd.to_numeric(evaluated["epochs_done"]).max()
-    if evaluated.empty or not full > 0:
-        return 0
-    return max(1, round(float(pd.to_numeric(evaluated["epochs_done"]).sum()) / float(full)))
+    spent = pd.to_numeric(own.loc[own["outcome"].isin(COUNTED), "epochs_done"]).fillna(full)
+    return round(float(spent.sum()) / full)
 
 
-def random_baseline(sample: pd.DataFrame, space: str, fidelity: str, budget: float, best_top1: float | None,
-                    k: int) -> dict:
-    """The :data:`BASELINE_COLUMNS` of one search against ``sample`` (``edf-archs.csv`` rows); NaN where
-    the sample holds nothing comparable or the search has no best."""
-    out: dict = dict.fromkeys(BASELINE_COLUMNS, math.nan)
-    rows = sample[(sample["space"] == space) & (sample["fidelity"] == fidelity) & sample["top1"].notna()]
-    if rows.empty or (pd.to_numeric(rows["budget"]) < budget).any():
-        return out
-    scores = pd.to_numeric(rows.loc[pd.to_numeric(rows["ops"]) <= budget, "top1"]).to_numpy(dtype=float)
-    if len(scores) == 0:
-        return out
-    k = min(k, len(scores))
-    out.update(random_n=len(scores), random_k=k)
-    if k >= 1:
-        out["random_best_median"] = best_of_k_median(scores, k)
-    if best_top1 is not None and math.isfinite(best_top1):
-        out["random_rank"] = int((scores >= best_top1).sum())
-        if k >= 1:
-            out["beats_random"] = best_of_k_below(scores, k, best_top1)
+def random_baseline(sample: pd.DataFrame, search: dict, best_top1: float | None, k: int) -> dict:
+    """The :data:`BASELINE_COLUMNS` of one search against ``sample`` (``edf-archs.csv`` rows). ``search``
+    holds the :data:`MATCHED` values, ``budget`` and ``seeds``; NaN, with ``random_note``, where the
+    sample holds nothing comparable or the search has no best."""
+    out: dict = {**dict.fromkeys(BASELINE_COLUMNS, math.nan), "random_k": k, "random_note": ""}
+    if search.get("data_seed") is None:
+        return {**out, "random_note": "the study does not record its --seed (give --search-seeds)"}
+    if search.get("seeds", 1) != 1:
+        return {**out, "random_note": f"the search ranks means of {search['seeds']} seeds; the sample, single runs"}
+    rows = sample[sample["top1"].notna()]
+    for c in MATCHED:
+        rows = rows[rows[c].astype(str) == str(search[c])]
+    if rows.empty:
+        return {**out, "random_note": "no sample of the same " + ", ".join(MATCHED).replace("_", " ")}
+    if (pd.to_numeric(rows["budget"]) < search["budget"]).any():
+        return {**out, "random_note": "the sample was drawn within a smaller budget"}
+    scores = pd.to_numeric(rows.loc[pd.to_numeric(rows["ops"]) <= search["budget"], "top1"]).to_numpy(dtype=float)
+    out["random_n"] = len(scores)
+    if best_top1 is None or not math.isfinite(best_top1):
+        return {**out, "random_note": "the search has no fully trained architecture"}
+    out["random_rank"] = int((scores >= best_top1).sum())
+    if not 1 <= k <= len(scores):
+        return {**out, "random_note": f"k = {k}: the sample of {len(scores)} cannot stand for that random search"}
+    out.update(random_best_median=best_of_k_median(scores, k), beats_random=best_of_k_below(scores, k, best_top1))
     return out

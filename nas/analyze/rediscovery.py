@@ -56,16 +56,20 @@ def load_reports(folders: list[Path]) -> dict[str, dict]:
     return reports
 
 
-def rediscovery_tables(reports: dict[str, dict], random: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """``{"runs", "presets", "choices"}`` frames from ``{run name: report_data(study)}``; with ``random``
+def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = None,
+                       seeds: dict[str, int | None] | None = None) -> dict[str, pd.DataFrame]:
+    """``{"runs", "presets", "choices"}`` frames from ``{run name: report_data(study)}``; with ``sample``
     (``nas.analyze edf``'s ``edf-archs.csv``), each run against random search
-    (:mod:`nas.analyze.random_baseline`)."""
+    (:mod:`nas.analyze.random_baseline`); ``seeds``: a run's ``--seed`` where its study does not record it."""
     runs, presets, choices = [], [], []
     for name, d in reports.items():
         meta, best, counts = d["meta"], d["best"] or {}, d["counts"]
         space, budget = "per-stage" if meta.get("per_stage") else "uniform", float(meta["budget"])
-        baseline = dict.fromkeys(BASELINE_COLUMNS) if random is None else \
-            random_baseline(random, space, meta["fidelity"], budget, best.get("top1"), search_cost_k(d["trials"]))
+        baseline, data_seed = dict.fromkeys(BASELINE_COLUMNS), _search_seed(name, meta, (seeds or {}).get(name))
+        if sample is not None:
+            search = {"space": space, "budget": budget, "seeds": meta.get("seeds", 1), "data_seed": data_seed,
+                      **{c: meta.get(c) for c in ("fidelity", "convention", "resolution", "num_classes")}}
+            baseline = random_baseline(sample, search, best.get("top1"), search_cost_k(d["trials"], meta["fidelity"]))
         runs.append({"run": name, "study": d["study"], "space": space, "fidelity": meta["fidelity"], "budget": budget,
                      "trials": int(sum(counts.values())), "trained": int(counts.get("trained", 0)),
                      "front": len(d["front"]), "best_arch": best.get("arch"), "best_ops": best.get("ops"),
@@ -80,6 +84,13 @@ def rediscovery_tables(reports: dict[str, dict], random: pd.DataFrame | None = N
     for key, cols in _INTS.items():  # integers stay integers (missing: <NA>), not 3.0 / nan
         tables[key][cols] = tables[key][cols].astype("Int64")
     return tables
+
+
+def _search_seed(name: str, meta: dict, given: int | None) -> int | None:
+    recorded = meta.get("seed")
+    if recorded is not None and given is not None and int(recorded) != given:
+        raise ValueError(f"--search-seeds: {given} is not the seed the study of {name!r} records ({recorded})")
+    return int(recorded) if recorded is not None else given
 
 
 def _missing(v) -> bool:
@@ -117,9 +128,9 @@ def _choice_cell(r: pd.Series) -> str:
 
 def _random_lines(runs: pd.DataFrame) -> list[str]:
     """The section on random search, for the runs that have a baseline (none: no section)."""
-    rows = runs[runs["random_n"].notna()]
-    if rows.empty:
+    if runs["random_note"].isna().all():  # no --random
         return []
+    rows = runs[runs["random_n"].notna()]
     lines = ["", "## Against random search", "",
              "The same space, fidelity and budget, drawn uniformly at random and trained once (`nas.analyze edf`)."
              " *rank*: how many of the random architectures score at least the search's best. *random search of"
@@ -133,9 +144,10 @@ def _random_lines(runs: pd.DataFrame) -> list[str]:
         beats = "-" if _missing(r["beats_random"]) else f"{100 * r['beats_random']:.0f}%"
         lines.append(f"| {r['run']} | {_pct(r['best_top1'])} | {rank} | {r['random_k']} |"
                      f" {_pct(r['random_best_median'])} | {beats} |")
-    missing = [n for n in runs["run"] if n not in set(rows["run"])]
-    if missing:
-        lines += ["", f"No random sample of the same space, fidelity and budget for: {', '.join(missing)}."]
+    notes = [f"{r['run']}: {r['random_note']}" for _, r in runs.iterrows()
+             if isinstance(r["random_note"], str) and r["random_note"]]
+    if notes:
+        lines += ["", "No comparison (or only a rank) for " + "; ".join(notes) + "."]
     return lines
 
 

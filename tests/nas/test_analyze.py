@@ -205,6 +205,9 @@ def test_edf_stats_take_the_ops_out():
     prelu = st.loc[("activation", "prelu")]
     assert prelu["adj_high"] < 0 and prelu["adj_diff"] == pytest.approx(-0.05, abs=0.015)
     assert (st["ks_p_fdr"] >= st["ks_p"]).all() and st["ks_p_fdr"].notna().all()
+    two = edf_stats(pd.concat([archs, archs.iloc[:60].assign(space="per-stage")], ignore_index=True), resamples=50)
+    for _, g in two.groupby("space"):  # Benjamini-Hochberg within each space, not over both
+        assert np.allclose(g["ks_p_fdr"], stats.false_discovery_control(g["ks_p"], method="bh"))
     residuals = ops_residuals(archs)
     assert abs(np.corrcoef(np.log(ops), residuals)[0, 1]) < 1e-6  # a least-squares line leaves no slope
     assert ops_residuals(archs.iloc[:2]).isna().all()

@@ -13,6 +13,7 @@ import pytest
 from nas import report_data
 from nas.analyze import CHOICES
 from nas.analyze import main as analyze_main
+from nas.analyze.edf import ARCH_COLUMNS
 from nas.analyze.rediscovery import (
     CHOICE_COLUMNS,
     PRESET_COLUMNS,
@@ -23,6 +24,7 @@ from nas.analyze.rediscovery import (
 from nas.report.choices import KEY_CHOICES
 from nas.search import main as search_main
 from nas.study import load_study
+from proxies import Fidelity
 from search_space import SEED_PRESETS
 from search_space.cli import run_cli
 
@@ -115,23 +117,28 @@ def test_the_command_on_two_searches(searches, tmp_path, capsys):
     text = pd.read_csv(out / "rediscovery-choices.csv", dtype=str)  # integers written as such, not 1.0
     assert text["near"].dropna().str.fullmatch(r"\d+").all() and text["trained"].str.fullmatch(r"\d+").all()
     assert runs["random_n"].isna().all() and "## Against random search" not in (out / "rediscovery.md").read_text()
-    # against a random sample of the uniform space at the searches' fidelity (the per-stage one has none)
+    # against a random sample of the uniform space at the searches' fidelity (the per-stage one has none);
+    # the uniform search ran with --seed 0, and its study records it
     fidelity = runs["fidelity"].iloc[0]
     sample = pd.DataFrame({"space": "uniform", "arch": [f"a{i}" for i in range(8)], "ops": 20e6,
-                           "top1": [0.0] * 7 + [1.0], "error": None, "fidelity": fidelity, "budget": 50e6})
+                           "top1": [0.0] * 7 + [1.0], "error": None, "fidelity": fidelity, "budget": 50e6,
+                           "data_seed": 0, "convention": "bireal", "resolution": 224, "num_classes": 1000})
     for c in CHOICES:
         sample[c] = "x"
     sample.to_csv(tmp_path / "edf-archs.csv", index=False)
-    assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out),
-                         "--random", str(tmp_path / "edf-archs.csv")]) == 0
+    random = ["--random", str(tmp_path / "edf-archs.csv")]
+    assert analyze_main(["rediscovery", *map(str, searches), "--out", str(out), *random]) == 0
     runs = pd.read_csv(out / "rediscovery-runs.csv")
     uniform, per_stage = runs.iloc[0], runs.iloc[1]
     assert uniform["random_n"] == 8 and uniform["random_rank"] == 1 and math.isnan(per_stage["random_n"])
-    k = uniform["random_k"]
-    assert 1 <= k <= 8 and uniform["beats_random"] == pytest.approx(1 - k / 8)  # loses to whoever drew the 1.0
+    trials = report_data(load_study(f"sqlite:///{searches[0] / 'study.db'}"))["trials"]
+    own = trials[trials["outcome"].isin(["trained", "pruned", "diverged", "error"])]
+    k = round(own["epochs_done"].fillna(Fidelity.from_key(fidelity).epochs).sum() / Fidelity.from_key(fidelity).epochs)
+    assert uniform["random_k"] == k
+    if k <= 8:
+        assert uniform["beats_random"] == pytest.approx(1 - k / 8)  # loses to whoever drew the 1.0
     md = (out / "rediscovery.md").read_text()
-    assert "## Against random search" in md and "No random sample of the same space, fidelity and budget for:" \
-        " rd-per-stage." in md
+    assert "## Against random search" in md and "rd-per-stage: no sample of the same space" in md
 
 
 def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
@@ -176,10 +183,16 @@ def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
     assert (foreign / "rediscovery.md").read_text() == "my notes\n"
     assert not (foreign / "rediscovery-runs.csv").exists()
     (tmp_path / "old.csv").write_text("space,arch,ops,top1,error\n")
-    for random, message in ((tmp_path / "absent.csv", "--random: cannot read"),
-                            (tmp_path / "old.csv", "--random: ")):
+    words = tmp_path / "words.csv"
+    pd.DataFrame([dict.fromkeys(ARCH_COLUMNS, "x")]).to_csv(words, index=False)
+    for extra, message in ((["--random", str(tmp_path / "absent.csv")], "--random: cannot read"),
+                           (["--random", str(tmp_path / "old.csv")], "is not an edf-archs.csv of this version"),
+                           (["--random", str(words)], "has a ops that is not a number ('x')"),
+                           (["--search-seeds", "0,1"], "--search-seeds: '0,1' is not 1 comma-separated seeds"),
+                           (["--search-seeds", "a"], "--search-seeds: 'a' is not 1"),
+                           (["--search-seeds", "5"], "--search-seeds: 5 is not the seed the study of 'rd-uniform'"
+                                                     " records (0)")):
         capsys.readouterr()
-        assert run_cli(_main, ["rediscovery", str(searches[0]), "--random", str(random),
-                               "--out", str(tmp_path / "o3")]) == 2
+        assert run_cli(_main, ["rediscovery", str(searches[0]), *extra, "--out", str(tmp_path / "o3")]) == 2
         err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1 and not (tmp_path / "o3").exists()
+        assert message in err and err.count("\n") == 1 and not (tmp_path / "o3").exists(), err
