@@ -83,7 +83,8 @@ def choice_values(arch: ArchConfig) -> dict[str, str]:
 
 
 def _text(value) -> str:
-    return "n/a" if value is None else str(value)  # expansion of a cascade stage: not applicable
+    # a cascade stage has no expansion: "none" (not "n/a", which pandas reads back as a missing value)
+    return "none" if value is None else str(value)
 
 
 def edf_curves(archs: pd.DataFrame) -> pd.DataFrame:
@@ -163,8 +164,11 @@ def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame) -> str:
     out = []
     for space in dict.fromkeys(st["space"]):
         done = archs[(archs["space"] == space) & archs["error"].notna()]
-        out += [f"## {space} space: {len(done)} architectures", "",
-                "| choice | value | n | median error | vs the rest | at equal OPs | KS | p | p (FDR) |",
+        out += [f"## {space} space: {len(done)} architectures", ""]
+        if len(done) >= 3 and done["error"].nunique() > 1 and "ops" in done and done["ops"].nunique() > 1:
+            rho = stats.spearmanr(pd.to_numeric(done["ops"]), done["error"])
+            out += [f"Error against OPs over the space: Spearman rho {rho.statistic:+.2f} (p {rho.pvalue:.2g}).", ""]
+        out += ["| choice | value | n | median error | vs the rest | at equal OPs | KS | p | p (FDR) |",
                 "|---|---|---:|---:|---|---|---:|---:|---:|"]
         for r in st[st["space"] == space].itertuples(index=False):
             median = 100 * done.loc[done[r.choice] == r.value, "error"].median()
