@@ -6,7 +6,17 @@
 from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
 from .cli import main
 from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
-from .edf import CHOICES, SPACES, choice_values, draw_archs, edf_curves, edf_markdown, edf_stats, ops_residuals
+from .edf import (
+    CHOICES,
+    SPACES,
+    choice_values,
+    draw_archs,
+    edf_curves,
+    edf_markdown,
+    edf_shares,
+    edf_stats,
+    ops_residuals,
+)
 from .plot import EdfPlotData, draw_edf, edf_plot_data
 from .random_baseline import best_of_k_below, best_of_k_median, random_baseline, search_cost_k
 from .rediscovery import rediscovery_markdown, rediscovery_tables
@@ -35,6 +45,7 @@ __all__ = [
     "edf_curves",
     "edf_markdown",
     "edf_plot_data",
+    "edf_shares",
     "edf_stats",
     "fdr_verdicts",
     "fresh_seeds",

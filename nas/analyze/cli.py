@@ -17,7 +17,8 @@ cache at the end (``--report-only``: from the cache alone):
   seeds, verdict, ...) and ``claims.md``;
 * edf: ``edf-archs.csv`` (every architecture, its OPs, top-1, error and choice values),
   ``edf.csv`` (the curves), ``edf-stats.csv`` (each value against the rest, plain and at equal
-  OPs), ``edf.md`` (that table in Markdown) and ``edf-<space>.png`` / ``.svg``;
+  OPs), ``edf-shares.csv`` (each stage choice's share of stages against error), ``edf.md`` (those
+  tables in Markdown) and ``edf-<space>.png`` / ``.svg``;
 * rediscovery (trains nothing: reads finished ``nas.search --no-seed-presets`` folders):
   ``rediscovery-runs.csv``, ``rediscovery-presets.csv``, ``rediscovery-choices.csv`` and
   ``rediscovery.md`` (:mod:`nas.analyze.rediscovery`);
@@ -54,12 +55,14 @@ from .confirm import CONFIRM_COLUMNS, CONFIRM_TITLE, confirm_markdown, confirm_t
 from .edf import (
     ARCH_COLUMNS,
     EDF_TITLE,
+    SHARE_COLUMNS,
     SPACES,
     STATS_COLUMNS,
     choice_values,
     draw_archs,
     edf_curves,
     edf_markdown,
+    edf_shares,
     edf_stats,
 )
 from .plot import MARKER, draw_edf, edf_plot_data
@@ -83,7 +86,8 @@ REDISCOVERY_FILES = {"rediscovery-runs.csv": ("runs", RUN_HEADER),
                      "rediscovery-choices.csv": ("choices", CHOICE_COLUMNS)}
 EDF_HEADERS = {"edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
                "edf.csv": ["space", "choice", "value", "n", "error", "cdf"],
-               "edf-stats.csv": STATS_COLUMNS[:7]}  # the columns up to ks_p; later ones were added
+               "edf-stats.csv": STATS_COLUMNS[:7],  # the columns up to ks_p; later ones were added
+               "edf-shares.csv": SHARE_COLUMNS}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -230,11 +234,12 @@ def _edf(args: argparse.Namespace) -> int:
     table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]
-    curves, stats = edf_curves(done), edf_stats(done, resamples=args.bootstrap)
+    curves, stats, shares = edf_curves(done), edf_stats(done, resamples=args.bootstrap), edf_shares(done)
     make_out_folder(args.out)
     atomic_write_text(args.out / "edf-archs.csv", table.to_csv(index=False))
     atomic_write_text(args.out / "edf.csv", curves.to_csv(index=False))
     atomic_write_text(args.out / "edf-stats.csv", stats.to_csv(index=False))
+    atomic_write_text(args.out / "edf-shares.csv", shares.to_csv(index=False))
     how = (f"Proxy top-1 error at fidelity `{fidelity.key()}` of architectures drawn uniformly at random within"
            f" {args.budget} OPs (draw seed {args.seed}, training seed 0), split by each choice's value (in the"
            " per-stage space: the value of at least 3 of the 5 stages, else `mixed`). *vs the rest*: the value's"
@@ -245,14 +250,15 @@ def _edf(args: argparse.Namespace) -> int:
            " values. The intervals are not corrected for the many values of a space. Values of fewer than 5"
            " architectures are not compared. One training seed per architecture: the evaluator's seed SD (about"
            " 1.6 points) is part of every spread.\n\n")
-    atomic_write_text(args.out / "edf.md", f"{EDF_TITLE} within {args.budget} OPs\n\n{how}{edf_markdown(done, stats)}")
+    md = edf_markdown(done, stats, shares)
+    atomic_write_text(args.out / "edf.md", f"{EDF_TITLE} within {args.budget} OPs\n\n{how}{md}")
     for s in spaces:
         n = int((done["space"] == s).sum())
         title = f"{s} space: {n} architectures within {args.budget} OPs, fidelity {fidelity.key()}"
         draw_edf(edf_plot_data(curves, s, title), [args.out / f"edf-{s}.png", args.out / f"edf-{s}.svg"])
     print(stats.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(stats) else "no runs yet")
     print(f"{len(done)} of {len(table)} architectures evaluated; wrote {args.out}/edf-archs.csv, edf.csv,"
-          " edf-stats.csv, edf.md and the plots", file=sys.stderr)
+          " edf-stats.csv, edf-shares.csv, edf.md and the plots", file=sys.stderr)
     return 0
 
 

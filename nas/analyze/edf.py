@@ -23,6 +23,11 @@ Two more columns guard the reading of that table:
   out the line's own uncertainty), and a value that goes with more or fewer OPs lends part of its
   own effect to the line: the adjusted difference leans towards 0 for such a value.
 
+In the per-stage space most architectures are ``mixed`` in a stage choice, which the EDFs cannot
+split. :func:`edf_shares` reads such a choice by its *share*: the fraction of an architecture's
+stages that take a value, and Spearman's rho between that share and error, plain and at equal OPs
+(the partial rank correlation given OPs, as the search report's *Key choices* table does).
+
 The intervals are each at 95%, not corrected for the some 30 values of a space (a two-valued choice
 is also one comparison seen from both sides): read a single bold interval with that in mind, and
 the FDR-adjusted p-value beside it.
@@ -40,8 +45,8 @@ from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
 from .stats import compare_samples
 
-__all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SPACES", "STATS_COLUMNS", "choice_values", "draw_archs",
-           "edf_curves", "edf_markdown", "edf_stats", "ops_residuals"]
+__all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SHARE_COLUMNS", "SPACES", "STATS_COLUMNS", "choice_values",
+           "draw_archs", "edf_curves", "edf_markdown", "edf_shares", "edf_stats", "ops_residuals"]
 
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
@@ -141,6 +146,38 @@ def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STATS_COLUMNS)
 
 
+SHARE_COLUMNS = ["space", "choice", "value", "n", "mean_share", "rho", "p", "rho_ops", "p_ops"]
+
+
+def edf_shares(archs: pd.DataFrame) -> pd.DataFrame:
+    """Per (space, stage choice, value): the mean share of stages with the value over the space's
+    architectures, and Spearman's rho (with p) of share against error, plain and given OPs
+    (``rho_ops``); NaN where the share does not vary."""
+    from ..report.choices import partial_spearman  # nas.report imports Optuna: only when shares are asked for
+
+    rows = []
+    for space in dict.fromkeys(archs["space"]):
+        sub = archs[(archs["space"] == space) & archs["error"].notna()]
+        stages = [ArchConfig.decode(a).stages for a in sub["arch"]]
+        error, ops = sub["error"].to_numpy(dtype=float), pd.to_numeric(sub["ops"]).to_numpy(dtype=float)
+        for choice in STAGE_CHOICES:
+            values = sorted({_text(getattr(st, choice)) for arch in stages for st in arch}, key=str)
+            for value in values:
+                share = np.array([sum(_text(getattr(st, choice)) == value for st in arch) / len(arch)
+                                  for arch in stages])
+                row = {"space": space, "choice": choice, "value": value, "n": len(sub),
+                       "mean_share": float(share.mean()), "rho": np.nan, "p": np.nan, "rho_ops": np.nan,
+                       "p_ops": np.nan}
+                if len(sub) >= 4 and np.ptp(share) > 0 and np.ptp(error) > 0:
+                    res = stats.spearmanr(share, error)
+                    row.update(rho=float(res.statistic), p=float(res.pvalue))
+                    partial = partial_spearman(share, error, ops)
+                    if partial is not None:
+                        row.update(rho_ops=partial[0], p_ops=partial[1])
+                rows.append(row)
+    return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+
+
 EDF_TITLE = "# Design-space EDFs"  # edf.md starts with it: a file without it is not ours
 
 
@@ -155,9 +192,10 @@ def _interval(mid: float, low: float, high: float) -> str:
     return cell
 
 
-def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame) -> str:
+def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame, shares: pd.DataFrame | None = None) -> str:
     """One table per space: each value's median error, its difference from the rest of the space,
-    plain and at equal OPs (bold: the 95% interval excludes 0), and the KS statistic with its p-values."""
+    plain and at equal OPs (bold: the 95% interval excludes 0), and the KS statistic with its p-values;
+    with ``shares`` (:func:`edf_shares`), the per-stage space's share table after it."""
     def number(v: float, fmt: str) -> str:
         return format(v, fmt) if np.isfinite(v) else "n/a"
 
@@ -178,6 +216,17 @@ def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame) -> str:
                      number(r.ks, ".2f"), number(r.ks_p, ".3f"), number(r.ks_p_fdr, ".3f")]
             out.append("| " + " | ".join(str(c) for c in cells) + " |")
         out.append("")
+        sh = shares[(shares["space"] == space) & shares["rho"].notna()] if shares is not None else shares
+        if sh is not None and space == "per-stage" and len(sh):
+            out += [f"Share of the stages with a value, against error ({space} space; negative: more of it goes with"
+                    " lower error):", "",
+                    "| choice | value | mean share | rho | p | rho at equal OPs | p |",
+                    "|---|---|---:|---:|---:|---:|---:|"]
+            for r in sh.itertuples(index=False):
+                cells = [r.choice, r.value, f"{r.mean_share:.2f}", number(r.rho, "+.2f"), number(r.p, ".3f"),
+                         number(r.rho_ops, "+.2f"), number(r.p_ops, ".3f")]
+                out.append("| " + " | ".join(str(c) for c in cells) + " |")
+            out.append("")
     return "\n".join(out)
 
 

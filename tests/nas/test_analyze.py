@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from nas.analyze import (
+    CHOICES,
     CLAIMS,
     choice_values,
     claim_archs,
@@ -20,6 +21,7 @@ from nas.analyze import (
     edf_curves,
     edf_markdown,
     edf_plot_data,
+    edf_shares,
     edf_stats,
     fdr_verdicts,
     match_width,
@@ -33,7 +35,7 @@ from nas.analyze.cli import main
 from nas.analyze.edf import STATS_COLUMNS
 from proxies.calibrate import default_paper_csv, read_paper_table
 from proxies.fidelity_runs import RUN_COLUMNS
-from search_space import ArchConfig, get_preset
+from search_space import ArchConfig, analytic_cost, get_preset
 from search_space.cli import run_cli
 
 
@@ -188,6 +190,27 @@ def test_edf_curves_and_stats_on_synthetic_errors():
     assert list(edf_stats(archs.iloc[:0]).columns) == STATS_COLUMNS  # no runs yet: still a header
 
 
+def test_edf_shares_read_a_per_stage_choice_by_its_share_of_stages():
+    """Error falls with the share of PReLU stages: rho < 0 for prelu, > 0 for relu, plain and at equal
+    OPs; choices that do not move error stay near 0. The per-stage table comes after the EDF table."""
+    rng = np.random.default_rng(2)
+    archs = draw_archs("per-stage", 60, 50e6, seed=3)
+    share = np.array([sum(st.activation == "prelu" for st in a.stages) / 5 for a in archs])
+    rows = pd.DataFrame({"space": "per-stage", "arch": [a.encode() for a in archs],
+                         "ops": [analytic_cost(a).ops() for a in archs],
+                         "error": 0.8 - 0.2 * share + rng.normal(0, 0.01, len(archs)),
+                         **{c: [choice_values(a)[c] for a in archs] for c in CHOICES}})
+    sh = edf_shares(rows).set_index(["choice", "value"])
+    assert sh.loc[("activation", "prelu"), "mean_share"] == pytest.approx(share.mean())
+    assert sh.loc[("activation", "prelu"), "rho"] < -0.9 and sh.loc[("activation", "prelu"), "p"] < 1e-6
+    assert sh.loc[("activation", "prelu"), "rho_ops"] < -0.9 and sh.loc[("activation", "relu"), "rho_ops"] > 0.9
+    others = sh.drop(index="activation", level="choice")["rho"].dropna()
+    assert len(others) > 10 and (others.abs() < 0.5).all()
+    md = edf_markdown(rows, edf_stats(rows, resamples=50), edf_shares(rows))
+    assert "Share of the stages with a value, against error (per-stage space" in md
+    assert md.index("| choice | value | n | median error") < md.index("| choice | value | mean share |")
+
+
 def test_edf_stats_take_the_ops_out():
     """A choice that only costs OPs (error depends on OPs alone) differs plainly but not at equal OPs;
     a choice with an effect of its own differs at equal OPs too. FDR over the space's values."""
@@ -230,7 +253,7 @@ def test_edf_and_claims_real_runs_resume(tmp_path, image_folder, capsys):
     table = pd.read_csv(out / "edf-archs.csv")
     assert len(table) == 3 and table["top1"].notna().all() and (table["ops"] <= 50e6).all()
     written = {p.name for p in out.iterdir()}
-    assert {"edf.csv", "edf-stats.csv", "edf.md", "edf-uniform.png", "edf-uniform.svg"} <= written
+    assert {"edf.csv", "edf-stats.csv", "edf-shares.csv", "edf.md", "edf-uniform.png", "edf-uniform.svg"} <= written
     assert (out / "edf.md").read_text().startswith("# Design-space EDFs within 50M OPs")
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 3
