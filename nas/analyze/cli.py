@@ -219,6 +219,7 @@ def _edf(args: argparse.Namespace) -> int:
         for suffix in ("png", "svg"):
             check_ours(args.out / f"edf-{s}.{suffix}", marker=None if ours else MARKER)
     drawn = {s: draw_archs(s, args.n, budget, args.seed) for s in spaces}
+    options = data_options_from_args(args)
     spec = RunSpec("train", fidelity, 0)
     order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved
     runs = _run(args, [spec], order)
@@ -230,7 +231,8 @@ def _edf(args: argparse.Namespace) -> int:
             rows.append({"space": s, "arch": a.encode(), "ops": analytic_cost(a).ops(), "top1": top1,
                          "error": None if top1 is None else 1 - top1, **choice_values(a),
                          "fidelity": fidelity.key(), "budget": budget, "data_seed": DATA_SEED,
-                         "convention": "bireal", "resolution": 224, "num_classes": 1000})  # analytic_cost's OPs
+                         "convention": "bireal", "resolution": 224, "num_classes": 1000,  # analytic_cost's OPs
+                         "test_fraction": options.test_fraction, "skip_bad_images": options.skip_bad})
     table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]

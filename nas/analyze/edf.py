@@ -25,8 +25,9 @@ Two more columns guard the reading of that table:
 
 In the per-stage space most architectures are ``mixed`` in a stage choice, which the EDFs cannot
 split. :func:`edf_shares` reads such a choice by its *share*: the fraction of an architecture's
-stages that take a value, and Spearman's rho between that share and error, plain and at equal OPs
-(the partial rank correlation given OPs, as the search report's *Key choices* table does).
+stages that take a value (an expansion's: of its non-cascade stages), and Spearman's rho between
+that share and error, plain and at equal OPs (the partial rank correlation given OPs, as the search
+report's *Key choices* table does), with Benjamini-Hochberg over the space's values.
 
 The intervals are each at 95%, not corrected for the some 30 values of a space (a two-valued choice
 is also one comparison seen from both sides): read a single bold interval with that in mind, and
@@ -43,7 +44,7 @@ from scipy import stats
 
 from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
-from .stats import compare_samples
+from .stats import MIN_SAMPLE, compare_samples
 
 __all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SHARE_COLUMNS", "SPACES", "STATS_COLUMNS", "choice_values",
            "draw_archs", "edf_curves", "edf_markdown", "edf_shares", "edf_stats", "ops_residuals"]
@@ -52,7 +53,7 @@ SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
 CHOICES = (*STAGE_CHOICES, "width", "depth")
 ARCH_COLUMNS = ["space", "arch", "ops", "top1", "error", *CHOICES, "fidelity", "budget", "data_seed", "convention",
-                "resolution", "num_classes"]  # edf-archs.csv: the scores, and what they were measured under
+                "resolution", "num_classes", "test_fraction", "skip_bad_images"]  # edf-archs.csv: what and how
 MAJORITY = NUM_STAGES // 2 + 1
 
 
@@ -146,36 +147,56 @@ def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STATS_COLUMNS)
 
 
-SHARE_COLUMNS = ["space", "choice", "value", "n", "mean_share", "rho", "p", "rho_ops", "p_ops"]
+SHARE_COLUMNS = ["space", "choice", "value", "n", "n_with", "mean_share", "rho", "p", "rho_ops", "p_ops",
+                 "p_ops_fdr"]
+
+
+def _shares(stages: list, choice: str, value: str) -> np.ndarray:
+    """Each architecture's share of stages with ``value``; an expansion's among its non-cascade stages
+    (a cascade stage has none), NaN for an architecture without one."""
+    out = []
+    for arch in stages:
+        own = [st for st in arch if choice != "expansion" or st.expansion is not None]
+        out.append(sum(_text(getattr(st, choice)) == value for st in own) / len(own) if own else np.nan)
+    return np.array(out, dtype=float)
 
 
 def edf_shares(archs: pd.DataFrame) -> pd.DataFrame:
     """Per (space, stage choice, value): the mean share of stages with the value over the space's
-    architectures, and Spearman's rho (with p) of share against error, plain and given OPs
-    (``rho_ops``); NaN where the share does not vary."""
-    from ..report.choices import partial_spearman  # nas.report imports Optuna: only when shares are asked for
+    architectures (``n_with``: how many have it in some stage), and Spearman's rho (with p) of share
+    against error, plain and given OPs (``rho_ops``; ``p_ops_fdr``: Benjamini-Hochberg over the
+    space). NaN unless at least :data:`MIN_SAMPLE` architectures have the value and as many lack it
+    somewhere (the share varies over enough of them)."""
+    from ..report.choices import partial_spearman  # imports Optuna (nas.report): a second or so, once
 
-    rows = []
+    tables = []
     for space in dict.fromkeys(archs["space"]):
         sub = archs[(archs["space"] == space) & archs["error"].notna()]
         stages = [ArchConfig.decode(a).stages for a in sub["arch"]]
         error, ops = sub["error"].to_numpy(dtype=float), pd.to_numeric(sub["ops"]).to_numpy(dtype=float)
+        rows = []
         for choice in STAGE_CHOICES:
-            values = sorted({_text(getattr(st, choice)) for arch in stages for st in arch}, key=str)
+            values = sorted({_text(getattr(st, choice)) for arch in stages for st in arch
+                             if choice != "expansion" or st.expansion is not None})
             for value in values:
-                share = np.array([sum(_text(getattr(st, choice)) == value for st in arch) / len(arch)
-                                  for arch in stages])
-                row = {"space": space, "choice": choice, "value": value, "n": len(sub),
-                       "mean_share": float(share.mean()), "rho": np.nan, "p": np.nan, "rho_ops": np.nan,
-                       "p_ops": np.nan}
-                if len(sub) >= 4 and np.ptp(share) > 0 and np.ptp(error) > 0:
-                    res = stats.spearmanr(share, error)
+                share = _shares(stages, choice, value)
+                ok = np.isfinite(share)
+                row = dict.fromkeys(SHARE_COLUMNS, np.nan) | {
+                    "space": space, "choice": choice, "value": value, "n": int(ok.sum()),
+                    "n_with": int((share[ok] > 0).sum()), "mean_share": float(share[ok].mean())}
+                if min(row["n_with"], int((share[ok] < 1).sum())) >= MIN_SAMPLE and np.ptp(error[ok]) > 0:
+                    res = stats.spearmanr(share[ok], error[ok])
                     row.update(rho=float(res.statistic), p=float(res.pvalue))
-                    partial = partial_spearman(share, error, ops)
+                    partial = partial_spearman(share[ok], error[ok], ops[ok])
                     if partial is not None:
                         row.update(rho_ops=partial[0], p_ops=partial[1])
                 rows.append(row)
-    return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+        table = pd.DataFrame(rows, columns=SHARE_COLUMNS)
+        tested = table["p_ops"].notna()
+        if tested.any():
+            table.loc[tested, "p_ops_fdr"] = stats.false_discovery_control(table.loc[tested, "p_ops"], method="bh")
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SHARE_COLUMNS)
 
 
 EDF_TITLE = "# Design-space EDFs"  # edf.md starts with it: a file without it is not ours
@@ -219,12 +240,14 @@ def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame, shares: pd.DataFrame | N
         sh = shares[(shares["space"] == space) & shares["rho"].notna()] if shares is not None else shares
         if sh is not None and space == "per-stage" and len(sh):
             out += [f"Share of the stages with a value, against error ({space} space; negative: more of it goes with"
-                    " lower error):", "",
-                    "| choice | value | mean share | rho | p | rho at equal OPs | p |",
-                    "|---|---|---:|---:|---:|---:|---:|"]
+                    " lower error; an expansion's share is among the non-cascade stages; values that fewer than"
+                    f" {MIN_SAMPLE} architectures have, or lack, are left out):", "",
+                    "| choice | value | with it | mean share | rho | p | rho at equal OPs | p | p (FDR) |",
+                    "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
             for r in sh.itertuples(index=False):
-                cells = [r.choice, r.value, f"{r.mean_share:.2f}", number(r.rho, "+.2f"), number(r.p, ".3f"),
-                         number(r.rho_ops, "+.2f"), number(r.p_ops, ".3f")]
+                cells = [r.choice, r.value, f"{r.n_with} of {r.n}", f"{r.mean_share:.2f}", number(r.rho, "+.2f"),
+                         number(r.p, ".3f"), number(r.rho_ops, "+.2f"), number(r.p_ops, ".3f"),
+                         number(r.p_ops_fdr, ".3f")]
                 out.append("| " + " | ".join(str(c) for c in cells) + " |")
             out.append("")
     return "\n".join(out)

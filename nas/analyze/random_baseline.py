@@ -3,11 +3,13 @@
 The random sample is ``nas.analyze edf``'s (``edf-archs.csv``): architectures drawn uniformly from a
 space within a budget and trained once at a fidelity. A search is compared only with the rows that
 match it in everything that moves a score or an OPs count: space, fidelity, data seed (a search's
-``--seed`` selects its training subset; edf trains on data seed 0), OPs convention, resolution and
-classes; and only a search that ranks single runs (``--seeds 1``), since the sample's scores are
-single runs. Rows whose OPs fit the search's budget stand in for a random search within it
-(rejection sampling within a smaller budget is still uniform within it); a sample drawn within a
-smaller budget than the search's cannot. Where nothing matches, ``random_note`` says why.
+``--seed`` selects its training subset; edf trains on data seed 0), OPs convention, resolution,
+classes, test fraction and the skipping of bad images; and only a search that ranks single runs
+(``--seeds 1``), since the sample's scores are single runs. Rows whose OPs fit the search's budget
+stand in for a random search within it (rejection sampling within a smaller budget is still
+uniform within it); a sample drawn within a smaller budget than the search's cannot. Where nothing
+matches, ``random_note`` says why. The data folder itself is not compared (a study does not record
+it): pair a search with an edf run on its data.
 
 * ``random_rank``: how many of the sample score at least the search's best top-1 (0: it beats them all).
 * A random search of the same cost: ``random_k`` architectures trained to full fidelity, where
@@ -39,7 +41,9 @@ from ..outcomes import COUNTED
 __all__ = ["BASELINE_COLUMNS", "best_of_k_below", "best_of_k_median", "random_baseline", "search_cost_k"]
 
 BASELINE_COLUMNS = ["random_n", "random_k", "random_rank", "random_best_median", "beats_random", "random_note"]
-MATCHED = ("space", "fidelity", "data_seed", "convention", "resolution", "num_classes")  # sample column = search's
+MATCHED = ("space", "fidelity", "data_seed", "convention", "resolution", "num_classes", "test_fraction",
+           "skip_bad_images")  # sample column = search's
+_NUMERIC = {"data_seed", "resolution", "num_classes", "test_fraction"}
 
 
 def _all_from(n_total: int, n_good: int, k: int) -> float:
@@ -73,7 +77,7 @@ def search_cost_k(trials: pd.DataFrame, fidelity: str) -> int:
     full = Fidelity.from_key(fidelity).epochs
     own = trials if "seed_preset" not in trials else trials[trials["seed_preset"].isna()]
     spent = pd.to_numeric(own.loc[own["outcome"].isin(COUNTED), "epochs_done"]).fillna(full)
-    return round(float(spent.sum()) / full)
+    return math.floor(float(spent.sum()) / full + 0.5)  # half up (round() takes 2.5 to 2)
 
 
 def random_baseline(sample: pd.DataFrame, search: dict, best_top1: float | None, k: int) -> dict:
@@ -87,7 +91,10 @@ def random_baseline(sample: pd.DataFrame, search: dict, best_top1: float | None,
         return {**out, "random_note": f"the search ranks means of {search['seeds']} seeds; the sample, single runs"}
     rows = sample[sample["top1"].notna()]
     for c in MATCHED:
-        rows = rows[rows[c].astype(str) == str(search[c])]
+        if c in _NUMERIC:
+            rows = rows[pd.to_numeric(rows[c], errors="coerce") == float(search[c])]
+        else:
+            rows = rows[rows[c].astype(str) == str(search[c])]
     if rows.empty:
         return {**out, "random_note": "no sample of the same " + ", ".join(MATCHED).replace("_", " ")}
     if (pd.to_numeric(rows["budget"]) < search["budget"]).any():
@@ -97,7 +104,9 @@ def random_baseline(sample: pd.DataFrame, search: dict, best_top1: float | None,
     if best_top1 is None or not math.isfinite(best_top1):
         return {**out, "random_note": "the search has no fully trained architecture"}
     out["random_rank"] = int((scores >= best_top1).sum())
-    if not 1 <= k <= len(scores):
+    if k < 1:
+        return {**out, "random_note": "the search trained nothing"}
+    if k > len(scores):
         return {**out, "random_note": f"k = {k}: the sample of {len(scores)} cannot stand for that random search"}
     out.update(random_best_median=best_of_k_median(scores, k), beats_random=best_of_k_below(scores, k, best_top1))
     return out

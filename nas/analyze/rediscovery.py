@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from proxies.loader import DEFAULT_TEST_FRACTION
+
 from ..budget import format_ops
 from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k
 from .search_folder import open_search
@@ -68,6 +70,8 @@ def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = N
         baseline, data_seed = dict.fromkeys(BASELINE_COLUMNS), _search_seed(name, meta, (seeds or {}).get(name))
         if sample is not None:
             search = {"space": space, "budget": budget, "seeds": meta.get("seeds", 1), "data_seed": data_seed,
+                      "test_fraction": meta.get("test_fraction", DEFAULT_TEST_FRACTION),
+                      "skip_bad_images": meta.get("skip_bad_images", False),
                       **{c: meta.get(c) for c in ("fidelity", "convention", "resolution", "num_classes")}}
             baseline = random_baseline(sample, search, best.get("top1"), search_cost_k(d["trials"], meta["fidelity"]))
         runs.append({"run": name, "study": d["study"], "space": space, "fidelity": meta["fidelity"], "budget": budget,
@@ -132,7 +136,8 @@ def _random_lines(runs: pd.DataFrame) -> list[str]:
         return []
     rows = runs[runs["random_n"].notna()]
     lines = ["", "## Against random search", "",
-             "The same space, fidelity and budget, drawn uniformly at random and trained once (`nas.analyze edf`)."
+             "Architectures of the search's space drawn uniformly at random within its budget and trained once"
+             " (`nas.analyze edf`), at its fidelity, data seed and data options, on the data the edf run was given."
              " *rank*: how many of the random architectures score at least the search's best. *random search of"
              " equal cost*: k architectures trained to full fidelity for the search's training epochs; the median"
              " of its best, and the share of such random searches whose best the search's best beats (0.5: no"

@@ -191,24 +191,35 @@ def test_edf_curves_and_stats_on_synthetic_errors():
 
 
 def test_edf_shares_read_a_per_stage_choice_by_its_share_of_stages():
-    """Error falls with the share of PReLU stages: rho < 0 for prelu, > 0 for relu, plain and at equal
-    OPs; choices that do not move error stay near 0. The per-stage table comes after the EDF table."""
+    """Error falls with the share of PReLU stages and rises with OPs: rho < 0 for prelu, > 0 for relu,
+    and stronger at equal OPs (the OPs term is noise to the plain rho); choices that do not move error
+    stay near 0; rare values get no rho. The per-stage table comes after the EDF table; the uniform
+    space has none."""
+    from nas.report.choices import partial_spearman
+
     rng = np.random.default_rng(2)
     archs = draw_archs("per-stage", 60, 50e6, seed=3)
     share = np.array([sum(st.activation == "prelu" for st in a.stages) / 5 for a in archs])
-    rows = pd.DataFrame({"space": "per-stage", "arch": [a.encode() for a in archs],
-                         "ops": [analytic_cost(a).ops() for a in archs],
-                         "error": 0.8 - 0.2 * share + rng.normal(0, 0.01, len(archs)),
+    ops = np.array([analytic_cost(a).ops() for a in archs])
+    error = 0.8 - 0.2 * share + 0.2 * stats.rankdata(ops) / len(ops) + rng.normal(0, 0.01, len(archs))
+    rows = pd.DataFrame({"space": "per-stage", "arch": [a.encode() for a in archs], "ops": ops, "error": error,
                          **{c: [choice_values(a)[c] for a in archs] for c in CHOICES}})
     sh = edf_shares(rows).set_index(["choice", "value"])
-    assert sh.loc[("activation", "prelu"), "mean_share"] == pytest.approx(share.mean())
-    assert sh.loc[("activation", "prelu"), "rho"] < -0.9 and sh.loc[("activation", "prelu"), "p"] < 1e-6
-    assert sh.loc[("activation", "prelu"), "rho_ops"] < -0.9 and sh.loc[("activation", "relu"), "rho_ops"] > 0.9
-    others = sh.drop(index="activation", level="choice")["rho"].dropna()
+    prelu = sh.loc[("activation", "prelu")]
+    assert prelu["mean_share"] == pytest.approx(share.mean()) and prelu["n_with"] == int((share > 0).sum())
+    assert prelu["rho_ops"] == pytest.approx(partial_spearman(share, error, ops)[0])
+    assert prelu["rho_ops"] < -0.8 and prelu["rho"] > prelu["rho_ops"] + 0.1 and prelu["p_ops_fdr"] < 1e-6
+    assert sh.loc[("activation", "relu"), "rho_ops"] > 0.8
+    assert ("expansion", "none") not in sh.index  # a cascade stage has no expansion: not a value
+    others = sh.drop(index="activation", level="choice")["rho_ops"].dropna()
     assert len(others) > 10 and (others.abs() < 0.5).all()
+    rare = sh[(sh["n_with"] < 5)]
+    assert rare["rho"].isna().all()
     md = edf_markdown(rows, edf_stats(rows, resamples=50), edf_shares(rows))
     assert "Share of the stages with a value, against error (per-stage space" in md
-    assert md.index("| choice | value | n | median error") < md.index("| choice | value | mean share |")
+    assert md.index("| choice | value | n | median error") < md.index("| choice | value | with it | mean share |")
+    uniform = rows.assign(space="uniform")
+    assert "Share of the stages" not in edf_markdown(uniform, edf_stats(uniform, resamples=50), edf_shares(uniform))
 
 
 def test_edf_stats_take_the_ops_out():

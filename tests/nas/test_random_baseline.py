@@ -52,11 +52,12 @@ def test_search_cost_k_counts_training_epochs():
     assert search_cost_k(trials.drop(columns="seed_preset"), f) == 5  # without the column, the preset counts
     assert search_cost_k(trials[trials["outcome"] == "pruned"], f) == 1  # 2 rung-stopped halves: one training
     assert search_cost_k(trials[trials["outcome"] == "pruned"], "e1-n3000-r32-ws1-b32-v2000") == 2
+    assert search_cost_k(trials.iloc[[0, 2, 3, 4]].assign(epochs_done=[2, 2, 1, 0]), f) == 3  # 2.5 rounds up
     assert search_cost_k(trials[trials["outcome"].isin(["screened", "over_budget"])], f) == 0
 
 
 SEARCH = {"space": "uniform", "fidelity": "f", "data_seed": 0, "convention": "bireal", "resolution": 224,
-          "num_classes": 1000, "budget": 50e6, "seeds": 1}
+          "num_classes": 1000, "test_fraction": 0.2, "skip_bad_images": False, "budget": 50e6, "seeds": 1}
 
 
 def _sample(n: int, **over) -> pd.DataFrame:
@@ -74,6 +75,9 @@ def test_random_baseline_known_answers():
     assert r["random_best_median"] == pytest.approx(np.linspace(0.1, 0.3, 21)[-3])
     within = random_baseline(sample, {**SEARCH, "budget": 30e6}, 0.295, k=11)  # a smaller budget: rows within it
     assert within["random_n"] == 11 and within["beats_random"] == 1.0
+    # a sample column with a missing value reads as floats (0.0): still the same seed
+    holey = pd.concat([_sample(21), _sample(1, data_seed=None)], ignore_index=True)
+    assert random_baseline(holey, SEARCH, 0.295, k=5)["random_n"] == 21
 
 
 @pytest.mark.parametrize(("change", "note"), [
@@ -82,6 +86,8 @@ def test_random_baseline_known_answers():
     ({"data_seed": 1}, "no sample of the same"),
     ({"convention": "with-bn"}, "no sample of the same"),
     ({"num_classes": 10}, "no sample of the same"),
+    ({"test_fraction": 0.1}, "no sample of the same"),
+    ({"skip_bad_images": True}, "no sample of the same"),
     ({"space": "per-stage"}, "no sample of the same"),
     ({"data_seed": None}, "does not record its --seed"),
     ({"seeds": 3}, "means of 3 seeds"),
@@ -98,3 +104,4 @@ def test_random_baseline_without_a_best_or_with_too_small_a_sample():
     big = random_baseline(_sample(21), SEARCH, 0.295, k=30)  # a random search of 30 cannot be drawn from 21
     assert big["random_k"] == 30 and big["random_rank"] == 1 and math.isnan(big["beats_random"])
     assert "k = 30" in big["random_note"]
+    assert random_baseline(_sample(21), SEARCH, 0.295, k=0)["random_note"] == "the search trained nothing"
