@@ -139,12 +139,16 @@ def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
                 adj = compare_samples(resid[g.index], resid[rest], resamples=resamples)
                 rows.append({"space": space, "choice": choice, "value": value, **plain, "adj_diff": adj["median_diff"],
                              "adj_low": adj["median_diff_low"], "adj_high": adj["median_diff_high"]})
-        table = pd.DataFrame(rows, columns=STATS_COLUMNS)
-        tested = table["ks_p"].notna()
-        if tested.any():
-            table.loc[tested, "ks_p_fdr"] = stats.false_discovery_control(table.loc[tested, "ks_p"], method="bh")
-        tables.append(table)
+        tables.append(_with_fdr(pd.DataFrame(rows, columns=STATS_COLUMNS), "ks_p", "ks_p_fdr"))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STATS_COLUMNS)
+
+
+def _with_fdr(table: pd.DataFrame, p: str, out: str) -> pd.DataFrame:
+    """``table`` with ``out``: the Benjamini-Hochberg adjustment of its p-values ``p`` (NaN stays NaN)."""
+    tested = table[p].notna()
+    if tested.any():
+        table.loc[tested, out] = stats.false_discovery_control(table.loc[tested, p], method="bh")
+    return table
 
 
 SHARE_COLUMNS = ["space", "choice", "value", "n", "n_with", "mean_share", "rho", "p", "rho_ops", "p_ops",
@@ -191,11 +195,7 @@ def edf_shares(archs: pd.DataFrame) -> pd.DataFrame:
                     if partial is not None:
                         row.update(rho_ops=partial[0], p_ops=partial[1])
                 rows.append(row)
-        table = pd.DataFrame(rows, columns=SHARE_COLUMNS)
-        tested = table["p_ops"].notna()
-        if tested.any():
-            table.loc[tested, "p_ops_fdr"] = stats.false_discovery_control(table.loc[tested, "p_ops"], method="bh")
-        tables.append(table)
+        tables.append(_with_fdr(pd.DataFrame(rows, columns=SHARE_COLUMNS), "p_ops", "p_ops_fdr"))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SHARE_COLUMNS)
 
 
