@@ -45,11 +45,12 @@ from proxies.evaluators import RunSpec, is_diverged
 from proxies.fidelity_runs import load_runs, run_cached
 from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from proxies.runtime import check_runtime
-from search_space import PRESETS, SEED_PRESETS, analytic_cost
+from search_space import PRESETS, SEED_PRESETS
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
 from ..budget import format_ops, parse_budget
+from ..settings import SearchSettings
 from .claims import CLAIM_COLUMNS, CLAIMS, claim_archs, claims_markdown, claims_table, paper_top1
 from .confirm import CONFIRM_COLUMNS, CONFIRM_TITLE, confirm_markdown, confirm_table, fresh_seeds
 from .edf import (
@@ -219,7 +220,8 @@ def _edf(args: argparse.Namespace) -> int:
         for suffix in ("png", "svg"):
             check_ours(args.out / f"edf-{s}.{suffix}", marker=None if ours else MARKER)
     drawn = {s: draw_archs(s, args.n, budget, args.seed) for s in spaces}
-    options = data_options_from_args(args)
+    # the OPs as a default search counts them (its convention, resolution and classes), recorded beside each score
+    settings = SearchSettings(budget=int(budget), fidelity=fidelity, data=data_options_from_args(args))
     spec = RunSpec("train", fidelity, 0)
     order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved
     runs = _run(args, [spec], order)
@@ -228,11 +230,12 @@ def _edf(args: argparse.Namespace) -> int:
     for s, archs in drawn.items():
         for a in archs:
             top1 = scores.get((a.encode(), 0))
-            rows.append({"space": s, "arch": a.encode(), "ops": analytic_cost(a).ops(), "top1": top1,
+            rows.append({"space": s, "arch": a.encode(), "ops": settings.ops(a), "top1": top1,
                          "error": None if top1 is None else 1 - top1, **choice_values(a),
                          "fidelity": fidelity.key(), "budget": budget, "data_seed": DATA_SEED,
-                         "convention": "bireal", "resolution": 224, "num_classes": 1000,  # analytic_cost's OPs
-                         "test_fraction": options.test_fraction, "skip_bad_images": options.skip_bad})
+                         "convention": settings.convention, "resolution": settings.resolution,
+                         "num_classes": settings.num_classes, "test_fraction": settings.data.test_fraction,
+                         "skip_bad_images": settings.data.skip_bad})
     table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]
