@@ -26,6 +26,7 @@ from search_space import ArchConfig, SearchSpace
 from . import compat
 from .adapter import arch_params
 from .outcomes import EVALUATED, Attr
+from .settings import SearchSettings
 
 __all__ = ["SAMPLERS", "FeasibleRandomSampler", "make_sampler"]
 
@@ -106,32 +107,46 @@ class FeasibleNSGAIISampler(NSGAIISampler):
         return self._feasible.sample_independent(study, trial, param_name, param_distribution)
 
 
-def _nsga2(feasible: FeasibleRandomSampler, seed: int, population: int) -> BaseSampler:
+def _nsga2(feasible: FeasibleRandomSampler, seed: int, population: int, settings) -> BaseSampler:
     return FeasibleNSGAIISampler(feasible, population_size=population, seed=seed)
 
 
-def _tpe(feasible: FeasibleRandomSampler, seed: int, population: int) -> BaseSampler:
+def _tpe(feasible: FeasibleRandomSampler, seed: int, population: int, settings) -> BaseSampler:
     return FeasibleTPESampler(feasible, n_startup_trials=population, seed=seed)
 
 
-def _random(feasible: FeasibleRandomSampler, seed: int, population: int) -> BaseSampler:
+def _random(feasible: FeasibleRandomSampler, seed: int, population: int, settings) -> BaseSampler:
     return feasible
 
 
-SAMPLERS: dict[str, Callable[[FeasibleRandomSampler, int, int], BaseSampler]] = {
+def _guided(feasible: FeasibleRandomSampler, seed: int, population: int, settings) -> BaseSampler:
+    from .guided import GuidedSampler
+
+    if settings is None:
+        raise ValueError("--sampler guided: needs the search's settings (budget, classes, OPs convention)")
+    return GuidedSampler(feasible, settings, seed=seed)
+
+
+SAMPLERS: dict[str, Callable[[FeasibleRandomSampler, int, int, SearchSettings | None], BaseSampler]] = {
     "nsga2": _nsga2,
     "tpe": _tpe,
     "random": _random,
+    "guided": _guided,
 }
 
 
 def make_sampler(
-    name: str, space: SearchSpace, fits: Callable[[ArchConfig], bool], seed: int = 0, population: int = 10
+    name: str, space: SearchSpace, fits: Callable[[ArchConfig], bool], seed: int = 0, population: int = 10,
+    settings: SearchSettings | None = None, prior: dict[str, float] | None = None,
 ) -> BaseSampler:
-    """The sampler called ``name`` (``nsga2``, ``tpe`` or ``random``), budget-aware as above.
+    """The sampler called ``name`` (:data:`SAMPLERS`), budget-aware as above.
 
-    ``population`` is NSGA-II's generation size and TPE's number of start-up trials.
+    ``population`` is NSGA-II's generation size and TPE's number of start-up trials. ``guided``
+    (:mod:`nas.guided`) needs ``settings`` and fits ``prior`` (architecture -> top-1) where given.
     """
     if name not in SAMPLERS:
         raise ValueError(f"--sampler: unknown value {name!r} (choose from {', '.join(SAMPLERS)})")
-    return SAMPLERS[name](FeasibleRandomSampler(space, fits, seed), seed, population)
+    sampler = SAMPLERS[name](FeasibleRandomSampler(space, fits, seed), seed, population, settings)
+    if prior and hasattr(sampler, "use_prior"):
+        sampler.use_prior(prior)
+    return sampler

@@ -17,7 +17,7 @@ from .budget import format_ops
 from .settings import SearchSettings
 
 __all__ = [
-    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_study", "study_meta",
+    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_storage", "open_study", "study_meta",
 ]
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
@@ -70,7 +70,9 @@ def _check_sqlite(url: str) -> None:
         ) from None
 
 
-def _storage(url: str) -> optuna.storages.BaseStorage:
+def open_storage(url: str) -> optuna.storages.BaseStorage:
+    """The storage at ``url`` (SQLite file, journal file or a database server), checked and set up as every
+    binas command opens it; ``ValueError`` names a URL that cannot be opened."""
     _check_sqlite(url)
     optuna.logging.set_verbosity(logging.WARNING)
     try:
@@ -141,7 +143,7 @@ def _engine_kwargs(url: str) -> dict:
 
 def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple[optuna.Study, bool]:
     """Create the study, or load it if it exists with the same settings; returns (study, resumed)."""
-    store = _storage(storage)
+    store = open_storage(storage)
     try:
         existing = {s.study_name: s for s in optuna.get_all_study_summaries(store, include_best_trial=False)}
     except Exception as exc:
@@ -184,7 +186,7 @@ def _shown(key: str, value) -> str:
 
 def load_study(storage: str, study_name: str | None = None) -> optuna.Study:
     """Load a finished or running study (for reports); ``study_name`` may be omitted if it is the only one."""
-    store = _storage(storage)
+    store = open_storage(storage)
     names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
     if study_name is None:
         if len(names) != 1:

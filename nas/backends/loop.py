@@ -120,7 +120,7 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
     study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits,
                                  (cfg.settings.seed + cfg.worker) % 2**32,
-                                 cfg.population)
+                                 cfg.population, settings=cfg.settings)
     f = cfg.settings.fidelity
     if data is None:
         data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
@@ -135,6 +135,8 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
 
     runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
                          trial_timeout=cfg.trial_timeout, on_step=on_step, **hooks)
+    if hasattr(study.sampler, "use_prior"):  # the guided sampler fits the shipped prior where it applies
+        study.sampler.use_prior(runner.prior_points())
     wasted = 0
     waiting_since = None
     while True:

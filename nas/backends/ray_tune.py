@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import optuna
 from optuna.trial import TrialState
 from tqdm import tqdm
 
@@ -45,11 +47,11 @@ from .. import compat
 from ..objective import TrialRunner
 from ..outcomes import Attr, Outcome
 from ..samplers import make_sampler
-from ..study import open_study
+from ..study import open_storage, open_study
 from .loop import LoopConfig, check_stop, count_trained, graceful_stop, request_stop
 from .stale import HEARTBEAT_S, recover_stale
 
-__all__ = ["MAX_FAILURES", "run_ray"]
+__all__ = ["MAX_FAILURES", "build_searcher", "run_ray"]
 
 MAX_FAILURES = 2
 
@@ -89,12 +91,33 @@ def _searcher_class():
     from ray.tune.search.optuna import OptunaSearch
 
     class BudgetOptunaSearch(OptunaSearch):
-        """OptunaSearch whose suggestions are always new, within-budget architectures."""
+        """OptunaSearch whose suggestions are always new, within-budget architectures.
 
-        def __init__(self, runner: TrialRunner, limit: int = 2000, **kw: Any) -> None:
-            super().__init__(**kw)
+        Ray pickles the searcher when it builds the Tuner. The live sampler and study are not
+        part of that state (a sampler may hold a lock, a storage an engine): the searcher keeps
+        the recipe for both, the sampler's factory and the storage URL, and rebuilds them when
+        unpickled."""
+
+        def __init__(self, runner: TrialRunner, sampler_factory: Callable[[], Any], storage_url: str,
+                     limit: int = 2000, **kw: Any) -> None:
+            super().__init__(sampler=sampler_factory(), **kw)
             self._runner = runner
             self._limit = limit
+            self._sampler_factory = sampler_factory
+            self._storage_url = storage_url
+
+        def __getstate__(self) -> dict:
+            state = self.__dict__.copy()
+            state.update(_sampler=None, _ot_study=None, _storage=None)
+            return state
+
+        def __setstate__(self, state: dict) -> None:
+            self.__dict__.update(state)
+            self._sampler = self._sampler_factory()
+            if self._study_name is not None:  # the searcher had been set up: reopen its study
+                self._storage = open_storage(self._storage_url)
+                self._ot_study = optuna.load_study(study_name=self._study_name, storage=self._storage,
+                                                   sampler=self._sampler)
 
         def suggest(self, trial_id: str) -> dict | None:
             study = compat.searcher_study(self)
@@ -130,6 +153,15 @@ def _searcher_class():
             done.add(trial_id)
 
     return BudgetOptunaSearch
+
+
+def build_searcher(cfg: LoopConfig, study: optuna.Study, runner: TrialRunner):
+    """The Ray Tune search algorithm of a search: ``cfg.sampler`` on ``study``, admitting through ``runner``."""
+    prior = runner.prior_points() if cfg.sampler == "guided" else None
+    factory = functools.partial(make_sampler, cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed,
+                                cfg.population, settings=cfg.settings, prior=prior)
+    return _searcher_class()(runner, factory, cfg.storage, space=_no_space, metric=["top1", "ops"],
+                             mode=["max", "min"], study_name=cfg.study_name, storage=compat.storage(study))
 
 
 def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
@@ -238,16 +270,14 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
 
     cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed, cfg.population)
     s, f = cfg.settings, cfg.settings.fidelity
-    data = None  # the driver never trains: its data is the screening minibatch's source only
-    if s.screen.active:
+    data = None  # the driver never trains: its data is the screening minibatch's and the prior check's source
+    if s.screen.active or cfg.sampler == "guided":
         data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution,
                             progress=False, options=s.data)
     # admits (screens, with the search seed as the loop backend does), records and tells; never trains
     runner = TrialRunner(study, s, data, cfg.device, train_seed=s.seed)
-    searcher = _searcher_class()(runner, space=_no_space, metric=["top1", "ops"], mode=["max", "min"],
-                                 sampler=sampler, study_name=cfg.study_name, storage=compat.storage(study))
+    searcher = build_searcher(cfg, study, runner)
     scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
                               reduction_factor=cfg.eta)
 
