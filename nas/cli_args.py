@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the surrogate also fits the shipped proxy results (proxies/priors/surrogate_prior.json),"
                    " where the search's fidelity, class names and channel statistics are theirs, so that it screens"
                    " from the first proposal (default: on; --no-surrogate-prior: the search's own trainings only)")
+    p.add_argument("--prior-file", type=Path, metavar="FILE",
+                   help="another prior file in the shipped prior's form (python -m proxies.surrogate_prior writes one"
+                   " without given architectures); default: the shipped one")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="parallel trial processes on this machine (default 1)")
     p.add_argument("--backend", default="optuna", type=choice(BACKENDS), help="optuna (default) or ray")
@@ -115,7 +118,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
                               resolution=args.resolution, num_classes=args.num_classes,
                               convention=args.ops_convention, seed=args.seed, data=data_options_from_args(args),
                               seeds=args.seeds, screen=ScreenPolicy(args.screen, args.screen_score,
-                                                                 prior=args.surrogate_prior),
+                                                                 prior=args.surrogate_prior,
+                                                                 prior_file=_prior_file(args.prior_file)),
                               space=SearchSpace(per_stage=args.space == "per-stage"))
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
@@ -124,3 +128,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
     args.out = args.out or Path("runs") / args.study_name
     check_out_folder(args.out)
     return args, settings
+
+
+def _prior_file(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ValueError(f"--prior-file: {str(path)!r} is not a file")
+    return str(path.resolve())

@@ -41,15 +41,16 @@ from .settings import SearchSettings
 __all__ = ["CANDIDATES", "WARMUP", "GuidedSampler"]
 
 WARMUP = 5  # results before the model is fitted (random draws until then)
-CANDIDATES = 2000  # uniform draws per proposal (those within the budget are kept)
+CANDIDATES = 600  # uniform draws per proposal (those within the budget are kept, pooled across proposals)
 MUTATIONS = 24  # mutations of each of the best known architectures per proposal
 ELITE = 8  # how many of those
+ACQUISITION = "ucb"  # the replay's best by mean hypervolume at 36 trainings (results/strategies/strategies.csv)
 
 
 class GuidedSampler(BaseSampler):
     """Proposes the feasible, untrained architecture that maximises ``acquisition`` (see the module)."""
 
-    def __init__(self, feasible, settings: SearchSettings, seed: int = 0, acquisition: str = "ehvi",
+    def __init__(self, feasible, settings: SearchSettings, seed: int = 0, acquisition: str = ACQUISITION,
                  candidates: int = CANDIDATES, members: int = 16) -> None:
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"--acquisition: unknown value {acquisition!r} (choose from {', '.join(ACQUISITIONS)})")

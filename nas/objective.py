@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -225,9 +226,11 @@ class TrialRunner:
         if self._prior is None:
             self._prior, why = {}, ""
             try:
-                prior = load_prior() if self.settings.screen.prior else None
+                policy = self.settings.screen
+                path = Path(policy.prior_file) if policy.prior_file else PRIOR_FILE
+                prior = load_prior(path) if policy.prior else None
             except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged file: the search goes on without
-                prior, why = None, f"{PRIOR_FILE} could not be read ({type(exc).__name__}: {exc})"
+                prior, why = None, f"{path} could not be read ({type(exc).__name__}: {exc})"
             if prior is not None and self.data is not None:  # no data: a test's fake proxy
                 d = self.data
                 why = prior.mismatch(self.settings.fidelity.key(), d.classes, d.mean, d.std)

@@ -74,6 +74,7 @@ class ScreenPolicy:
     score: str = SURROGATE
     window: int = 32
     prior: bool = True  # the surrogate also fits the shipped prior where it applies (--no-surrogate-prior)
+    prior_file: str | None = None  # --prior-file: another prior file (default: the shipped one)
 
     def __post_init__(self) -> None:
         check_int("--screen", self.keep_one_in, 1)

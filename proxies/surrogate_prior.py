@@ -23,7 +23,7 @@ from pathlib import Path
 
 from search_space.files import atomic_write_text
 
-__all__ = ["PRIOR_FILE", "STATS_TOLERANCE", "SurrogatePrior", "load_prior"]
+__all__ = ["PRIOR_FILE", "STATS_TOLERANCE", "SurrogatePrior", "load_prior", "without"]
 
 PRIOR_FILE = Path(__file__).resolve().parent / "priors" / "surrogate_prior.json"
 STATS_TOLERANCE = 1e-3  # per-channel mean and SD (0..1 pixel values) that count as the same data
@@ -82,3 +82,11 @@ def load_prior(path: Path = PRIOR_FILE) -> SurrogatePrior | None:
     return SurrogatePrior(body["fidelity"], tuple(body["classes"]), tuple(body["mean"]), tuple(body["std"]),
                           tuple(p["arch"] for p in points), tuple(float(p["top1"]) for p in points),
                           body.get("source", ""))
+
+
+def without(prior: SurrogatePrior, archs: set[str], source: str) -> SurrogatePrior:
+    """``prior`` less the results of ``archs`` (canonical strings)."""
+    keep = [(a, t) for a, t in zip(prior.archs, prior.top1, strict=True) if a not in archs]
+    return SurrogatePrior(prior.fidelity, prior.classes, prior.mean, prior.std, tuple(a for a, _ in keep),
+                          tuple(t for _, t in keep), source)
+
