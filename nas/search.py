@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 
 from proxies import prepare_data, resolve_data_dir, set_threads
+from proxies.manifest import Manifest
 from proxies.run import fit_fidelity_to_data
 from search_space.cli import make_out_folder, run_cli
 
@@ -104,6 +105,9 @@ def _search(argv: list[str] | None) -> int:
         done, target, continuing = set_target(study, args.trials)
         plan = f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
     deadline = start + args.timeout_s if args.timeout_s else None
+    manifest = Manifest(args.out, "nas.search", argv=argv, device=args.device,
+                        data={"data_dir": data_dir, "classes": list(data.classes), "fidelity": f.key(),
+                              "data_seed": settings.seed, "storage": storage})
     print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
           f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
           + plan + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
@@ -138,6 +142,7 @@ def _search(argv: list[str] | None) -> int:
         except KeyboardInterrupt:
             interrupted = True
     d = write_outputs(study, args.out)
+    manifest.write()
     s = study_summary(study, settings.budget)
     now_done, _ = count_trained(study)
     elapsed = (searched or time.time()) - start  # the search's own time, without the comparison
