@@ -36,8 +36,9 @@ def git_commit(where: Path | None = None) -> str:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        # results/ changes while runs go on: only the code counts
+        code = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"]
+        dirty = subprocess.run(code, cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

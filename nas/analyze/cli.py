@@ -77,6 +77,8 @@ from .rediscovery import (
     rediscovery_tables,
 )
 from .search_folder import open_search
+from .strategies_cli import add_parser as add_strategies_parser
+from .strategies_cli import run as run_strategies
 
 __all__ = ["main"]
 
@@ -106,7 +108,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m nas.analyze", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery,confirm}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery,confirm,strategies}")
     c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
     c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
     c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
@@ -125,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--search-seeds", metavar="S[,S...]",
                    help="the --seed each SEARCH ran with, in order, for studies made before binas recorded it")
     r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
+    add_strategies_parser(sub)
     f = sub.add_parser("confirm", help="a search's best finds against the seed presets, at seeds it never used")
     f.add_argument("search", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
     f.add_argument("--seeds", type=int_at_least(2), default=3, help="fresh seeds (default 3)")
@@ -391,6 +394,9 @@ def _confirm(args: argparse.Namespace) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "strategies":  # trains nothing: a replay over committed results
+        check_out_folder(args.out)
+        return run_strategies(args)
     if args.command != "rediscovery":  # trains: a bad --device or BINAS_CPU_FORMAT fails before any folder
         check_runtime(getattr(args, "device", None))
     check_out_folder(args.out)
