@@ -228,7 +228,7 @@ class TrialRunner:
             try:
                 policy = self.settings.screen
                 path = Path(policy.prior_file) if policy.prior_file else PRIOR_FILE
-                prior = load_prior(path) if policy.prior else None
+                prior = (load_prior(path) if policy.prior_file else load_prior()) if policy.prior else None
             except (OSError, ValueError, KeyError, TypeError) as exc:  # a damaged file: the search goes on without
                 prior, why = None, f"{path} could not be read ({type(exc).__name__}: {exc})"
             if prior is not None and self.data is not None:  # no data: a test's fake proxy

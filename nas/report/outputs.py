@@ -16,6 +16,7 @@ from search_space.files import atomic_write, atomic_write_text
 
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
+from ..proposer import hypervolume
 from ..study import study_meta
 from .choices import KEY_CHOICES, key_choice_lines, key_choice_rows, random_shares
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
@@ -107,6 +108,7 @@ def report_data(study) -> dict:
     trials = trials_frame(study)
     noise = study_noise(trials, str(meta["fidelity"]))
     trials = add_uncertainty(trials, noise)
+    trials["hypervolume"] = hypervolume_so_far(trials, budget, 1.0 / float(meta["num_classes"]))
     front = pareto_frame(trials, budget)
     space = SearchSpace(per_stage=_per_stage(meta))  # distances and membership only need per_stage
     seeds = preset_entries(study, meta, trials, front, noise, space)
@@ -145,7 +147,11 @@ def _markdown(d: dict) -> str:
                   f" (trial {b['number']}; best_arch.json).", ""]
     else:
         lines += ["No architecture finished training yet.", ""]
-    lines += ["## Pareto front", "", "| # | architecture | OPs | top-1 | params | trial |", "|---|---|---|---|---|---|"]
+    hv = d["trials"]["hypervolume"].dropna()
+    lines += ["## Pareto front", "", f"Hypervolume {hv.iloc[-1] if len(hv) else 0.0:.4f}: the share of the box from"
+              f" (chance top-1 {100 / float(meta['num_classes']):.0f}%, the budget) to (100%, 0 OPs) that the front"
+              " dominates (trials.csv: after each trial).", "",
+              "| # | architecture | OPs | top-1 | params | trial |", "|---|---|---|---|---|---|"]
     for i, r in front.iterrows():
         lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
                      f" {r['params'] / 1e6:.2f}M | {r['number']} |")
@@ -179,3 +185,15 @@ def write_outputs(study, out: Path) -> dict:
         }
         atomic_write_text(out / "best_arch.json", json.dumps(payload, indent=2) + "\n")
     return d
+
+
+def hypervolume_so_far(trials: pd.DataFrame, budget: float, chance: float) -> list[float | None]:
+    """Per trial, in trial order, the hypervolume (:func:`nas.proposer.hypervolume`, from chance top-1 and
+    the budget) of the architectures trained to full fidelity up to it; None before the first."""
+    points: list[tuple[float, float]] = []
+    out: list[float | None] = []
+    for outcome, top1, ops in zip(trials["outcome"], trials["top1"], trials["ops"], strict=True):
+        if outcome == Outcome.TRAINED and pd.notna(top1) and pd.notna(ops):
+            points.append((float(top1), float(ops)))
+        out.append(hypervolume(points, (chance, budget)) if points else None)
+    return out

@@ -167,3 +167,56 @@ def test_make_sampler_guided_needs_settings_and_takes_a_prior(settings):
     prior = {"w1.0-d1:S-none-k0-2xdw-relu-pw": 0.3}
     s = make_sampler("guided", settings.space, settings.fits, settings=settings, prior=prior)
     assert isinstance(s, GuidedSampler) and s._prior
+
+
+def test_guided_fits_the_prior_where_it_applies_and_says_why_not(tmp_path, settings, synthetic_data, monkeypatch,
+                                                                 capsys):
+    """The loop gives the guided sampler the runner's prior: the shipped one where it applies, nothing (and one
+    line saying why) where it is damaged; the search goes on either way."""
+    from dataclasses import replace
+
+    from nas.backends.loop import LoopConfig, run_worker
+    from nas.screening import ScreenPolicy
+    from nas.study import default_storage
+    from proxies import SurrogatePrior
+
+    class Fake:
+        def __call__(self, arch, fidelity, data, seed=0, *, on_epoch=None, **kw):
+            from proxies import ProxyResult
+
+            v = synthetic_top1(arch)
+            for e in range(1, fidelity.epochs + 1):
+                if on_epoch is not None:
+                    on_epoch(e, v, 1.0)
+            return ProxyResult(arch.encode(), fidelity.key(), seed, v, 1.0, fidelity.epochs, 0.01, 1000.0)
+
+    monkeypatch.setattr("nas.objective.evaluate", Fake())
+    d = synthetic_data
+    prior_archs = [a for a in (settings.space.sample(np.random.default_rng(i)) for i in range(1500))
+                   if settings.fits(a)][:30]
+    prior = SurrogatePrior(settings.fidelity.key(), d.classes, d.mean, d.std, tuple(a.encode() for a in prior_archs),
+                           tuple(synthetic_top1(a) for a in prior_archs))
+    used = {}
+    real_use = GuidedSampler.use_prior
+
+    def spy(self, points):
+        used["n"] = len(points)
+        return real_use(self, points)
+
+    monkeypatch.setattr(GuidedSampler, "use_prior", spy)
+    for case in ("applies", "damaged"):
+        def load(case=case):
+            if case == "damaged":
+                raise ValueError("Expecting value: line 1 column 1 (char 0)")
+            return prior
+
+        monkeypatch.setattr("nas.objective.load_prior", load)
+        s = replace(settings, screen=ScreenPolicy(keep_one_in=1))
+        out = tmp_path / case
+        cfg = LoopConfig(default_storage(out.mkdir() or out), "s", s, None, sampler="guided")
+        run_worker(cfg, 4, data=d)
+        said = [x for x in capsys.readouterr().err.splitlines() if x.startswith("surrogate prior not used")]
+        assert used["n"] == (len(prior_archs) if case == "applies" else 0) and len(prior_archs) >= 10
+        assert len(said) == (case == "damaged")
+        study = optuna.load_study(study_name="s", storage=cfg.storage)
+        assert sum(t.user_attrs.get(Attr.OUTCOME) == Outcome.TRAINED for t in study.trials) == 4

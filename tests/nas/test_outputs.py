@@ -106,3 +106,15 @@ def test_report_cli_bad_folder(tmp_path, bad, capsys):
     assert run_cli(report_main, [str(target)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: OUT:")
+
+
+def test_hypervolume_so_far_grows_with_the_front_only():
+    from nas.report.outputs import hypervolume_so_far
+
+    t = pd.DataFrame({"outcome": ["pruned", "trained", "trained", "screened", "trained"],
+                      "top1": [0.5, 0.3, 0.2, None, 0.4], "ops": [10e6, 20e6, 40e6, 5e6, 30e6]})
+    hv = hypervolume_so_far(t, 50e6, 0.1)
+    assert hv[0] is None  # a rung-stopped trial is not on the front
+    assert hv[1] == pytest.approx(0.2 * 30e6 / (0.9 * 50e6))
+    assert hv[2] == hv[1] == hv[3]  # dominated, then screened: no change
+    assert hv[4] == pytest.approx((0.2 * 30e6 + 0.1 * 20e6) / (0.9 * 50e6))
