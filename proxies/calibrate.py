@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,14 +41,17 @@ __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
 PAPER_COLUMNS = {"source", "table", "name", "top1"}
 
 
+PAPER_TABLES = Path(__file__).resolve().parent / "paper_tables.csv"  # facts from the seed papers, shipped
+
+
 def default_paper_csv() -> Path:
-    shared = Path(os.environ.get("BINAS_SHARED", Path.cwd().parent / "shared"))
-    return shared / "benchmarks" / "paper_tables.csv"
+    """The papers' tables binas ships (a copy of ``shared/benchmarks/paper_tables.csv``; a test keeps them equal)."""
+    return PAPER_TABLES
 
 
 def read_paper_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise ValueError(f"--paper-csv: {str(path)!r} is not a file (set BINAS_SHARED or pass --paper-csv)")
+        raise ValueError(f"--paper-csv: {str(path)!r} is not a file (pass --paper-csv, or none for the shipped tables)")
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -167,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-fidelity", default="thorough", help="--against reference: the truth")
     p.add_argument("--n", type=int, default=10, help="--against reference: architectures to sample")
     p.add_argument("--max-ops", type=float, help="--against reference: only sample up to these OPs")
-    p.add_argument("--paper-csv", type=Path, help="default: $BINAS_SHARED or ../shared")
+    p.add_argument("--paper-csv", type=Path, help="the papers' tables (default: the copy binas ships)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="per-row CSV (default calibration-<against>-<proxy>.csv)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")

@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="run nothing: tables and plot from the cache")
     p.add_argument("--reference", type=Path, default=Path("results/reference"),
                    help="reference set folder with archs.csv and reference.csv (default %(default)s)")
-    p.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
+    p.add_argument("--paper-csv", type=Path, help="the papers' tables (default: the copy binas ships)")
     p.add_argument("--out", type=Path, default=Path("results/calibration"), help="default %(default)s")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples of the CIs (0: none)")
     p.add_argument("--threads", type=int, help="CPU threads (default: every core; 1 while other trainings share"

@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery,confirm,strategies}")
     c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
     c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
-    c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: $BINAS_SHARED or ../shared)")
+    c.add_argument("--paper-csv", type=Path, help="the papers' tables (default: the copy binas ships)")
     _common(c)
     e = sub.add_parser("edf", help="error EDFs of random architectures within a budget, per design choice")
     e.add_argument("--budget", required=True, help="OPs budget, e.g. 50M")

@@ -89,3 +89,13 @@ def test_reference_calibration(tmp_path, image_folder, capsys, monkeypatch):
     assert summary["groups"][0]["rows"] == 3 and summary["against"] == "reference"
     rows = pd.read_csv(out)
     assert rows["top1"].between(0, 1).all() and (tmp_path / "ref-reference.csv").is_file()
+
+
+def test_the_shipped_papers_tables_are_the_shared_ones(paper_tables):
+    """binas ships the papers' tables as package data (so an installed copy needs no ../shared): kept equal."""
+    import pandas as pd
+
+    from proxies.calibrate import default_paper_csv
+
+    shipped = pd.read_csv(default_paper_csv())
+    pd.testing.assert_frame_equal(shipped, paper_tables)
