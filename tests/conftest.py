@@ -17,11 +17,18 @@ def shared_dir() -> Path:
     return Path(os.environ.get("BINAS_SHARED", REPO.parent / "shared"))
 
 
+def _missing(why: str) -> None:
+    """Skip a test that needs ../shared where it is absent; in CI (``CI`` set) fail instead: CI has it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must have ../shared beside the repository)")
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     path = shared_dir()
     if not path.is_dir():
-        pytest.skip(f"shared folder not found at {path} (set BINAS_SHARED)")
+        _missing(f"shared folder not found at {path} (set BINAS_SHARED)")
     return path
 
 
@@ -29,7 +36,7 @@ def shared() -> Path:
 def cifar_dir(shared) -> Path:
     path = shared / "data" / "cifar10"
     if not (path / "train").is_dir():
-        pytest.skip(f"CIFAR-10 not found at {path}")
+        _missing(f"CIFAR-10 not found at {path}")
     return path
 
 

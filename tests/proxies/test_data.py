@@ -515,11 +515,9 @@ def test_prepare_data_rejects_mismatched_classes(tmp_path, cache):
 
 
 @pytest.mark.slow
-def test_real_cifar10_test_split(shared, tmp_path):
+def test_real_cifar10_test_split(cifar_dir, tmp_path):
     """Decodes only the 10,000-image test split (a few seconds; the 50k train split takes longer)."""
-    root = shared / "data" / "cifar10"
-    if not (root / "test").is_dir():
-        pytest.skip(f"CIFAR-10 copy not found at {root}")
+    root = cifar_dir
     test = load_dataset(root, "test", cache_dir=tmp_path)
     assert test.images.shape == (10000, 3, 32, 32) and test.images.dtype == torch.uint8
     assert len(test.classes) == 10 and test.classes[0] == "airplane" and test.classes[-1] == "truck"
