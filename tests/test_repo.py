@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +98,7 @@ def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
 
 def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
     """Every kendall_ref in results/calibration/fidelity.csv is what fidelity-scores.csv and
-    results/reference/reference.csv give (the issue's check, on the committed files)."""
+    results/reference/reference.csv give (checked on the committed files)."""
     import math
 
     import pandas as pd
@@ -113,4 +114,46 @@ def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
         again = recompute_kendall(calib / "fidelity-scores.csv", ref, name)
         assert again == pytest.approx(k, abs=1e-9, nan_ok=True), name
         checked += not math.isnan(k)
-    assert checked >= 6  # at least six evaluators measured, as issue 11 asks
+    assert checked >= 6  # at least six evaluators measured
+
+
+# The working history of the project lives in git, never in what it ships: these phrases say in which working
+# period or for which ticket something was made.
+_HISTORY = re.compile(
+    r"\b(?:(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|this|that|last|next"
+    r"|earlier|later|previous|each|several)\s+(?:working\s+)?sessions?\b|sessions?\s+of\s+a\b|issue\s*#?\d+"
+    r"|the\s+issue(?:'s)?\b|\btickets?\b)", re.IGNORECASE)
+_SHIPPED = (".py", ".md", ".csv", ".json", ".sh", ".toml", ".txt", ".cfg")
+
+
+def test_nothing_shipped_narrates_the_working_history():
+    hits = []
+    for path in sorted(REPO.rglob("*")):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in {".git", "runs", ".ruff_cache", ".pytest_cache"} or not path.is_file():
+            continue
+        if path.suffix not in _SHIPPED and rel.parts[0] != ".ci":
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        hits += [f"{rel}: {m.group(0)!r}" for m in _HISTORY.finditer(text) if path.name != "test_repo.py"]
+    assert not hits, hits[:20]
+
+
+def test_the_history_check_catches_what_it_must():
+    for bad in ("rerun in the tenth session", "for issue 12", "the issue's columns", "ran across several sessions"):
+        assert _HISTORY.search(bad), bad
+    for fine in ('scope="session"', "ort.InferenceSession(", "a fifth of the images", "start_new_session=True"):
+        assert not _HISTORY.search(fine), fine
+
+
+def test_the_results_index_names_every_folder_and_no_other():
+    readme = (REPO / "results" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)/` \|", readme, flags=re.MULTILINE)
+    folders = sorted(p.name for p in (REPO / "results").iterdir() if p.is_dir())
+    assert sorted(rows) == folders
+    for folder in folders:  # a folder whose tool wrote a manifest: the index's command is that tool's
+        manifest = REPO / "results" / folder / "manifest.json"
+        if manifest.is_file():
+            tool = json.loads(manifest.read_text(encoding="utf-8"))["tool"]
+            row = next(line for line in readme.splitlines() if line.startswith(f"| `{folder}/` |"))
+            assert f"python -m {tool}" in row, (folder, tool)

@@ -181,7 +181,7 @@ def _claims(args: argparse.Namespace) -> int:
     if missing:  # before any training, not after it
         raise ValueError(f"--paper-csv: no row {missing[0]!r} (source:table:name) in the papers' tables"
                          f" ({len(missing)} claim rows missing)")
-    check_ours(args.out / "claims.csv", header=CLAIM_COLUMNS[:8])  # the issue's columns; later ones changed
+    check_ours(args.out / "claims.csv", header=CLAIM_COLUMNS[:8])  # the first columns; later ones changed
     check_ours(args.out / "claims.md", marker=CLAIMS_TITLE)
     archs = list(dict.fromkeys(x.encode() for c in CLAIMS for side in claim_archs(c) for x in side))
     seeds = list(range(args.seeds))
