@@ -105,7 +105,7 @@ def _search(argv: list[str] | None) -> int:
         done, target, continuing = set_target(study, args.trials)
         plan = f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
     deadline = start + args.timeout_s if args.timeout_s else None
-    manifest = Manifest(args.out, "nas.search", argv=argv, device=args.device,
+    manifest = Manifest(args.out, "python -m nas.search", argv=argv, device=args.device,
                         data={"data_dir": data_dir, "classes": list(data.classes), "fidelity": f.key(),
                               "data_seed": settings.seed, "storage": storage})
     print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"

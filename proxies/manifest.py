@@ -2,15 +2,17 @@
 
 It records the command line, the git commit of the code (``+dirty`` when the work tree had
 uncommitted changes), the binas version, the machine line (:func:`proxies.runtime.machine_tag`),
-start and end time, wall and CPU seconds, and the data's identity (a folder and what was read
-from it, or the input files and their SHA-256). A resumed run keeps the first start time and adds
-its own wall and CPU seconds to the earlier runs' (``runs`` counts them).
+start and end time, wall and CPU seconds (children included), and the data's identity (a folder and
+what was read from it, or the input files and their SHA-256). A resumed run keeps the first start
+time, adds its own wall and CPU seconds to the earlier runs' (``runs`` counts them) and its command
+to ``commands``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -49,6 +51,12 @@ def file_identity(paths: Iterable[Path]) -> list[dict[str, str]]:
     return [{"path": str(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()} for p in sorted(paths)]
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished child processes (workers, Ray's local trials)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -65,11 +73,13 @@ class Manifest:
 
     def __init__(self, folder: Path, tool: str, data: Any = None, argv: list[str] | None = None,
                  device: str | None = None) -> None:
+        """``tool``: how it is invoked, e.g. ``python -m nas.search`` or ``python benchmarks/fidelity.py``;
+        ``argv``: its arguments (default: this process's)."""
         self.folder = Path(folder)
         self.data = data
-        self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
+        self._wall0, self._cpu0 = time.perf_counter(), _cpu()
         args = sys.argv[1:] if argv is None else argv
-        self.record: dict[str, Any] = {"tool": tool, "command": " ".join(["python -m " + tool, *args]),
+        self.record: dict[str, Any] = {"tool": tool, "command": " ".join([tool, *args]),
                                        "commit": git_commit(), "binas_version": _version(),
                                        "machine": machine_tag(device), "started": _now()}
         earlier = self._read()
@@ -77,6 +87,8 @@ class Manifest:
                         int(earlier.get("runs", 0)))
         if earlier.get("started"):
             self.record["started"] = earlier["started"]
+        self.record["commands"] = [*earlier.get("commands", [earlier["command"]] if "command" in earlier else []),
+                                   self.record["command"]]  # every invocation that wrote the folder, in order
 
     def _read(self) -> dict:
         try:
@@ -87,7 +99,7 @@ class Manifest:
     def write(self) -> Path:
         wall, cpu, runs = self._before
         self.record.update(ended=_now(), wall_seconds=round(wall + time.perf_counter() - self._wall0, 1),
-                           cpu_seconds=round(cpu + time.process_time() - self._cpu0, 1), runs=runs + 1,
+                           cpu_seconds=round(cpu + _cpu() - self._cpu0, 1), runs=runs + 1,
                            data=self.data)
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / MANIFEST

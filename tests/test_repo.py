@@ -156,4 +156,19 @@ def test_the_results_index_names_every_folder_and_no_other():
         if manifest.is_file():
             tool = json.loads(manifest.read_text(encoding="utf-8"))["tool"]
             row = next(line for line in readme.splitlines() if line.startswith(f"| `{folder}/` |"))
-            assert f"python -m {tool}" in row, (folder, tool)
+            assert tool in row, (folder, tool)
+
+
+def test_the_screen_beside_the_guided_sampler_follows_the_replay():
+    import pandas as pd
+
+    from nas.analyze.replay import screen_beside_guided
+    from nas.cli_args import GUIDED_SCREEN, parse_args
+
+    runs = pd.read_csv(REPO / "results" / "strategies" / "strategy-runs.csv")
+    on, why = screen_beside_guided(runs)
+    assert (GUIDED_SCREEN > 1) == on, why
+    _, settings = parse_args(["--budget", "50M", "--sampler", "guided"])
+    assert settings.screen.keep_one_in == GUIDED_SCREEN
+    _, settings = parse_args(["--budget", "50M", "--sampler", "guided", "--screen", "3"])
+    assert settings.screen.keep_one_in == 3  # asked for: kept

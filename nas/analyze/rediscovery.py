@@ -25,7 +25,7 @@ __all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "RUN_HEADER", "TIT
 TITLE = "# Rediscovery: searches without the seed presets"  # rediscovery.md starts with it
 
 RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained", "front", "best_arch", "best_ops",
-               "best_top1", "best_top1_se", "train_minutes", *BASELINE_COLUMNS]
+               "best_top1", "best_top1_se", "train_minutes", *BASELINE_COLUMNS, "hypervolume"]
 RUN_HEADER = RUN_COLUMNS[:13]  # the columns of the first version: a runs table that starts so is ours
 PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
                   "nearest", "nearest_distance"]
@@ -78,7 +78,8 @@ def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = N
                      "trials": int(sum(counts.values())), "trained": int(counts.get("trained", 0)),
                      "front": len(d["front"]), "best_arch": best.get("arch"), "best_ops": best.get("ops"),
                      "best_top1": best.get("top1"), "best_top1_se": best.get("top1_se"),
-                     "train_minutes": d["train_seconds"] / 60, **baseline})
+                     "train_minutes": d["train_seconds"] / 60, **baseline,
+                     "hypervolume": _last(d["trials"].get("hypervolume") if "trials" in d else None)})
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
         choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]},
                      "front_full": " ".join(map(str, r.get("front_full") or []))} for r in d["key_choices"]]
@@ -88,6 +89,12 @@ def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = N
     for key, cols in _INTS.items():  # integers stay integers (missing: <NA>), not 3.0 / nan
         tables[key][cols] = tables[key][cols].astype("Int64")
     return tables
+
+
+def _last(values) -> float | None:
+    """The last known value of a per-trial column (None when there is none)."""
+    known = [] if values is None else [v for v in values if v is not None and v == v]
+    return float(known[-1]) if known else None
 
 
 def _search_seed(name: str, meta: dict, given: int | None) -> int | None:
@@ -165,13 +172,14 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
              "Each search ran with `--no-seed-presets`; the presets were trained after it at the same fidelity"
              " and never shown to it (*not compared*: a search run with `--no-compare-presets`, or not finished)."
              " Top-1 is the proxy's validation top-1 ± one standard error.", "",
-             "| run | space | trials (trained) | front | best architecture | OPs | top-1 | training |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| run | space | trials (trained) | front | best architecture | OPs | top-1 | hypervolume | training |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for _, r in runs.iterrows():
         arch = "-" if _missing(r["best_arch"]) else f"`{r['best_arch']}`"
         ops = "-" if _missing(r["best_ops"]) else format_ops(r["best_ops"])
         lines.append(f"| {r['run']} | {r['space']} | {r['trials']} ({r['trained']}) | {r['front']} | {arch} | {ops} |"
-                     f" {_top1(r['best_top1'], r['best_top1_se'])} | {r['train_minutes']:.0f} min |")
+                     f" {_top1(r['best_top1'], r['best_top1_se'])} | {_hv(r['hypervolume'])} |"
+                     f" {r['train_minutes']:.0f} min |")
     lines += _random_lines(runs)
     lines += ["", "## The seed presets against each front", "",
               "| preset | OPs | " + " | ".join(names) + " | dominated |", "|---|---|" + "---|" * len(names) + "---|"]
@@ -196,3 +204,7 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
         tally = f"{found} of {len(g)}" + (f" (+{elsewhere} elsewhere on the front)" if elsewhere else "")
         lines.append(f"| {choice} | {g['paper'].iloc[0]} | " + " | ".join(cells) + f" | {tally} |")
     return "\n".join(lines) + "\n"
+
+
+def _hv(v) -> str:
+    return "-" if v is None or v != v else f"{float(v):.4f}"

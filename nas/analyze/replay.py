@@ -28,7 +28,7 @@ from .pool import Pool
 from .random_baseline import best_of_k_below
 
 __all__ = ["BASELINE", "RUN_COLUMNS", "TABLE_AT", "TABLE_COLUMNS", "default_trainings", "repeat_metrics",
-           "strategy_table"]
+           "screen_beside_guided", "strategy_table"]
 
 TABLE_AT = (12, 24, 36)
 BASELINE = "nsga2-screen"  # the search's default before the guided proposer
@@ -89,3 +89,15 @@ def default_trainings(runs: pd.DataFrame, strategy: str, seed_sd: float, at: int
     med = runs[runs["strategy"] == strategy].groupby("n")["best"].median()
     target = med.loc[at] - seed_sd
     return int(med[(med.index <= at) & (med >= target)].index.min())
+
+
+def screen_beside_guided(runs: pd.DataFrame, at: int = 36) -> tuple[bool, str]:
+    """Whether the screen earns its place beside the guided sampler: ``guided-ehvi-screen``'s hypervolume
+    gain over ``guided-ehvi`` at ``at`` trainings, paired by repeat, has a 95% interval above 0."""
+    t = strategy_table(runs[runs["strategy"].isin(["guided-ehvi", "guided-ehvi-screen"])], (at,), "guided-ehvi")
+    row = t[t["strategy"] == "guided-ehvi-screen"]
+    if row.empty or pd.isna(row["hv_gain"].iloc[0]):
+        return False, "not measured"
+    r = row.iloc[0]
+    why = f"hypervolume gain {r['hv_gain']:+.4f} [{r['hv_gain_lo']:+.4f}, {r['hv_gain_hi']:+.4f}] over {r['repeats']}"
+    return bool(r["hv_gain_lo"] > 0), why

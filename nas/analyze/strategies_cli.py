@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if n not in STRATEGIES:
             raise ValueError(f"--strategies: unknown value {n!r} (choose from {', '.join(STRATEGIES)})")
     pool, sources = _pool(args)
-    manifest = Manifest(args.out, "nas.analyze strategies", data={"pool_architectures": len(pool),
+    manifest = Manifest(args.out, "python -m nas.analyze", data={"pool_architectures": len(pool),
                                                                   "sources": file_identity(sources)})
     make_out_folder(args.out)
     runs_path = args.out / "strategy-runs.csv"

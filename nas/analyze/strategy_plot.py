@@ -46,9 +46,13 @@ def draw_strategies(runs: pd.DataFrame, paths: Sequence[Path]) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, metric, label in ((axes[0], "best", "median best top-1 (%)"), (axes[1], "hv", "median hypervolume")):
         scale = 100.0 if metric == "best" else 1.0
+        names = sorted(curves["strategy"].unique())
+        colours = plt.get_cmap("tab20")
         for name, g in curves[curves["metric"] == metric].groupby("strategy"):
-            line, = ax.plot(g["n"], scale * g["median"], label=name, lw=1.5)
-            ax.fill_between(g["n"], scale * g["lo"], scale * g["hi"], color=line.get_color(), alpha=0.15)
+            colour = colours((2 * names.index(name)) % 20 + (names.index(name) >= 10))
+            style = "-" if name.startswith("guided") else "--"
+            ax.plot(g["n"], scale * g["median"], style, label=name, lw=1.6, color=colour)
+            ax.fill_between(g["n"], scale * g["lo"], scale * g["hi"], color=colour, alpha=0.12)
         ax.set_xlabel("trainings")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -72,7 +72,7 @@ def test_tables_and_markdown_known_answers():
     lines = md.splitlines()
     assert lines[0] == "# Rediscovery: searches without the seed presets" and "nan" not in md
     c = next(line for line in lines if line.startswith("| c |"))
-    assert c == "| c | uniform | 6 (4) | 0 | - | - | - | 10 min |"
+    assert c == "| c | uniform | 6 (4) | 0 | - | - | - | - | 10 min |"
     p1 = next(line for line in lines if line.startswith("| p1 |"))
     assert p1 == ("| p1 | 30.00M | 30.0% ± 1.0, dominated; nearest at distance 3 | 30.0% ± 1.0, not dominated;"
                   " nearest at distance 3 | 30.0% ± 1.0; no front to compare | 1 of 3 |")

@@ -133,7 +133,8 @@ def test_cli_replays_resumes_and_refuses_bad_input(tmp_path, monkeypatch):
     for name in ("strategies.csv", "strategies.md", "strategies.png", "strategies.svg", "manifest.json"):
         assert (out / name).is_file()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["tool"] == "nas.analyze strategies" and manifest["data"]["pool_architectures"] == 29
+    assert manifest["command"].startswith("python -m nas.analyze strategies ")
+    assert manifest["data"]["pool_architectures"] == 29 and manifest["cpu_seconds"] > 0
     assert run_cli(main, args) == 0  # resumed: nothing replayed twice
     assert len(pd.read_csv(out / "strategy-runs.csv")) == len(runs)
     assert run_cli(main, [*args[:-4], "--strategies", "bogus", "--out", str(out)]) == 2
