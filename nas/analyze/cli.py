@@ -396,6 +396,7 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "strategies":  # trains nothing: a replay over committed results
         check_out_folder(args.out)
+        args.argv = list(argv) if argv is not None else sys.argv[1:]  # the manifest's command line
         return run_strategies(args)
     if args.command != "rediscovery":  # trains: a bad --device or BINAS_CPU_FORMAT fails before any folder
         check_runtime(getattr(args, "device", None))

@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
         if n not in STRATEGIES:
             raise ValueError(f"--strategies: unknown value {n!r} (choose from {', '.join(STRATEGIES)})")
     pool, sources = _pool(args)
-    manifest = Manifest(args.out, "python -m nas.analyze", data={"pool_architectures": len(pool),
-                                                                  "sources": file_identity(sources)})
+    manifest = Manifest(args.out, "python -m nas.analyze", argv=getattr(args, "argv", None),
+                        data={"pool_architectures": len(pool), "sources": file_identity(sources)})
     make_out_folder(args.out)
     runs_path = args.out / "strategy-runs.csv"
     runs = pd.read_csv(runs_path, dtype={"arch": str}) if runs_path.is_file() else pd.DataFrame(columns=RUN_COLUMNS)
