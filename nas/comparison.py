@@ -36,11 +36,11 @@ from .backends.loop import count_trained
 from .backends.stale import HEARTBEAT_S, owner_gone, owner_id
 from .outcomes import Attr, Outcome
 from .settings import SearchSettings
+from .study import COMPARISON_PREFIX, stored_comparison
 
 __all__ = ["ComparisonRun", "comparison_pending", "comparison_presets", "run_comparison", "stored_comparison",
            "unfinished"]
 
-_ENTRY = "binas:comparison:"  # + preset name: the stored result
 _CLAIM = "binas:comparing:"  # + preset name: {"owner", "heartbeat"} while a process trains it
 _SEEN = (Outcome.TRAINED, Outcome.DIVERGED)  # a search trial with this outcome stands for the preset
 
@@ -49,12 +49,6 @@ def comparison_presets(settings: SearchSettings) -> list[str]:
     """The seed presets a search of ``settings`` could have found: in its space and within budget."""
     return [name for name in SEED_PRESETS
             if settings.space.contains(PRESETS[name].arch) and settings.fits(PRESETS[name].arch)]
-
-
-def stored_comparison(study: optuna.Study) -> dict[str, dict]:
-    """The presets trained after the search so far, by name (``{}`` for a search that trained none)."""
-    return {k[len(_ENTRY):]: dict(v) for k, v in study.user_attrs.items()
-            if k.startswith(_ENTRY) and isinstance(v, dict)}
 
 
 def _searched(study: optuna.Study) -> set[str]:
@@ -112,7 +106,7 @@ class ComparisonRun:
                 continue
             print(f"comparison: training the seed preset {name} as the search's trials were trained (not shown to"
                   " the search)", file=sys.stderr)
-            self.study.set_user_attr(_ENTRY + name, self._train(name))
+            self.study.set_user_attr(COMPARISON_PREFIX + name, self._train(name))
             self.trained.append(name)
         return self
 

@@ -258,9 +258,9 @@ class TrialRunner:
         return self._draws
 
     def baseline_points(self) -> list[tuple[float, float]]:
-        """(score, OPs) of ``window`` of :meth:`baseline_draws` (scored once per process, about 0.2 s
-        each): the proposals a young study's first candidates are compared with, so that about one
-        in K trains from the first proposal on."""
+        """(score, OPs) of ``window`` of :meth:`baseline_draws` (scored once per process): the
+        proposals a young study's first candidates are compared with, so that about one in K trains
+        from the first proposal on."""
         if self._baseline is None:
             points: list[tuple[float, float]] = []
             for arch, ops in self.baseline_draws():

@@ -17,11 +17,14 @@ from .budget import format_ops
 from .settings import SearchSettings
 
 __all__ = [
-    "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_storage", "open_study", "study_meta",
+    "COMPARISON_PREFIX", "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_storage",
+    "open_study", "stored_comparison", "study_meta",
 ]
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
 _META_PREFIX = "binas:"
+# + preset name: a seed preset trained after the search (nas.comparison writes it, nas.report reads it)
+COMPARISON_PREFIX = _META_PREFIX + "comparison:"
 # Older studies lack these: None = implied by the rest (this run's value is stored), else the value they had.
 _ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": None, "seeds": 1}
 # Older studies lack these, and what they had is unknown: left unrecorded and unchecked (nas.analyze confirm
@@ -199,6 +202,12 @@ def load_study(storage: str, study_name: str | None = None) -> optuna.Study:
 
 def study_meta(study: optuna.Study) -> dict:
     return {k[len(_META_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+
+
+def stored_comparison(study: optuna.Study) -> dict[str, dict]:
+    """The presets trained after the search so far, by name (``{}`` for a search that trained none)."""
+    return {k[len(COMPARISON_PREFIX):]: dict(v) for k, v in study.user_attrs.items()
+            if k.startswith(COMPARISON_PREFIX) and isinstance(v, dict)}
 
 
 def enqueue_seed_presets(study: optuna.Study, settings: SearchSettings) -> list[str]:

@@ -258,7 +258,7 @@ def choose_default(table: pd.DataFrame, default: str = "default") -> tuple[str, 
     ``MIN_REF_ARCHS`` reference architectures and no fewer than ``default``'s own: the benchmark runs
     ``default`` on every one). Among those, the highest ``kendall_ref``; ties go to
     ``paper_spearman`` (NaN lowest), then to the name. A table without p-values (no resamples)
-    keeps ``default``: point estimates alone flip with every architecture added."""
+    keeps ``default``: a point estimate alone is no evidence of a gain."""
     if default not in set(table["evaluator"]):
         raise ValueError(f"--evaluators: the table needs the evaluator {default!r} to choose the default")
     base_cpu = float(table.loc[table["evaluator"] == default, "cpu_s_per_arch"].iloc[0])

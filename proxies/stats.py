@@ -1,22 +1,42 @@
-"""Rank fidelity statistics: how well a score orders architectures as a reference does.
+"""The project's statistics: rank fidelity, intervals, bootstrap and multiple-testing corrections.
 
-Thin wrappers over ``scipy.stats`` (``spearmanr``, ``kendalltau``, ``bootstrap``) that agree on
-one convention: pairs where either side is NaN are dropped, and a statistic that is not defined
-(fewer than 2 pairs, a constant side) is NaN rather than a warning. Infinite scores are legal
-(``-inf`` is the worst score) and are ranked as the extremes they are.
+Thin wrappers over ``scipy.stats`` that agree on one convention: values where either side is NaN
+are dropped, and a statistic that is not defined (too few values, a constant side) is NaN rather
+than a warning.
+
+* Rank fidelity (``spearmanr``, ``kendalltau``, ``bootstrap``): Spearman's rho, Kendall's tau-b,
+  pairwise accuracy, their paired percentile bootstrap intervals (:func:`rank_ci`) and the paired
+  bootstrap test of a gain (:func:`gain_test`). Infinite scores are legal (``-inf`` is the worst
+  score) and are ranked as the extremes they are.
+* A measurement repeated over training seeds (the same seeds on both sides of a difference): the
+  mean of the per-seed values and Student's t interval over them
+  (``scipy.stats.ttest_1samp(...).confidence_interval``, :func:`seed_interval`), and the t-test's
+  two-sided p-value (:func:`seed_p_value`). Values that are all equal give no interval (NaN: no
+  spread to estimate one from).
+* Two samples (:func:`compare_samples`): the two-sample Kolmogorov-Smirnov statistic and p-value
+  (``scipy.stats.ks_2samp``) and the difference in medians with a 95% bootstrap interval
+  (``scipy.stats.bootstrap``, percentile method, fixed seed). Either sample with fewer than
+  :data:`MIN_SAMPLE` values gets no comparison: the bootstrap median of 2-4 values takes a handful
+  of distinct numbers, and its percentile interval is narrow by construction, not by evidence.
+* Families of tests: Holm's step-down procedure (:func:`holm`, family-wise error) and the
+  Benjamini-Hochberg adjusted p-values (:func:`benjamini_hochberg`, false discovery rate, by
+  ``scipy.stats.false_discovery_control``). A p-value that is NaN is not part of the family.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["MAX_UNDEFINED", "gain_test", "holm", "kendall", "pairwise_accuracy", "rank_ci", "spearman"]
+__all__ = ["MAX_UNDEFINED", "MIN_SAMPLE", "benjamini_hochberg", "compare_samples", "gain_test", "holm", "kendall",
+           "pairwise_accuracy", "rank_ci", "seed_interval", "seed_p_value", "spearman"]
 
 MAX_UNDEFINED = 0.05  # the share of bootstrap resamples that may leave a statistic undefined
+MIN_SAMPLE = 5  # values per side for compare_samples
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -111,6 +131,62 @@ def holm(p_values: dict[str, float], alpha: float = 0.05) -> set[str]:
             break
         rejected.add(name)
     return rejected
+
+
+def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``, ``method="bh"``),
+    in the order given. A p-value that is not finite (NaN) is left out of the family and stays NaN."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        adjusted[ok] = stats.false_discovery_control(p[ok], method="bh")
+    return adjusted
+
+
+def _testable(values: Sequence[float]) -> tuple[np.ndarray, bool]:
+    """The finite values, and whether a t-test can use them (2 or more, not all equal)."""
+    v = np.asarray([d for d in values if d is not None and math.isfinite(d)], dtype=float)
+    return v, len(v) >= 2 and not np.all(v == v[0])
+
+
+def seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of per-seed values (Student's t interval); the interval is NaN with fewer
+    than 2 finite values, or when they are all equal (no spread to estimate one from)."""
+    v, ok = _testable(values)
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    if not ok:
+        return float(v.mean()), math.nan, math.nan
+    ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence)
+    return float(v.mean()), float(ci.low), float(ci.high)
+
+
+def seed_p_value(values: Sequence[float]) -> float:
+    """Two-sided p-value of the t-test that the per-seed values have mean 0 (NaN where
+    :func:`seed_interval` gives no interval)."""
+    v, ok = _testable(values)
+    return float(stats.ttest_1samp(v, 0.0).pvalue) if ok else math.nan
+
+
+def compare_samples(a: Sequence[float], b: Sequence[float], resamples: int = 2000, seed: int = 0) -> dict:
+    """How sample ``a`` differs from ``b``: KS statistic and p-value, median(a) - median(b) and its
+    95% bootstrap interval. NaN where a side has fewer than :data:`MIN_SAMPLE` finite values."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    out = {"n": len(a), "n_rest": len(b), "ks": math.nan, "ks_p": math.nan, "median_diff": math.nan,
+           "median_diff_low": math.nan, "median_diff_high": math.nan}
+    if min(len(a), len(b)) < MIN_SAMPLE:
+        return out
+    ks = stats.ks_2samp(a, b)
+    out.update(ks=float(ks.statistic), ks_p=float(ks.pvalue), median_diff=float(np.median(a) - np.median(b)))
+    if resamples > 0:
+        res = stats.bootstrap((a, b), lambda x, y, axis=-1: np.median(x, axis=axis) - np.median(y, axis=axis),
+                              n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed),
+                              vectorized=True)
+        out.update(median_diff_low=float(res.confidence_interval.low),
+                   median_diff_high=float(res.confidence_interval.high))
+    return out
 
 
 def _distribution(data: tuple[np.ndarray, ...], fn, n_resamples: int, seed: int) -> np.ndarray | None:

@@ -1,16 +1,17 @@
 """The surrogate's shipped prior: proxy results held apart from the reference set, for a search to
-start screening from its first proposal instead of after some 30 trainings.
+start screening from its first proposal instead of once its own trainings suffice.
 
-A surrogate fitted on a search's own trained architectures only tells better from worse once it
-has some 30 of them (``benchmarks/surrogate.py``'s learning curve), and a default 36-trial search
-trains about 13 to full fidelity: it never screens. The prior is the data ``benchmarks/surrogate.py``
-fits and measures (``--prior``): the mean validation top-1 of every architecture outside the
-reference set that the committed searches and the rank-fidelity run cache trained at one fidelity
-on one data set. A search pools it with its own trained architectures (its own result replaces the
-prior's for an architecture both hold) only where it applies: the same fidelity key, the same class
-names in the same order, and the same per-channel mean and SD of the training split (within
-:data:`STATS_TOLERANCE`: another data set with CIFAR-10's class names, such as CINIC-10, differs
-there) (:meth:`SurrogatePrior.applies`). On other data or another fidelity it is not used.
+A surrogate fitted on a search's own trained architectures screens only once its fit beats chance
+(:attr:`proxies.surrogate.RidgeSurrogate.useful`), and a short search may not train enough of them
+to full fidelity for that (``benchmarks/surrogate.py`` measures the learning curve). The prior is
+the data ``benchmarks/surrogate.py`` fits and measures (``--prior``): the mean validation top-1 of
+every architecture outside the reference set that the committed searches and the rank-fidelity run
+cache trained at one fidelity on one data set. A search pools it with its own trained architectures
+(its own result replaces the prior's for an architecture both hold) only where it applies: the same
+fidelity key, the same class names in the same order, and the same per-channel mean and SD of the
+training split (within :data:`STATS_TOLERANCE`: another data set with CIFAR-10's class names, such
+as CINIC-10, differs there) (:meth:`SurrogatePrior.applies`). On other data or another fidelity it
+is not used.
 """
 
 from __future__ import annotations

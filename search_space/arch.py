@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .checks import check_int
+from .skeleton import max_useful_k
 
 __all__ = [
     "ACTIVATIONS",
@@ -157,8 +158,6 @@ class ArchConfig:
         object.__setattr__(self, "depth", int(self.depth))
         # Normalise K: when no depthwise conv of a stage has a multiple of 2^K channels, the
         # group size gcd(C, 2^K) stops growing, and K builds the same network as a smaller K.
-        from .skeleton import max_useful_k
-
         stages = tuple(
             replace(s, k=min(s.k, max_useful_k(i, s.topology, s.expansion, width, self.depth)))
             for i, s in enumerate(stages)

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from .arch import ArchConfig
 from .checks import check_int
 from .cost import conv_out
+
+if TYPE_CHECKING:  # arch imports this module (to normalise K); an annotation needs no import at run time
+    from .arch import ArchConfig
 
 __all__ = ["BlockSpec", "Skeleton", "make_divisible", "max_useful_k", "skeleton"]
 

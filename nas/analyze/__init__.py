@@ -3,6 +3,8 @@
 (``python -m nas.analyze rediscovery``), and do a search's finds hold at seeds it never saw
 (``python -m nas.analyze confirm``)."""
 
+from proxies.stats import compare_samples, seed_interval, seed_p_value
+
 from .claims import CLAIM_COLUMNS, CLAIMS, Claim, claim_archs, claims_table, match_width
 from .cli import main
 from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
@@ -20,7 +22,7 @@ from .edf import (
 from .plot import EdfPlotData, draw_edf, edf_plot_data
 from .random_baseline import best_of_k_below, best_of_k_median, random_baseline, search_cost_k
 from .rediscovery import rediscovery_markdown, rediscovery_tables
-from .stats import VERDICTS, compare_samples, fdr_verdicts, seed_interval, seed_p_value, verdict
+from .stats import VERDICTS, fdr_verdicts, verdict
 
 __all__ = [
     "CHOICES",

@@ -20,10 +20,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from proxies.stats import seed_interval, seed_p_value
 from search_space import ArchConfig, analytic_cost, preset_for_paper_row
 from search_space.arch import WIDTH_RANGE
 
-from .stats import fdr_verdicts, seed_interval, seed_p_value, verdict
+from .stats import fdr_verdicts, verdict
 
 __all__ = ["CLAIMS", "CLAIM_COLUMNS", "Claim", "claim_archs", "claims_table", "match_width", "paper_top1"]
 

@@ -7,7 +7,7 @@ single architecture, may not hold at another seed. The confirmation trains the s
 found architectures and the seed presets it was compared with again, at fresh seeds the search
 never used: seed ``S`` selects the data and initialises training exactly as ``nas.search --seed S``
 would, at the search's fidelity. Each (found, preset) pair gets one difference per seed, the
-same seeds on both sides, and the statistics of the claims (:mod:`nas.analyze.stats`): the mean
+same seeds on both sides, and the statistics of the claims (:mod:`nas.analyze.stats`, :mod:`proxies.stats`): the mean
 difference, its 95% t interval over the seeds and the t-test's p-value. Verdict: ``confirmed``
 when the difference has the sign of the search's own lead and its interval excludes 0,
 ``reversed`` when it has the opposite sign and its interval excludes 0, ``inconclusive``
@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .stats import fdr_verdicts, seed_interval, seed_p_value, verdict
+from proxies.stats import seed_interval, seed_p_value
+
+from .stats import fdr_verdicts, verdict
 
 __all__ = ["CONFIRM_COLUMNS", "CONFIRM_TITLE", "CONFIRM_VERDICTS", "confirm_markdown", "confirm_table", "fresh_seeds"]
 

@@ -11,7 +11,7 @@ means that value gives lower error.
 Two more columns guard the reading of that table:
 
 * ``ks_p_fdr``: the KS p-values adjusted by Benjamini-Hochberg over every value of the space
-  (``scipy.stats.false_discovery_control``): some 30 values are tested per space, so at 5% one or
+  (:func:`proxies.stats.benjamini_hochberg`): some 30 values are tested per space, so at 5% one or
   two "differ" by chance.
 * ``adj_diff`` [``adj_low``, ``adj_high``]: the same difference in medians after the OPs are taken
   out: the residuals of a least-squares line of error on log OPs over the space's architectures.
@@ -42,9 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from proxies.stats import MIN_SAMPLE, benjamini_hochberg, compare_samples
 from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
-
-from .stats import MIN_SAMPLE, compare_samples
 
 __all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SHARE_COLUMNS", "SPACES", "STATS_COLUMNS", "choice_values",
            "draw_archs", "edf_curves", "edf_markdown", "edf_shares", "edf_stats", "ops_residuals"]
@@ -147,7 +146,7 @@ def _with_fdr(table: pd.DataFrame, p: str, out: str) -> pd.DataFrame:
     """``table`` with ``out``: the Benjamini-Hochberg adjustment of its p-values ``p`` (NaN stays NaN)."""
     tested = table[p].notna()
     if tested.any():
-        table.loc[tested, out] = stats.false_discovery_control(table.loc[tested, p], method="bh")
+        table.loc[tested, out] = benjamini_hochberg(table.loc[tested, p])
     return table
 
 

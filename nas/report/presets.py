@@ -21,8 +21,8 @@ import pandas as pd
 
 from search_space import PRESETS, SEED_PRESETS, ArchConfig, SearchSpace, analytic_cost
 
-from ..comparison import stored_comparison
 from ..outcomes import Outcome
+from ..study import stored_comparison
 from .noise import StudyNoise, add_uncertainty
 
 __all__ = ["STATUS_TEXT", "arch_ops", "num", "preset_entries", "preset_lines", "preset_ops", "preset_points"]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import nas.analyze
 from nas.analyze import (
     CHOICES,
     CLAIMS,
@@ -352,3 +353,10 @@ def test_a_diverged_run_scores_worst_instead_of_leaving_the_analysis():
     runs = pd.DataFrame([{"kind": "train", "fidelity": f, "seed": 0, "arch": a, "val_top1": v, "diverged": d}
                          for f, a, v, d in rows], columns=RUN_COLUMNS)
     assert _scores(runs, "f") == {("a", 0): 0.4, ("b", 0): 0.0}
+
+
+def test_the_generic_statistics_come_from_proxies_stats():
+    from proxies import stats as generic
+
+    for name in ("compare_samples", "seed_interval", "seed_p_value"):  # nas.analyze's public names still work
+        assert getattr(nas.analyze, name) is getattr(generic, name)

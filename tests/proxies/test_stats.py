@@ -1,4 +1,4 @@
-"""Rank fidelity statistics on synthetic rankings with known answers."""
+"""The statistics module on synthetic data with known answers: rank fidelity, corrections, intervals."""
 
 from __future__ import annotations
 
@@ -130,3 +130,17 @@ def test_gain_p_value_and_holm():
     assert holm({"a": 0.01, "b": 0.02, "c": 0.04}) == {"a", "b", "c"}  # 0.01 <= .05/3, .02 <= .05/2, .04 <= .05
     assert holm({"a": 0.01, "b": 0.03, "c": 0.04}) == {"a"}  # 0.03 > 0.05/2: stop
     assert holm({"a": 0.02, "b": math.nan}) == {"a"} and holm({}) == set()
+
+
+def test_benjamini_hochberg_leaves_nan_out_of_the_family():
+    from scipy import stats as sps
+
+    from proxies.stats import benjamini_hochberg
+
+    p = [0.001, math.nan, 0.04, 0.04, 0.5]
+    adjusted = benjamini_hochberg(p)
+    finite = sps.false_discovery_control([0.001, 0.04, 0.04, 0.5], method="bh")
+    assert np.array_equal(adjusted[[0, 2, 3, 4]], finite) and math.isnan(adjusted[1])  # exactly scipy's numbers
+    assert adjusted[:1] == pytest.approx([0.004]) and adjusted[2] == adjusted[3] == pytest.approx(0.04 * 4 / 3)
+    assert len(benjamini_hochberg([])) == 0 and math.isnan(benjamini_hochberg([math.nan])[0])
+
