@@ -23,6 +23,7 @@ _EXPORTS = {
     "ParetoPlotData": "report", "pareto_plot_data": "report", "pareto_frame": "report", "trials_frame": "report",
     "RungPolicy": "rungs", "front_ranks": "rungs",
     "SAMPLERS": "samplers", "FeasibleRandomSampler": "samplers", "make_sampler": "samplers",
+    "GuidedSampler": "guided", "hypervolume": "proposer",
     "SearchSettings": "settings",
     "enqueue_seed_presets": "study", "load_study": "study", "open_study": "study",
 }
