@@ -72,7 +72,7 @@ def test_sampler_contract(name, settings):
     first generation / start-up trials all within budget."""
 
     def run(seed):
-        sampler = make_sampler(name, settings.space, settings.fits, seed=seed, population=4)
+        sampler = make_sampler(name, settings.space, settings.fits, seed=seed, population=4, settings=settings)
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
         archs = []
         for _ in range(8):
