@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
@@ -36,6 +36,7 @@ from . import compat
 from .adapter import arch_params
 from .outcomes import Attr, Outcome
 from .proposer import ACQUISITIONS, EnsembleModel, acquire, features
+from .samplers import answer
 from .settings import SearchSettings
 
 __all__ = ["CANDIDATES", "WARMUP", "GuidedSampler"]
@@ -88,12 +89,7 @@ class GuidedSampler(BaseSampler):
             arch = self.propose(study, trial.number)
             self._proposed.add(arch.encode())
             self._cache = (compat.trial_id(trial), arch_params(arch, self._settings.space))
-        params = self._cache[1]
-        if param_name in params and isinstance(param_distribution, CategoricalDistribution):
-            value = params[param_name]
-            if value in param_distribution.choices:
-                return value
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+        return answer(self._cache[1], self._fallback, study, trial, param_name, param_distribution)
 
     # -- the proposal ---------------------------------------------------------------------------
     def _state(self, study: optuna.Study) -> tuple[dict[str, float], set[str], list[str]]:

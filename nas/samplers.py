@@ -69,12 +69,17 @@ class FeasibleRandomSampler(BaseSampler):
     def sample_independent(self, study, trial: FrozenTrial, param_name: str, param_distribution) -> Any:
         if self._cache is None or self._cache[0] != compat.trial_id(trial):
             self._cache = (compat.trial_id(trial), arch_params(self.draw(trial.number), self._space))
-        params = self._cache[1]
-        if param_name in params and isinstance(param_distribution, CategoricalDistribution):
-            value = params[param_name]
-            if value in param_distribution.choices:
-                return value
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+        return answer(self._cache[1], self._fallback, study, trial, param_name, param_distribution)
+
+
+def answer(params: dict[str, Any], fallback: BaseSampler, study, trial, param_name: str, distribution) -> Any:
+    """A parameter of a trial whose whole architecture was chosen at once (``params``); a parameter that is
+    not an architecture choice (or a value outside its distribution) goes to ``fallback``."""
+    if param_name in params and isinstance(distribution, CategoricalDistribution):
+        value = params[param_name]
+        if value in distribution.choices:
+            return value
+    return fallback.sample_independent(study, trial, param_name, distribution)
 
 
 def _trained(study: optuna.Study) -> int:
