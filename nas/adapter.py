@@ -7,12 +7,17 @@ only for a stage whose topology is not ``cascade`` (a cascade block has no expan
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from optuna.distributions import CategoricalDistribution
 
 from search_space import NUM_STAGES, ArchConfig, SearchSpace, StageConfig
 from search_space.space import STAGE_CHOICES
 
-__all__ = ["arch_from_params", "arch_params", "suggest_arch"]
+if TYPE_CHECKING:
+    from optuna.samplers import BaseSampler
+
+__all__ = ["answer", "arch_from_params", "arch_params", "suggest_arch"]
 
 
 def _prefixes(space: SearchSpace) -> list[str]:
@@ -63,3 +68,13 @@ def arch_params(arch: ArchConfig, space: SearchSpace) -> dict[str, Any]:
                 continue
             params[p + name] = value
     return params
+
+
+def answer(params: dict[str, Any], fallback: BaseSampler, study, trial, param_name: str, distribution) -> Any:
+    """A parameter of a trial whose whole architecture was chosen at once (``params``); a parameter that is
+    not an architecture choice (or a value outside its distribution) goes to ``fallback``."""
+    if param_name in params and isinstance(distribution, CategoricalDistribution):
+        value = params[param_name]
+        if value in distribution.choices:
+            return value
+    return fallback.sample_independent(study, trial, param_name, distribution)

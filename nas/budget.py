@@ -19,9 +19,7 @@ def parse_budget(text: str | float | int) -> int:
     raw = str(text)
     m = _NUMBER.match(raw)
     if not m:
-        raise ValueError(
-            f"--budget: invalid value {raw!r} (expected OPs such as 50M, 0.05G, 50e6 or 50000000)"
-        )
+        raise ValueError(f"--budget: invalid value {raw!r} (expected OPs such as 50M, 0.05G, 50e6 or 50000000)")
     value = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
     if not math.isfinite(value) or value < 1:
         raise ValueError(f"--budget: invalid value {raw!r} (must be at least 1 OP)")

@@ -38,8 +38,14 @@ from .outcomes import Attr, Outcome
 from .settings import SearchSettings
 from .study import COMPARISON_PREFIX, stored_comparison
 
-__all__ = ["ComparisonRun", "comparison_pending", "comparison_presets", "run_comparison", "stored_comparison",
-           "unfinished"]
+__all__ = [
+    "ComparisonRun",
+    "comparison_pending",
+    "comparison_presets",
+    "run_comparison",
+    "stored_comparison",
+    "unfinished",
+]
 
 _CLAIM = "binas:comparing:"  # + preset name: {"owner", "heartbeat"} while a process trains it
 _SEEN = (Outcome.TRAINED, Outcome.DIVERGED)  # a search trial with this outcome stands for the preset
@@ -47,21 +53,26 @@ _SEEN = (Outcome.TRAINED, Outcome.DIVERGED)  # a search trial with this outcome 
 
 def comparison_presets(settings: SearchSettings) -> list[str]:
     """The seed presets a search of ``settings`` could have found: in its space and within budget."""
-    return [name for name in SEED_PRESETS
-            if settings.space.contains(PRESETS[name].arch) and settings.fits(PRESETS[name].arch)]
+    return [
+        name
+        for name in SEED_PRESETS
+        if settings.space.contains(PRESETS[name].arch) and settings.fits(PRESETS[name].arch)
+    ]
 
 
 def _searched(study: optuna.Study) -> set[str]:
     """Architectures a trial of the search trained to the end (or saw diverge)."""
-    return {t.user_attrs.get(Attr.ARCH) for t in study.get_trials(deepcopy=False)
-            if t.user_attrs.get(Attr.OUTCOME) in _SEEN}
+    return {
+        t.user_attrs.get(Attr.ARCH) for t in study.get_trials(deepcopy=False) if t.user_attrs.get(Attr.OUTCOME) in _SEEN
+    }
 
 
 def unfinished(study: optuna.Study, settings: SearchSettings) -> list[str]:
     """The comparison presets still to train: neither stored nor settled by a trial of the search."""
     done, seen = stored_comparison(study), _searched(study)
-    return [name for name in comparison_presets(settings)
-            if name not in done and PRESETS[name].arch.encode() not in seen]
+    return [
+        name for name in comparison_presets(settings) if name not in done and PRESETS[name].arch.encode() not in seen
+    ]
 
 
 def comparison_pending(study: optuna.Study, settings: SearchSettings, target: object) -> bool:
@@ -74,8 +85,11 @@ def _claim(study: optuna.Study, name: str) -> bool:
     """Claim ``name`` for this process unless a live process holds it (a dead one's claim is taken over).
     Two processes that claim in the same instant may both train it: the later result is kept."""
     held = study.user_attrs.get(_CLAIM + name)
-    if isinstance(held, dict) and held.get("owner") != owner_id() and not owner_gone(
-            str(held.get("owner", "")), float(held.get("heartbeat", 0.0)), time.time()):
+    if (
+        isinstance(held, dict)
+        and held.get("owner") != owner_id()
+        and not owner_gone(str(held.get("owner", "")), float(held.get("heartbeat", 0.0)), time.time())
+    ):
         return False
     study.set_user_attr(_CLAIM + name, {"owner": owner_id(), "heartbeat": time.time()})
     return True
@@ -84,9 +98,18 @@ def _claim(study: optuna.Study, name: str) -> bool:
 class ComparisonRun:
     """Trains the presets left, one at a time; what it did, for the summary line."""
 
-    def __init__(self, study: optuna.Study, settings: SearchSettings, data: ProxyData, *, device: str | None = None,
-                 progress: bool = True, deadline: float | None = None, trial_timeout: float | None = None,
-                 check_stop: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        study: optuna.Study,
+        settings: SearchSettings,
+        data: ProxyData,
+        *,
+        device: str | None = None,
+        progress: bool = True,
+        deadline: float | None = None,
+        trial_timeout: float | None = None,
+        check_stop: Callable[[], None] | None = None,
+    ) -> None:
         self.study, self.settings, self.data, self.device = study, settings, data, device
         self.progress, self.deadline, self.trial_timeout = progress, deadline, trial_timeout
         self.check_stop = check_stop or (lambda: None)
@@ -104,8 +127,11 @@ class ComparisonRun:
             if not _claim(self.study, name):
                 self.elsewhere.append(name)
                 continue
-            print(f"comparison: training the seed preset {name} as the search's trials were trained (not shown to"
-                  " the search)", file=sys.stderr)
+            print(
+                f"comparison: training the seed preset {name} as the search's trials were trained (not shown to"
+                " the search)",
+                file=sys.stderr,
+            )
             self.study.set_user_attr(COMPARISON_PREFIX + name, self._train(name))
             self.trained.append(name)
         return self
@@ -113,12 +139,26 @@ class ComparisonRun:
     def _train(self, name: str) -> dict:
         s = self.settings
         arch = PRESETS[name].arch
-        entry = {"arch": arch.encode(), "ops": s.ops(arch), "fidelity": s.fidelity.key(), "top1": None,
-                 "diverged": False, "error": None}
+        entry = {
+            "arch": arch.encode(),
+            "ops": s.ops(arch),
+            "fidelity": s.fidelity.key(),
+            "top1": None,
+            "diverged": False,
+            "error": None,
+        }
         start = beat = time.perf_counter()
         results = []
-        with tqdm(total=s.seeds, unit="step", disable=not self.progress, file=sys.stderr, dynamic_ncols=True,
-                  desc=name, leave=False) as bar:
+        with tqdm(
+            total=s.seeds,
+            unit="step",
+            disable=not self.progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            desc=name,
+            leave=False,
+        ) as bar:
+
             def on_step(step: int, total: int, loss: float) -> None:
                 nonlocal beat
                 bar.total, bar.n = total * s.seeds, total * len(results) + step
@@ -134,8 +174,9 @@ class ComparisonRun:
 
             try:
                 for i in range(s.seeds):  # the seeds every trial of the search is trained with
-                    results.append(evaluate(arch, s.fidelity, self.data, s.seed + i, device=self.device,
-                                            progress=on_step))
+                    results.append(
+                        evaluate(arch, s.fidelity, self.data, s.seed + i, device=self.device, progress=on_step)
+                    )
                     if results[-1].diverged:
                         break
             except KeyboardInterrupt:

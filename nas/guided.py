@@ -33,10 +33,9 @@ from optuna.trial import TrialState
 from search_space import ArchConfig
 
 from . import compat
-from .adapter import arch_params
+from .adapter import answer, arch_params
 from .outcomes import Attr, Outcome
 from .proposer import ACQUISITIONS, EnsembleModel, acquire, features
-from .samplers import answer
 from .settings import SearchSettings
 
 __all__ = ["CANDIDATES", "WARMUP", "GuidedSampler"]
@@ -51,8 +50,15 @@ ACQUISITION = "ucb"  # the replay's best by mean hypervolume at 36 trainings (re
 class GuidedSampler(BaseSampler):
     """Proposes the feasible, untrained architecture that maximises ``acquisition`` (see the module)."""
 
-    def __init__(self, feasible, settings: SearchSettings, seed: int = 0, acquisition: str = ACQUISITION,
-                 candidates: int = CANDIDATES, members: int = 16) -> None:
+    def __init__(
+        self,
+        feasible,
+        settings: SearchSettings,
+        seed: int = 0,
+        acquisition: str = ACQUISITION,
+        candidates: int = CANDIDATES,
+        members: int = 16,
+    ) -> None:
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"--acquisition: unknown value {acquisition!r} (choose from {', '.join(ACQUISITIONS)})")
         self._feasible = feasible
@@ -103,8 +109,12 @@ class GuidedSampler(BaseSampler):
             if arch is None:
                 continue
             seen.add(arch)
-            if (t.state == TrialState.COMPLETE and a.get(Attr.OUTCOME) == Outcome.TRAINED
-                    and a.get(Attr.FIDELITY) == fidelity and t.values):
+            if (
+                t.state == TrialState.COMPLETE
+                and a.get(Attr.OUTCOME) == Outcome.TRAINED
+                and a.get(Attr.FIDELITY) == fidelity
+                and t.values
+            ):
                 own.setdefault(arch, float(t.values[0]))
             elif t.state in (TrialState.RUNNING, TrialState.WAITING) and Attr.OUTCOME not in a:
                 flight.append(arch)

@@ -73,23 +73,34 @@ def same_arch(study: optuna.Study, arch: str, fidelity: str, number: int):
 
 def _recent_screened(study: optuna.Study, score: str, exclude: int, window: int) -> list:
     """The last ``window`` proposals screened by ``score`` before trial ``exclude`` (kept or not)."""
-    scored = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                                   TrialState.FAIL, TrialState.RUNNING))
-              if t.number < exclude and t.user_attrs.get(Attr.SCREEN_BY) == score]
+    scored = [
+        t
+        for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+        )
+        if t.number < exclude and t.user_attrs.get(Attr.SCREEN_BY) == score
+    ]
     return sorted(scored, key=lambda t: t.number)[-window:]
 
 
 def screen_points(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[float, float]]:
     """(screening score, OPs) of the last ``window`` proposals scored by ``score`` before trial
     ``exclude`` (screened out or trained); a score that was not finite counts as -inf."""
-    return [(-math.inf if t.user_attrs.get(Attr.SCREEN_SCORE) is None else float(t.user_attrs[Attr.SCREEN_SCORE]),
-             float(t.user_attrs[Attr.OPS])) for t in _recent_screened(study, score, exclude, window)]
+    return [
+        (
+            -math.inf if t.user_attrs.get(Attr.SCREEN_SCORE) is None else float(t.user_attrs[Attr.SCREEN_SCORE]),
+            float(t.user_attrs[Attr.OPS]),
+        )
+        for t in _recent_screened(study, score, exclude, window)
+    ]
 
 
 def screen_archs(study: optuna.Study, score: str, exclude: int, window: int) -> list[tuple[str, float]]:
     """(architecture, OPs) of the same proposals: the surrogate predicts them again with each new fit."""
-    return [(t.user_attrs[Attr.ARCH], float(t.user_attrs[Attr.OPS]))
-            for t in _recent_screened(study, score, exclude, window)]
+    return [
+        (t.user_attrs[Attr.ARCH], float(t.user_attrs[Attr.OPS]))
+        for t in _recent_screened(study, score, exclude, window)
+    ]
 
 
 def trained_points(study: optuna.Study, fidelity: str) -> tuple[list[str], list[float]]:
@@ -135,8 +146,12 @@ class TrialRunner:
         cost = self.settings.cost(arch)
         ops = cost.ops(with_bn=self.settings.convention == "with-bn")
         for key, value in {
-            "arch": arch.encode(), "fidelity": self.settings.fidelity.key(), "ops": ops,
-            "fp_macs": cost.fp_macs, "binary_macs": cost.binary_macs, "params": cost.params,
+            "arch": arch.encode(),
+            "fidelity": self.settings.fidelity.key(),
+            "ops": ops,
+            "fp_macs": cost.fp_macs,
+            "binary_macs": cost.binary_macs,
+            "params": cost.params,
             "size_bytes": cost.size_bytes,
         }.items():
             trial.set_user_attr(key, value)
@@ -186,16 +201,19 @@ class TrialRunner:
             else:
                 previous = screen_points(self.study, policy.score, trial.number, policy.window)
                 if len(previous) < policy.window:  # a young study: random draws fill the window (not timed)
-                    previous = self.baseline_points()[:policy.window - len(previous)] + previous
+                    previous = self.baseline_points()[: policy.window - len(previous)] + previous
                     start = time.process_time()
                 score = self.screen_score(arch)
         except Exception as exc:  # a score that fails screens nothing out
             trial.set_user_attr(Attr.SCREEN_ERROR, f"{type(exc).__name__}: {exc}"[:300])
             return True
         kept, place = keeps((score, ops), previous, policy.keep_one_in)
-        for key, value in ((Attr.SCREEN_SCORE, score if math.isfinite(score) else None),
-                           (Attr.SCREEN_BY, policy.score), (Attr.SCREEN_PLACE, f"{place + 1}/{len(previous) + 1}"),
-                           (Attr.SCREEN_SECONDS, round(time.process_time() - start, 4))):
+        for key, value in (
+            (Attr.SCREEN_SCORE, score if math.isfinite(score) else None),
+            (Attr.SCREEN_BY, policy.score),
+            (Attr.SCREEN_PLACE, f"{place + 1}/{len(previous) + 1}"),
+            (Attr.SCREEN_SECONDS, round(time.process_time() - start, 4)),
+        ):
             trial.set_user_attr(key, value)
         return kept
 
@@ -215,7 +233,7 @@ class TrialRunner:
         window = self.settings.screen.window
         recent = screen_archs(self.study, SURROGATE, trial.number, window)
         if len(recent) < window:
-            recent = self.baseline_draws()[:window - len(recent)] + recent  # predict takes both forms
+            recent = self.baseline_draws()[: window - len(recent)] + recent  # predict takes both forms
         predicted = model.predict([a for a, _ in recent] + [arch])
         return float(predicted[-1]), [(float(p), o) for p, (_, o) in zip(predicted[:-1], recent, strict=True)]
 
@@ -275,8 +293,13 @@ class TrialRunner:
         """The screening proxy's score of ``arch`` as the proxy trains it (width scale, resolution),
         on one fixed minibatch of the training split."""
         if self._batch is None:
-            self._batch = next(iter(self.data.train_loader(min(64, len(self.data.train_y)), self.train_seed,
-                                                           augment=False, drop_last=False)))
+            self._batch = next(
+                iter(
+                    self.data.train_loader(
+                        min(64, len(self.data.train_y)), self.train_seed, augment=False, drop_last=False
+                    )
+                )
+            )
         torch.manual_seed(self.train_seed)
         f = self.settings.fidelity
         model = build_model(proxy_arch(arch, f), self.data.num_classes, f.resolution)
@@ -358,8 +381,9 @@ class TrialRunner:
             trial.set_user_attr(Attr.TOP1_SEEDS, seeds)
             if len(seeds) > 1:
                 trial.set_user_attr(Attr.TOP1_SD, float(np.std(seeds, ddof=1)))
-        return self.finish_training(trial, top1, ops, diverged=last.diverged,
-                                    completed=not last.pruned and len(results) == self.settings.seeds)
+        return self.finish_training(
+            trial, top1, ops, diverged=last.diverged, completed=not last.pruned and len(results) == self.settings.seeds
+        )
 
     def _train_seeds(self, trial: optuna.Trial, arch: ArchConfig, on_epoch, on_step) -> list:
         """Train ``arch`` with each of ``--seeds`` seeds (``train_seed``, +1, ...); the rungs judge
@@ -367,15 +391,21 @@ class TrialRunner:
         was stopped at a rung: that trial is not ranked on a mean."""
         results = []
         for i in range(self.settings.seeds):
-            result = evaluate(arch, self.settings.fidelity, self.data, self.train_seed + i,
-                              on_epoch=on_epoch if i == 0 else None, device=self.device, progress=on_step)
+            result = evaluate(
+                arch,
+                self.settings.fidelity,
+                self.data,
+                self.train_seed + i,
+                on_epoch=on_epoch if i == 0 else None,
+                device=self.device,
+                progress=on_step,
+            )
             results.append(result)
             if result.diverged or result.pruned:
                 break
         return results
 
-    def finish_training(self, trial: optuna.Trial, top1: float, ops: float, *, diverged: bool,
-                        completed: bool) -> str:
+    def finish_training(self, trial: optuna.Trial, top1: float, ops: float, *, diverged: bool, completed: bool) -> str:
         """The last step of a trial that trained: diverged, stopped at a rung, or trained."""
         if diverged:
             trial.set_user_attr(Attr.FAIL_REASON, "diverged: NaN or infinite training loss")

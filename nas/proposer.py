@@ -39,8 +39,11 @@ ALPHAS = tuple(float(a) for a in np.logspace(-2, 3, 21))
 def features(arch: ArchConfig | str) -> np.ndarray:
     """:func:`proxies.arch_features` and the share of stages with each (topology, binary scope) pair."""
     a = ArchConfig.decode(arch) if isinstance(arch, str) else arch
-    pairs = [sum(s.topology == t and s.binary_scope == b for s in a.stages) / len(a.stages)
-             for t in TOPOLOGIES for b in SCOPES]
+    pairs = [
+        sum(s.topology == t and s.binary_scope == b for s in a.stages) / len(a.stages)
+        for t in TOPOLOGIES
+        for b in SCOPES
+    ]
     return np.concatenate([arch_features(a), np.asarray(pairs, dtype=float)])
 
 
@@ -123,8 +126,9 @@ def hypervolume(points: Sequence[tuple[float, float]], ref: tuple[float, float])
     return area / ((1.0 - ref[0]) * ref[1])
 
 
-def hvi(known: Sequence[tuple[float, float]], top1: np.ndarray, ops: np.ndarray,
-        ref: tuple[float, float]) -> np.ndarray:
+def hvi(
+    known: Sequence[tuple[float, float]], top1: np.ndarray, ops: np.ndarray, ref: tuple[float, float]
+) -> np.ndarray:
     """The hypervolume each candidate (``top1`` of any shape whose last axis matches ``ops``) would add to
     that of ``known``, in :func:`hypervolume`'s unit."""
     f = _front(np.asarray(known, dtype=float).reshape(-1, 2), ref)
@@ -152,8 +156,14 @@ def _ts(pred, ops, known, ref, rng):
 ACQUISITIONS: dict[str, Callable] = {"ehvi": _ehvi, "ucb": _ucb, "ts": _ts}
 
 
-def acquire(pred: np.ndarray, ops: np.ndarray, known: Sequence[tuple[float, float]], ref: tuple[float, float],
-            acquisition: str, rng: np.random.Generator) -> int:
+def acquire(
+    pred: np.ndarray,
+    ops: np.ndarray,
+    known: Sequence[tuple[float, float]],
+    ref: tuple[float, float],
+    acquisition: str,
+    rng: np.random.Generator,
+) -> int:
     """The index of the candidate to train: ``pred`` (members x candidates) predicted top-1, ``ops`` their
     OPs, ``known`` the (top-1, OPs) already measured (and believed, for trials in flight)."""
     if acquisition not in ACQUISITIONS:

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, NSGAIISampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from search_space import ArchConfig, SearchSpace
 
 from . import compat
-from .adapter import arch_params
+from .adapter import answer, arch_params
 from .outcomes import EVALUATED, Attr
 from .settings import SearchSettings
 
@@ -70,16 +70,6 @@ class FeasibleRandomSampler(BaseSampler):
         if self._cache is None or self._cache[0] != compat.trial_id(trial):
             self._cache = (compat.trial_id(trial), arch_params(self.draw(trial.number), self._space))
         return answer(self._cache[1], self._fallback, study, trial, param_name, param_distribution)
-
-
-def answer(params: dict[str, Any], fallback: BaseSampler, study, trial, param_name: str, distribution) -> Any:
-    """A parameter of a trial whose whole architecture was chosen at once (``params``); a parameter that is
-    not an architecture choice (or a value outside its distribution) goes to ``fallback``."""
-    if param_name in params and isinstance(distribution, CategoricalDistribution):
-        value = params[param_name]
-        if value in distribution.choices:
-            return value
-    return fallback.sample_independent(study, trial, param_name, distribution)
 
 
 def _trained(study: optuna.Study) -> int:
@@ -141,8 +131,13 @@ SAMPLERS: dict[str, Callable[[FeasibleRandomSampler, int, int, SearchSettings | 
 
 
 def make_sampler(
-    name: str, space: SearchSpace, fits: Callable[[ArchConfig], bool], seed: int = 0, population: int = 10,
-    settings: SearchSettings | None = None, prior: dict[str, float] | None = None,
+    name: str,
+    space: SearchSpace,
+    fits: Callable[[ArchConfig], bool],
+    seed: int = 0,
+    population: int = 10,
+    settings: SearchSettings | None = None,
+    prior: dict[str, float] | None = None,
 ) -> BaseSampler:
     """The sampler called ``name`` (:data:`SAMPLERS`), budget-aware as above.
 

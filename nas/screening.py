@@ -53,8 +53,15 @@ from dataclasses import dataclass
 from proxies.pareto import crowding_distances, domination_counts, places
 from search_space.checks import check_int
 
-__all__ = ["SCREEN_SCORES", "SURROGATE", "ZERO_COST_SCREENS", "ScreenPolicy", "crowding_distances",
-           "domination_counts", "keeps"]
+__all__ = [
+    "SCREEN_SCORES",
+    "SURROGATE",
+    "ZERO_COST_SCREENS",
+    "ScreenPolicy",
+    "crowding_distances",
+    "domination_counts",
+    "keeps",
+]
 
 # Zero-cost proxies that can screen: "ops" cannot (it would be compared with itself).
 ZERO_COST_SCREENS = ("synflow", "naswot", "snip", "grad_norm", "jacob_cov", "params")
@@ -79,8 +86,10 @@ class ScreenPolicy:
         check_int("--screen", self.keep_one_in, 1)
         check_int("window", self.window, 1)
         if self.keep_one_in > self.window:
-            raise ValueError(f"--screen: invalid value {self.keep_one_in} (expected at most {self.window},"
-                             " the number of recent proposals a proposal is ranked against)")
+            raise ValueError(
+                f"--screen: invalid value {self.keep_one_in} (expected at most {self.window},"
+                " the number of recent proposals a proposal is ranked against)"
+            )
         if self.score not in SCREEN_SCORES:
             raise ValueError(f"--screen-score: unknown value {self.score!r} (choose from {', '.join(SCREEN_SCORES)})")
 

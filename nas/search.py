@@ -64,16 +64,28 @@ def _compare(study, settings, data, args, target: int, deadline: float | None) -
     started = time.time()
     done, _ = count_trained(study)
     if done < target:
-        print(f"seed presets not compared yet: the search has {done} of {target} trials (the same command goes on)",
-              file=sys.stderr)
+        print(
+            f"seed presets not compared yet: the search has {done} of {target} trials (the same command goes on)",
+            file=sys.stderr,
+        )
         return
     set_threads()
     with graceful_stop("stopping the comparison after the current training step"):
-        run = run_comparison(study, settings, data, device=args.device, progress=not args.no_progress,
-                             deadline=deadline, trial_timeout=args.trial_timeout_s, check_stop=check_stop)
+        run = run_comparison(
+            study,
+            settings,
+            data,
+            device=args.device,
+            progress=not args.no_progress,
+            deadline=deadline,
+            trial_timeout=args.trial_timeout_s,
+            check_stop=check_stop,
+        )
     if run.trained:
-        print(f"comparison: {len(run.trained)} seed preset(s) trained in {(time.time() - started) / 60:.1f} min",
-              file=sys.stderr)
+        print(
+            f"comparison: {len(run.trained)} seed preset(s) trained in {(time.time() - started) / 60:.1f} min",
+            file=sys.stderr,
+        )
     if run.elsewhere:
         print(f"comparison: {', '.join(run.elsewhere)} left to the process(es) training them", file=sys.stderr)
     if run.timed_out:
@@ -87,8 +99,15 @@ def _search(argv: list[str] | None) -> int:
     # user did not give fit a small data set.
     settings = replace(settings, fidelity=fit_fidelity_to_data(settings.fidelity, args, settings.data))
     f = settings.fidelity
-    data = prepare_data(args.data_dir, f.train_subset, f.val_size, settings.seed, image_size=f.resolution,
-                        progress=False, options=settings.data)
+    data = prepare_data(
+        args.data_dir,
+        f.train_subset,
+        f.val_size,
+        settings.seed,
+        image_size=f.resolution,
+        progress=False,
+        options=settings.data,
+    )
     data_dir = str(resolve_data_dir(args.data_dir).resolve())  # absolute: Ray workers run elsewhere
     storage = args.storage or default_storage(args.out)
     if args.storage is None:
@@ -99,20 +118,46 @@ def _search(argv: list[str] | None) -> int:
     compare = args.no_seed_presets and not args.no_compare_presets
     if compare and comparison_pending(study, settings, stored_target(study)):  # finish it before going on
         done = target = count_trained(study)[0]
-        plan = (f"the search holds its {target} trials; finishing the seed-preset comparison first"
-                f" ({len(unfinished(study, settings))} preset(s) left; --trials is not used this run)")
+        plan = (
+            f"the search holds its {target} trials; finishing the seed-preset comparison first"
+            f" ({len(unfinished(study, settings))} preset(s) left; --trials is not used this run)"
+        )
     else:
         done, target, continuing = set_target(study, args.trials)
         plan = f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
     deadline = start + args.timeout_s if args.timeout_s else None
-    manifest = Manifest(args.out, "python -m nas.search", argv=argv, device=args.device,
-                        data={"data_dir": data_dir, "classes": list(data.classes), "fidelity": f.key(),
-                              "data_seed": settings.seed, "storage": storage})
-    print(f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
-          f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
-          + plan + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""), file=sys.stderr)
-    cfg = LoopConfig(storage, args.study_name, settings, data_dir, args.sampler, args.population, args.eta,
-                     args.device, deadline, trial_timeout=args.trial_timeout_s)
+    manifest = Manifest(
+        args.out,
+        "python -m nas.search",
+        argv=argv,
+        device=args.device,
+        data={
+            "data_dir": data_dir,
+            "classes": list(data.classes),
+            "fidelity": f.key(),
+            "data_seed": settings.seed,
+            "storage": storage,
+        },
+    )
+    print(
+        f"study {args.study_name!r} ({'resumed' if resumed else 'new'}) in {storage}; budget"
+        f" {format_ops(settings.budget)} OPs; fidelity {f.key()}; space {args.space}; sampler {args.sampler}; "
+        + plan
+        + (f"; seed presets queued: {', '.join(seeds)}" if seeds else ""),
+        file=sys.stderr,
+    )
+    cfg = LoopConfig(
+        storage,
+        args.study_name,
+        settings,
+        data_dir,
+        args.sampler,
+        args.population,
+        args.eta,
+        args.device,
+        deadline,
+        trial_timeout=args.trial_timeout_s,
+    )
     judged_before, screened_before = candidates(study_summary(study, settings.budget)["counts"])
     progress = SearchProgress(study, settings.budget, done, target, deadline, enabled=not args.no_progress)
     interrupted = False
@@ -150,10 +195,15 @@ def _search(argv: list[str] | None) -> int:
     files = [name for name in OUTPUT_FILES if (args.out / name).is_file()]
     judged, screened = candidates(s["counts"])
     judged, screened = judged - judged_before, screened - screened_before
-    print(f"this run: {now_done - done} trial(s) finished in {elapsed / 60:.1f} min; study: {now_done} of {target};"
-          f" outputs in {args.out}/ ({', '.join(files)})")
-    print(f"this run: {judged} candidates judged ({screened} screened out, {judged - screened} trained),"
-          f" {judged / max(elapsed, 1e-9) * 3600:.0f} per hour", file=sys.stderr)
+    print(
+        f"this run: {now_done - done} trial(s) finished in {elapsed / 60:.1f} min; study: {now_done} of {target};"
+        f" outputs in {args.out}/ ({', '.join(files)})"
+    )
+    print(
+        f"this run: {judged} candidates judged ({screened} screened out, {judged - screened} trained),"
+        f" {judged / max(elapsed, 1e-9) * 3600:.0f} per hour",
+        file=sys.stderr,
+    )
     if d["best"]:
         b = d["best"]
         print(f"best under budget: {b['arch']} ({100 * b['top1']:.2f}%, {format_ops(b['ops'])} OPs)")

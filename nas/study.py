@@ -17,8 +17,15 @@ from .budget import format_ops
 from .settings import SearchSettings
 
 __all__ = [
-    "COMPARISON_PREFIX", "DIRECTIONS", "default_storage", "enqueue_seed_presets", "load_study", "open_storage",
-    "open_study", "stored_comparison", "study_meta",
+    "COMPARISON_PREFIX",
+    "DIRECTIONS",
+    "default_storage",
+    "enqueue_seed_presets",
+    "load_study",
+    "open_storage",
+    "open_study",
+    "stored_comparison",
+    "study_meta",
 ]
 
 DIRECTIONS = ("maximize", "minimize")  # proxy top-1, OPs
@@ -45,7 +52,7 @@ def _check_sqlite(url: str) -> None:
     read-only open cannot, and fails as if the file were unusable)."""
     if not url.startswith("sqlite:///"):
         return
-    path = Path(url[len("sqlite:///"):])
+    path = Path(url[len("sqlite:///") :])
     if not path.exists():
         return
     if path.is_dir():
@@ -56,8 +63,9 @@ def _check_sqlite(url: str) -> None:
     except OSError as exc:
         raise ValueError(f"--storage: cannot read {str(path)!r} ({exc.strerror})") from None
     if head and head != _SQLITE_HEADER:  # an empty file is an empty database
-        raise ValueError(f"--storage: {str(path)!r} is not a usable SQLite database (file is not a database);"
-                         " it was left untouched")
+        raise ValueError(
+            f"--storage: {str(path)!r} is not a usable SQLite database (file is not a database); it was left untouched"
+        )
     try:
         con = sqlite3.connect(path, timeout=60)
         try:
@@ -82,7 +90,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith("journal:"):
             from optuna.storages.journal import JournalFileBackend
 
-            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:") :]))
         storage = _rdb_storage(url)
         if url.startswith("sqlite") and not in_memory(url):  # one process only: nothing to serialise
             _serialize_sqlite(storage)
@@ -154,7 +162,7 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
     meta = settings.meta()
     if study_name in existing:
         study = optuna.load_study(study_name=study_name, storage=store)
-        stored = {k[len(_META_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+        stored = {k[len(_META_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
         if not stored:
             raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
         if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
@@ -201,13 +209,16 @@ def load_study(storage: str, study_name: str | None = None) -> optuna.Study:
 
 
 def study_meta(study: optuna.Study) -> dict:
-    return {k[len(_META_PREFIX):]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+    return {k[len(_META_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
 
 
 def stored_comparison(study: optuna.Study) -> dict[str, dict]:
     """The presets trained after the search so far, by name (``{}`` for a search that trained none)."""
-    return {k[len(COMPARISON_PREFIX):]: dict(v) for k, v in study.user_attrs.items()
-            if k.startswith(COMPARISON_PREFIX) and isinstance(v, dict)}
+    return {
+        k[len(COMPARISON_PREFIX) :]: dict(v)
+        for k, v in study.user_attrs.items()
+        if k.startswith(COMPARISON_PREFIX) and isinstance(v, dict)
+    }
 
 
 def enqueue_seed_presets(study: optuna.Study, settings: SearchSettings) -> list[str]:
@@ -219,8 +230,7 @@ def enqueue_seed_presets(study: optuna.Study, settings: SearchSettings) -> list[
         arch = PRESETS[name].arch
         if not settings.space.contains(arch) or not settings.fits(arch):
             continue
-        study.enqueue_trial(arch_params(arch, settings.space), user_attrs={"seed_preset": name},
-                            skip_if_exists=True)
+        study.enqueue_trial(arch_params(arch, settings.space), user_attrs={"seed_preset": name}, skip_if_exists=True)
         queued.append(name)
     study.set_user_attr(_META_PREFIX + "seeded", True)
     return queued

@@ -28,8 +28,24 @@ from .stats import fdr_verdicts, verdict
 
 __all__ = ["CLAIMS", "CLAIM_COLUMNS", "Claim", "claim_archs", "claims_table", "match_width", "paper_top1"]
 
-CLAIM_COLUMNS = ["claim", "source", "paper_diff", "ours_mean_diff", "ours_ci_low", "ours_ci_high", "seeds",
-                 "verdict", "p_value", "p_adjusted", "verdict_fdr", "unit", "text", "a_archs", "b_archs", "fidelity"]
+CLAIM_COLUMNS = [
+    "claim",
+    "source",
+    "paper_diff",
+    "ours_mean_diff",
+    "ours_ci_low",
+    "ours_ci_high",
+    "seeds",
+    "verdict",
+    "p_value",
+    "p_adjusted",
+    "verdict_fdr",
+    "unit",
+    "text",
+    "a_archs",
+    "b_archs",
+    "fidelity",
+]
 
 
 @dataclass(frozen=True)
@@ -53,43 +69,125 @@ def _rows(source: str, table: int, *names: str) -> tuple[str, ...]:
 
 _KS = range(4)
 CLAIMS: tuple[Claim, ...] = (
-    Claim("sp_beats_l_binary", "binarized MobileNet-Sp beats binarized MobileNet-L (L widened to Sp's OPs)",
-          "Sp Table 4", _rows("sp", 4, "bin_mobilenet_sp"), _rows("sp", 4, "bin_mobilenet_l"), match_ops=True),
-    Claim("fp_l_beats_sp", "in full precision, MobileNet-L beats MobileNet-Sp", "Sp Table 3",
-          _rows("sp", 3, "mobilenet_l_fp"), _rows("sp", 3, "mobilenet_sp_fp")),
-    Claim("fp_ls_beats_l", "in full precision, MobileNet-LS beats MobileNet-L", "Sp Table 3",
-          _rows("sp", 3, "mobilenet_ls_fp"), _rows("sp", 3, "mobilenet_l_fp")),
-    Claim("fp_ls_beats_sp", "in full precision, MobileNet-LS beats MobileNet-Sp", "Sp Table 3",
-          _rows("sp", 3, "mobilenet_ls_fp"), _rows("sp", 3, "mobilenet_sp_fp")),
-    Claim("2xdw_beats_crelu", "2xDW expansion beats CReLU", "Sp Table 6",
-          _rows("sp", 6, "bin_mobilenet_sp_2xdw"), _rows("sp", 6, "bin_mobilenet_sp_crelu")),
-    Claim("crelu_beats_copy", "CReLU expansion beats Copy", "Sp Table 6",
-          _rows("sp", 6, "bin_mobilenet_sp_crelu"), _rows("sp", 6, "bin_mobilenet_sp_copy")),
-    Claim("binary_pw_beats_all", "binarizing the 1x1 convs only beats binarizing every layer", "Sp Table 2",
-          _rows("sp", 2, "binary_1x1"), _rows("sp", 2, "binary_all_layers")),
-    Claim("prelu_beats_relu", "PReLU beats ReLU (Mid, K = 0..3)", "MoBiNet Tables 2-3",
-          _rows("mobinet", 3, *(f"mid_k{k}" for k in _KS)), _rows("mobinet", 2, *(f"mid_k{k}_relu" for k in _KS))),
-    Claim("k3_beats_k1", "a larger K gives higher accuracy: K = 3 beats K = 1 (Pre, Mid, Post; at equal OPs)",
-          "MoBiNet Table 3", _rows("mobinet", 3, "pre_k3", "mid_k3", "post_k3"),
-          _rows("mobinet", 3, "pre_k1", "mid_k1", "post_k1"), match_ops=True),
-    Claim("k1_beats_k0", "K = 1 beats K = 0 (Pre, Mid, Post; at equal OPs)", "MoBiNet Table 3",
-          _rows("mobinet", 3, "pre_k1", "mid_k1", "post_k1"), _rows("mobinet", 3, "pre_k0", "mid_k0", "post_k0"),
-          match_ops=True),
-    Claim("mid_beats_pre", "Mid beats Pre (K = 0..3, at equal OPs)", "MoBiNet Table 3",
-          _rows("mobinet", 3, *(f"mid_k{k}" for k in _KS)), _rows("mobinet", 3, *(f"pre_k{k}" for k in _KS)),
-          match_ops=True),
-    Claim("pre_beats_post", "Pre beats Post (K = 0..3, at equal OPs)", "MoBiNet Table 3",
-          _rows("mobinet", 3, *(f"pre_k{k}" for k in _KS)), _rows("mobinet", 3, *(f"post_k{k}" for k in _KS)),
-          match_ops=True),
-    Claim("pre_block_beats_none", "a Pre block beats no block (at equal OPs)", "MoBiNet Table 1",
-          _rows("mobinet", 1, "pre_block_k0"), _rows("mobinet", 1, "no_block_k0"), match_ops=True),
-    Claim("wider_is_better", "wider is better: width 1.0 beats 0.5 (depth 1)", "Sp Table 7",
-          _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1"), _rows("sp", 7, "bin_mobilenet_sp_w0.5_d1")),
-    Claim("deeper_is_better", "deeper is better: depth 2 beats depth 1 (width 1.0)", "Sp Table 7",
-          _rows("sp", 7, "bin_mobilenet_sp_w1.0_d2"), _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1")),
-    Claim("depth_cheaper_per_op", "depth buys more top-1 per OP than width (w1.0/d1 to d2 vs to w2.0)",
-          "Sp Table 7", _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w1.0_d2"),
-          _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w2.0_d1"), kind="per_op"),
+    Claim(
+        "sp_beats_l_binary",
+        "binarized MobileNet-Sp beats binarized MobileNet-L (L widened to Sp's OPs)",
+        "Sp Table 4",
+        _rows("sp", 4, "bin_mobilenet_sp"),
+        _rows("sp", 4, "bin_mobilenet_l"),
+        match_ops=True,
+    ),
+    Claim(
+        "fp_l_beats_sp",
+        "in full precision, MobileNet-L beats MobileNet-Sp",
+        "Sp Table 3",
+        _rows("sp", 3, "mobilenet_l_fp"),
+        _rows("sp", 3, "mobilenet_sp_fp"),
+    ),
+    Claim(
+        "fp_ls_beats_l",
+        "in full precision, MobileNet-LS beats MobileNet-L",
+        "Sp Table 3",
+        _rows("sp", 3, "mobilenet_ls_fp"),
+        _rows("sp", 3, "mobilenet_l_fp"),
+    ),
+    Claim(
+        "fp_ls_beats_sp",
+        "in full precision, MobileNet-LS beats MobileNet-Sp",
+        "Sp Table 3",
+        _rows("sp", 3, "mobilenet_ls_fp"),
+        _rows("sp", 3, "mobilenet_sp_fp"),
+    ),
+    Claim(
+        "2xdw_beats_crelu",
+        "2xDW expansion beats CReLU",
+        "Sp Table 6",
+        _rows("sp", 6, "bin_mobilenet_sp_2xdw"),
+        _rows("sp", 6, "bin_mobilenet_sp_crelu"),
+    ),
+    Claim(
+        "crelu_beats_copy",
+        "CReLU expansion beats Copy",
+        "Sp Table 6",
+        _rows("sp", 6, "bin_mobilenet_sp_crelu"),
+        _rows("sp", 6, "bin_mobilenet_sp_copy"),
+    ),
+    Claim(
+        "binary_pw_beats_all",
+        "binarizing the 1x1 convs only beats binarizing every layer",
+        "Sp Table 2",
+        _rows("sp", 2, "binary_1x1"),
+        _rows("sp", 2, "binary_all_layers"),
+    ),
+    Claim(
+        "prelu_beats_relu",
+        "PReLU beats ReLU (Mid, K = 0..3)",
+        "MoBiNet Tables 2-3",
+        _rows("mobinet", 3, *(f"mid_k{k}" for k in _KS)),
+        _rows("mobinet", 2, *(f"mid_k{k}_relu" for k in _KS)),
+    ),
+    Claim(
+        "k3_beats_k1",
+        "a larger K gives higher accuracy: K = 3 beats K = 1 (Pre, Mid, Post; at equal OPs)",
+        "MoBiNet Table 3",
+        _rows("mobinet", 3, "pre_k3", "mid_k3", "post_k3"),
+        _rows("mobinet", 3, "pre_k1", "mid_k1", "post_k1"),
+        match_ops=True,
+    ),
+    Claim(
+        "k1_beats_k0",
+        "K = 1 beats K = 0 (Pre, Mid, Post; at equal OPs)",
+        "MoBiNet Table 3",
+        _rows("mobinet", 3, "pre_k1", "mid_k1", "post_k1"),
+        _rows("mobinet", 3, "pre_k0", "mid_k0", "post_k0"),
+        match_ops=True,
+    ),
+    Claim(
+        "mid_beats_pre",
+        "Mid beats Pre (K = 0..3, at equal OPs)",
+        "MoBiNet Table 3",
+        _rows("mobinet", 3, *(f"mid_k{k}" for k in _KS)),
+        _rows("mobinet", 3, *(f"pre_k{k}" for k in _KS)),
+        match_ops=True,
+    ),
+    Claim(
+        "pre_beats_post",
+        "Pre beats Post (K = 0..3, at equal OPs)",
+        "MoBiNet Table 3",
+        _rows("mobinet", 3, *(f"pre_k{k}" for k in _KS)),
+        _rows("mobinet", 3, *(f"post_k{k}" for k in _KS)),
+        match_ops=True,
+    ),
+    Claim(
+        "pre_block_beats_none",
+        "a Pre block beats no block (at equal OPs)",
+        "MoBiNet Table 1",
+        _rows("mobinet", 1, "pre_block_k0"),
+        _rows("mobinet", 1, "no_block_k0"),
+        match_ops=True,
+    ),
+    Claim(
+        "wider_is_better",
+        "wider is better: width 1.0 beats 0.5 (depth 1)",
+        "Sp Table 7",
+        _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1"),
+        _rows("sp", 7, "bin_mobilenet_sp_w0.5_d1"),
+    ),
+    Claim(
+        "deeper_is_better",
+        "deeper is better: depth 2 beats depth 1 (width 1.0)",
+        "Sp Table 7",
+        _rows("sp", 7, "bin_mobilenet_sp_w1.0_d2"),
+        _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1"),
+    ),
+    Claim(
+        "depth_cheaper_per_op",
+        "depth buys more top-1 per OP than width (w1.0/d1 to d2 vs to w2.0)",
+        "Sp Table 7",
+        _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w1.0_d2"),
+        _rows("sp", 7, "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w2.0_d1"),
+        kind="per_op",
+    ),
 )
 
 
@@ -129,8 +227,9 @@ def paper_top1(paper: pd.DataFrame) -> dict[str, float]:
     return {f"{r['source']}:{int(r['table'])}:{r['name']}": float(r["top1"]) for r in paper.to_dict("records")}
 
 
-def _difference(claim: Claim, a: Sequence[float], b: Sequence[float], a_ops: Sequence[float],
-                b_ops: Sequence[float]) -> float:
+def _difference(
+    claim: Claim, a: Sequence[float], b: Sequence[float], a_ops: Sequence[float], b_ops: Sequence[float]
+) -> float:
     """The claim's statistic from one set of accuracies (points) and OPs."""
     if claim.kind == "per_op":
         depth = (a[1] - a[0]) / ((a_ops[1] - a_ops[0]) / 1e6)
@@ -139,8 +238,13 @@ def _difference(claim: Claim, a: Sequence[float], b: Sequence[float], a_ops: Seq
     return float(np.mean(a) - np.mean(b))
 
 
-def claims_table(scores: Mapping[tuple[str, int], float], seeds: Sequence[int], paper: Mapping[str, float],
-                 fidelity: str, claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:
+def claims_table(
+    scores: Mapping[tuple[str, int], float],
+    seeds: Sequence[int],
+    paper: Mapping[str, float],
+    fidelity: str,
+    claims: Sequence[Claim] = CLAIMS,
+) -> pd.DataFrame:
     """One row per claim (``CLAIM_COLUMNS``). ``scores[(arch string, seed)]`` is the evaluator's
     score (a fraction); a claim uses the seeds for which every one of its architectures has one."""
     rows = []
@@ -155,17 +259,30 @@ def claims_table(scores: Mapping[tuple[str, int], float], seeds: Sequence[int], 
             got = [scores.get((x.encode(), s)) for x in a + b]
             if any(v is None or not np.isfinite(v) for v in got):
                 continue
-            per_seed.append(_difference(c, [100 * v for v in got[:len(a)]], [100 * v for v in got[len(a):]],
-                                        ops_a, ops_b))
+            per_seed.append(
+                _difference(c, [100 * v for v in got[: len(a)]], [100 * v for v in got[len(a) :]], ops_a, ops_b)
+            )
         mean, low, high = seed_interval(per_seed)
         # a claim the paper gives no direction cannot get a verdict: it stays out of the FDR family
         p_value = seed_p_value(per_seed) if np.isfinite(paper_diff) and paper_diff != 0 else np.nan
-        rows.append({"claim": c.key, "source": c.source, "paper_diff": round(paper_diff, 4),
-                     "ours_mean_diff": mean, "ours_ci_low": low, "ours_ci_high": high, "seeds": len(per_seed),
-                     "verdict": verdict(paper_diff, mean, low, high), "p_value": p_value,
-                     "unit": c.unit, "text": c.text,
-                     "a_archs": " ".join(x.encode() for x in a), "b_archs": " ".join(x.encode() for x in b),
-                     "fidelity": fidelity})
+        rows.append(
+            {
+                "claim": c.key,
+                "source": c.source,
+                "paper_diff": round(paper_diff, 4),
+                "ours_mean_diff": mean,
+                "ours_ci_low": low,
+                "ours_ci_high": high,
+                "seeds": len(per_seed),
+                "verdict": verdict(paper_diff, mean, low, high),
+                "p_value": p_value,
+                "unit": c.unit,
+                "text": c.text,
+                "a_archs": " ".join(x.encode() for x in a),
+                "b_archs": " ".join(x.encode() for x in b),
+                "fidelity": fidelity,
+            }
+        )
     table = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     table["verdict_fdr"], table["p_adjusted"] = fdr_verdicts(table["verdict"].tolist(), table["p_value"].tolist())
     return table
@@ -175,11 +292,15 @@ def claims_markdown(table: pd.DataFrame) -> str:
     def num(v) -> str:
         return "n/a" if pd.isna(v) else f"{v:+.2f}"
 
-    lines = ["| claim | source | paper | ours (mean) | 95% interval | seeds | verdict | after FDR |",
-             "|---|---|---:|---:|---|---:|---|---|"]
+    lines = [
+        "| claim | source | paper | ours (mean) | 95% interval | seeds | verdict | after FDR |",
+        "|---|---|---:|---:|---|---:|---|---|",
+    ]
     for r in table.to_dict("records"):
         unit = " /M OPs" if r["unit"] != "points" else ""
-        lines.append(f"| {r['text']} | {r['source']} | {num(r['paper_diff'])}{unit} | {num(r['ours_mean_diff'])} |"
-                     f" [{num(r['ours_ci_low'])}, {num(r['ours_ci_high'])}] | {r['seeds']} | {r['verdict']} |"
-                     f" {r['verdict_fdr']} |")
+        lines.append(
+            f"| {r['text']} | {r['source']} | {num(r['paper_diff'])}{unit} | {num(r['ours_mean_diff'])} |"
+            f" [{num(r['ours_ci_low'])}, {num(r['ours_ci_high'])}] | {r['seeds']} | {r['verdict']} |"
+            f" {r['verdict_fdr']} |"
+        )
     return "\n".join(lines) + "\n"

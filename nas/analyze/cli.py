@@ -84,13 +84,17 @@ __all__ = ["main"]
 
 DATA_SEED = 0
 CLAIMS_TITLE = "# The seed papers' claims"  # claims.md starts with it: a file without it is not ours
-REDISCOVERY_FILES = {"rediscovery-runs.csv": ("runs", RUN_HEADER),
-                     "rediscovery-presets.csv": ("presets", PRESET_COLUMNS),
-                     "rediscovery-choices.csv": ("choices", CHOICE_COLUMNS)}
-EDF_HEADERS = {"edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
-               "edf.csv": ["space", "choice", "value", "n", "error", "cdf"],
-               "edf-stats.csv": STATS_COLUMNS[:7],  # the columns up to ks_p; later ones were added
-               "edf-shares.csv": SHARE_COLUMNS}
+REDISCOVERY_FILES = {
+    "rediscovery-runs.csv": ("runs", RUN_HEADER),
+    "rediscovery-presets.csv": ("presets", PRESET_COLUMNS),
+    "rediscovery-choices.csv": ("choices", CHOICE_COLUMNS),
+}
+EDF_HEADERS = {
+    "edf-archs.csv": ["space", "arch", "ops", "top1", "error"],
+    "edf.csv": ["space", "choice", "value", "n", "error", "cdf"],
+    "edf-stats.csv": STATS_COLUMNS[:7],  # the columns up to ks_p; later ones were added
+    "edf-shares.csv": SHARE_COLUMNS,
+}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -106,8 +110,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m nas.analyze", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(
+        prog="python -m nas.analyze", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="{claims,edf,rediscovery,confirm,strategies}")
     c = sub.add_parser("claims", help="the seed papers' claims: reproduced, contradicted or inconclusive")
     c.add_argument("--seeds", type=int_at_least(2), default=3, help="training seeds per architecture (default 3)")
@@ -122,21 +127,36 @@ def _parser() -> argparse.ArgumentParser:
     _common(e)
     r = sub.add_parser("rediscovery", help="finished --no-seed-presets searches side by side (trains nothing)")
     r.add_argument("searches", nargs="+", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
-    r.add_argument("--random", type=Path, metavar="EDF_ARCHS",
-                   help="nas.analyze edf's edf-archs.csv: each search against random search of equal cost")
-    r.add_argument("--search-seeds", metavar="S[,S...]",
-                   help="the --seed each SEARCH ran with, in order, for studies made before binas recorded it")
+    r.add_argument(
+        "--random",
+        type=Path,
+        metavar="EDF_ARCHS",
+        help="nas.analyze edf's edf-archs.csv: each search against random search of equal cost",
+    )
+    r.add_argument(
+        "--search-seeds",
+        metavar="S[,S...]",
+        help="the --seed each SEARCH ran with, in order, for studies made before binas recorded it",
+    )
     r.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
     add_strategies_parser(sub)
     f = sub.add_parser("confirm", help="a search's best finds against the seed presets, at seeds it never used")
     f.add_argument("search", type=Path, metavar="SEARCH", help="a search's output folder (its study.db)")
     f.add_argument("--seeds", type=int_at_least(2), default=3, help="fresh seeds (default 3)")
-    f.add_argument("--top", type=int_at_least(1), default=1,
-                   help="how many of the front's best architectures (seed presets aside) to confirm (default 1)")
-    f.add_argument("--presets", help="comma-separated seed presets to compare with (default: every one the search"
-                   " trained)")
-    f.add_argument("--search-seed", type=int_at_least(0),
-                   help="the --seed the search ran with, for a study made before binas recorded it")
+    f.add_argument(
+        "--top",
+        type=int_at_least(1),
+        default=1,
+        help="how many of the front's best architectures (seed presets aside) to confirm (default 1)",
+    )
+    f.add_argument(
+        "--presets", help="comma-separated seed presets to compare with (default: every one the search trained)"
+    )
+    f.add_argument(
+        "--search-seed",
+        type=int_at_least(0),
+        help="the --seed the search ran with, for a study made before binas recorded it",
+    )
     f.add_argument("--data-dir", help="the data the search trained on (default $NAS_DATA_DIR)")
     f.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
     f.add_argument("--limit", type=int_at_least(0), help="stop after this many new runs (default: all)")
@@ -152,26 +172,42 @@ def _run(args: argparse.Namespace, specs: list[RunSpec], archs: list[str]) -> pd
     path = args.runs or args.out / "runs.csv"
     if args.report_only:
         if not path.is_file():
-            raise ValueError(f"--runs: no run cache at {str(path)!r} (drop --report-only to train, or pass the"
-                             " --runs that holds the runs)")
+            raise ValueError(
+                f"--runs: no run cache at {str(path)!r} (drop --report-only to train, or pass the"
+                " --runs that holds the runs)"
+            )
         runs = load_runs(path, "--runs")
         key = specs[0].fidelity.key()
         if not _scores(runs, key):
-            raise ValueError(f"--runs: {str(path)!r} holds no run at fidelity {key!r} (pass the --fidelity its"
-                             " runs have, or drop --report-only to train)")
+            raise ValueError(
+                f"--runs: {str(path)!r} holds no run at fidelity {key!r} (pass the --fidelity its"
+                " runs have, or drop --report-only to train)"
+            )
         return runs
     make_out_folder(args.out)
-    return run_cached(specs, archs, path, data_dir=args.data_dir, option="--runs", limit=args.limit,
-                      device=args.device, threads=args.threads, progress=not args.quiet,
-                      options=data_options_from_args(args), data_seed=DATA_SEED)
+    return run_cached(
+        specs,
+        archs,
+        path,
+        data_dir=args.data_dir,
+        option="--runs",
+        limit=args.limit,
+        device=args.device,
+        threads=args.threads,
+        progress=not args.quiet,
+        options=data_options_from_args(args),
+        data_seed=DATA_SEED,
+    )
 
 
 def _scores(runs: pd.DataFrame, fidelity: str) -> dict[tuple[str, int], float]:
     """Validation top-1 per (arch, seed); a run that diverged scores 0, the worst, rather than NaN,
     which would drop it (the worst architectures would leave the EDFs, a claim would lose that seed)."""
     train = runs[(runs["kind"] == "train") & (runs["fidelity"] == fidelity)]
-    return {(r["arch"], int(r["seed"])): 0.0 if is_diverged(r.get("diverged")) else float(r["val_top1"])
-            for r in train.to_dict("records")}
+    return {
+        (r["arch"], int(r["seed"])): 0.0 if is_diverged(r.get("diverged")) else float(r["val_top1"])
+        for r in train.to_dict("records")
+    }
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -179,8 +215,10 @@ def _claims(args: argparse.Namespace) -> int:
     paper = paper_top1(read_paper_table(args.paper_csv or default_paper_csv()))
     missing = [r for c in CLAIMS for r in c.a + c.b if r not in paper]
     if missing:  # before any training, not after it
-        raise ValueError(f"--paper-csv: no row {missing[0]!r} (source:table:name) in the papers' tables"
-                         f" ({len(missing)} claim rows missing)")
+        raise ValueError(
+            f"--paper-csv: no row {missing[0]!r} (source:table:name) in the papers' tables"
+            f" ({len(missing)} claim rows missing)"
+        )
     check_ours(args.out / "claims.csv", header=CLAIM_COLUMNS[:8])  # the first columns; later ones changed
     check_ours(args.out / "claims.md", marker=CLAIMS_TITLE)
     archs = list(dict.fromkeys(x.encode() for c in CLAIMS for side in claim_archs(c) for x in side))
@@ -190,19 +228,24 @@ def _claims(args: argparse.Namespace) -> int:
     make_out_folder(args.out)
     atomic_write_text(args.out / "claims.csv", table.to_csv(index=False))
     md = claims_markdown(table)
-    how = (f"Differences in points of validation top-1, ours over {len(seeds)} training seed(s). *verdict*: the"
-           " paper's sign with a 95% t interval over the seeds that excludes 0 (`reproduced`), the opposite sign"
-           " (`contradicted`), else `inconclusive`. *after FDR*: the verdicts that survive the Benjamini-Hochberg"
-           f" correction over the {int(table['p_value'].notna().sum())} claims that can get a verdict (adjusted"
-           " p < 0.05).\n\n")
-    atomic_write_text(args.out / "claims.md",
-                      f"{CLAIMS_TITLE} at fidelity `{fidelity.key()}`\n\n{how}{md}")
+    how = (
+        f"Differences in points of validation top-1, ours over {len(seeds)} training seed(s). *verdict*: the"
+        " paper's sign with a 95% t interval over the seeds that excludes 0 (`reproduced`), the opposite sign"
+        " (`contradicted`), else `inconclusive`. *after FDR*: the verdicts that survive the Benjamini-Hochberg"
+        f" correction over the {int(table['p_value'].notna().sum())} claims that can get a verdict (adjusted"
+        " p < 0.05).\n\n"
+    )
+    atomic_write_text(args.out / "claims.md", f"{CLAIMS_TITLE} at fidelity `{fidelity.key()}`\n\n{how}{md}")
     print(md)
 
     def tally(col: str) -> str:
         return ", ".join(f"{n} {v}" for v, n in sorted(table[col].value_counts().to_dict().items()))
-    print(f"{len(table)} claims: {tally('verdict')} (after FDR: {tally('verdict_fdr')});"
-          f" wrote {args.out / 'claims.csv'} and claims.md", file=sys.stderr)
+
+    print(
+        f"{len(table)} claims: {tally('verdict')} (after FDR: {tally('verdict_fdr')});"
+        f" wrote {args.out / 'claims.csv'} and claims.md",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -233,12 +276,24 @@ def _edf(args: argparse.Namespace) -> int:
     for s, archs in drawn.items():
         for a in archs:
             top1 = scores.get((a.encode(), 0))
-            rows.append({"space": s, "arch": a.encode(), "ops": settings.ops(a), "top1": top1,
-                         "error": None if top1 is None else 1 - top1, **choice_values(a),
-                         "fidelity": fidelity.key(), "budget": budget, "data_seed": DATA_SEED,
-                         "convention": settings.convention, "resolution": settings.resolution,
-                         "num_classes": settings.num_classes, "test_fraction": settings.data.test_fraction,
-                         "skip_bad_images": settings.data.skip_bad})
+            rows.append(
+                {
+                    "space": s,
+                    "arch": a.encode(),
+                    "ops": settings.ops(a),
+                    "top1": top1,
+                    "error": None if top1 is None else 1 - top1,
+                    **choice_values(a),
+                    "fidelity": fidelity.key(),
+                    "budget": budget,
+                    "data_seed": DATA_SEED,
+                    "convention": settings.convention,
+                    "resolution": settings.resolution,
+                    "num_classes": settings.num_classes,
+                    "test_fraction": settings.data.test_fraction,
+                    "skip_bad_images": settings.data.skip_bad,
+                }
+            )
     table = pd.DataFrame(rows, columns=ARCH_COLUMNS)
     table["error"] = pd.to_numeric(table["error"])
     done = table[table["error"].notna()]
@@ -248,16 +303,18 @@ def _edf(args: argparse.Namespace) -> int:
     atomic_write_text(args.out / "edf.csv", curves.to_csv(index=False))
     atomic_write_text(args.out / "edf-stats.csv", stats.to_csv(index=False))
     atomic_write_text(args.out / "edf-shares.csv", shares.to_csv(index=False))
-    how = (f"Proxy top-1 error at fidelity `{fidelity.key()}` of architectures drawn uniformly at random within"
-           f" {args.budget} OPs (draw seed {args.seed}, training seed 0), split by each choice's value (in the"
-           " per-stage space: the value of at least 3 of the 5 stages, else `mixed`). *vs the rest*: the value's"
-           " median error less the median of every other architecture of the space, in points, with a 95%"
-           " bootstrap interval (bold: it excludes 0; negative: lower error). *at equal OPs*: the same on the"
-           " residuals of a line of error on log OPs (it leans towards 0 for a value that goes with OPs). *KS*:"
-           " two-sample Kolmogorov-Smirnov statistic and p-value; *p (FDR)*: Benjamini-Hochberg over the space's"
-           " values. The intervals are not corrected for the many values of a space. Values of fewer than 5"
-           " architectures are not compared. One training seed per architecture: the evaluator's seed SD (about"
-           " 1.6 points) is part of every spread.\n\n")
+    how = (
+        f"Proxy top-1 error at fidelity `{fidelity.key()}` of architectures drawn uniformly at random within"
+        f" {args.budget} OPs (draw seed {args.seed}, training seed 0), split by each choice's value (in the"
+        " per-stage space: the value of at least 3 of the 5 stages, else `mixed`). *vs the rest*: the value's"
+        " median error less the median of every other architecture of the space, in points, with a 95%"
+        " bootstrap interval (bold: it excludes 0; negative: lower error). *at equal OPs*: the same on the"
+        " residuals of a line of error on log OPs (it leans towards 0 for a value that goes with OPs). *KS*:"
+        " two-sample Kolmogorov-Smirnov statistic and p-value; *p (FDR)*: Benjamini-Hochberg over the space's"
+        " values. The intervals are not corrected for the many values of a space. Values of fewer than 5"
+        " architectures are not compared. One training seed per architecture: the evaluator's seed SD (about"
+        " 1.6 points) is part of every spread.\n\n"
+    )
     md = edf_markdown(done, stats, shares)
     atomic_write_text(args.out / "edf.md", f"{EDF_TITLE} within {args.budget} OPs\n\n{how}{md}")
     for s in spaces:
@@ -265,8 +322,11 @@ def _edf(args: argparse.Namespace) -> int:
         title = f"{s} space: {n} architectures within {args.budget} OPs, fidelity {fidelity.key()}"
         draw_edf(edf_plot_data(curves, s, title), [args.out / f"edf-{s}.png", args.out / f"edf-{s}.svg"])
     print(stats.to_string(index=False, float_format=lambda v: f"{v:.3f}") if len(stats) else "no runs yet")
-    print(f"{len(done)} of {len(table)} architectures evaluated; wrote {args.out}/edf-archs.csv, edf.csv,"
-          " edf-stats.csv, edf-shares.csv, edf.md and the plots", file=sys.stderr)
+    print(
+        f"{len(done)} of {len(table)} architectures evaluated; wrote {args.out}/edf-archs.csv, edf.csv,"
+        " edf-stats.csv, edf-shares.csv, edf.md and the plots",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -278,9 +338,11 @@ def _random_sample(path: Path) -> pd.DataFrame:
         raise ValueError(f"--random: cannot read {str(path)!r} ({exc})") from None
     missing = [c for c in ARCH_COLUMNS if c not in sample.columns]
     if missing:
-        raise ValueError(f"--random: {str(path)!r} is not an edf-archs.csv of this version of nas.analyze edf (no"
-                         f" {', '.join(missing)} column; rerun nas.analyze edf --report-only with the same --budget,"
-                         " --n, --seed and fidelity to rewrite it)")
+        raise ValueError(
+            f"--random: {str(path)!r} is not an edf-archs.csv of this version of nas.analyze edf (no"
+            f" {', '.join(missing)} column; rerun nas.analyze edf --report-only with the same --budget,"
+            " --n, --seed and fidelity to rewrite it)"
+        )
     for c in ("ops", "top1", "budget"):
         bad = sample[c].notna() & pd.to_numeric(sample[c], errors="coerce").isna()
         if bad.any():
@@ -312,8 +374,10 @@ def _rediscovery(args: argparse.Namespace) -> int:
     md = rediscovery_markdown(tables)
     atomic_write_text(args.out / "rediscovery.md", md)
     print(md)
-    print(f"{len(reports)} searches; wrote {', '.join(REDISCOVERY_FILES)} and rediscovery.md in {args.out}",
-          file=sys.stderr)
+    print(
+        f"{len(reports)} searches; wrote {', '.join(REDISCOVERY_FILES)} and rediscovery.md in {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -325,8 +389,10 @@ def _confirm_inputs(args: argparse.Namespace) -> tuple[dict, list[dict], list[di
     d = report_data(study)
     seed = meta.get("seed")
     if seed is None and args.search_seed is None:
-        raise ValueError(f"--search-seed: the study in {str(args.search)!r} does not record the --seed it ran with"
-                         " (made before binas recorded it); pass it, e.g. --search-seed 0")
+        raise ValueError(
+            f"--search-seed: the study in {str(args.search)!r} does not record the --seed it ran with"
+            " (made before binas recorded it); pass it, e.g. --search-seed 0"
+        )
     if seed is not None and args.search_seed is not None and args.search_seed != seed:
         raise ValueError(f"--search-seed: {args.search_seed} is not the seed the study records ({seed})")
     seeds = fresh_seeds(int(seed if seed is not None else args.search_seed), int(meta.get("seeds", 1)), args.seeds)
@@ -334,19 +400,25 @@ def _confirm_inputs(args: argparse.Namespace) -> tuple[dict, list[dict], list[di
     front = d["front"].sort_values(["top1", "ops"], ascending=[False, True])
     found = front[~front["arch"].isin(preset_archs)].head(args.top).to_dict("records")
     if not found:
-        raise ValueError(f"SEARCH: the front of {str(args.search)!r} holds no architecture besides the seed"
-                         " presets: nothing to confirm")
+        raise ValueError(
+            f"SEARCH: the front of {str(args.search)!r} holds no architecture besides the seed"
+            " presets: nothing to confirm"
+        )
     trained = {e["preset"]: e for e in d["seeds"] if e["evaluated"]}
     names = [n.strip() for n in (args.presets or "").split(",") if n.strip()] or list(trained)
     for n in names:
         if n not in SEED_PRESETS:
             raise ValueError(f"--presets: unknown seed preset {n!r} (choose from {', '.join(SEED_PRESETS)})")
         if n not in trained:
-            raise ValueError(f"--presets: the search has no top-1 of {n!r} to compare with (it trained"
-                             f" {', '.join(trained) or 'no seed preset'})")
+            raise ValueError(
+                f"--presets: the search has no top-1 of {n!r} to compare with (it trained"
+                f" {', '.join(trained) or 'no seed preset'})"
+            )
     if not names:
-        raise ValueError(f"SEARCH: {str(args.search)!r} trained no seed preset to compare with (a search run with"
-                         " --no-compare-presets, or not finished)")
+        raise ValueError(
+            f"SEARCH: {str(args.search)!r} trained no seed preset to compare with (a search run with"
+            " --no-compare-presets, or not finished)"
+        )
     return meta, found, [trained[n] for n in names], seeds
 
 
@@ -369,9 +441,19 @@ def _confirm(args: argparse.Namespace) -> int:
         left = args.limit
         for s, path in caches.items():  # seed by seed: an interrupted run leaves whole pairs
             before = len(load_runs(path, "--out"))
-            cache = run_cached([RunSpec("train", fidelity, s)], archs, path, data_dir=args.data_dir, option="--out",
-                               limit=left, device=args.device, threads=args.threads, progress=not args.quiet,
-                               options=options, data_seed=s)
+            cache = run_cached(
+                [RunSpec("train", fidelity, s)],
+                archs,
+                path,
+                data_dir=args.data_dir,
+                option="--out",
+                limit=left,
+                device=args.device,
+                threads=args.threads,
+                progress=not args.quiet,
+                options=options,
+                data_seed=s,
+            )
             runs.append(cache)
             if left is not None:
                 left = max(0, left - (len(cache) - before))
@@ -379,11 +461,13 @@ def _confirm(args: argparse.Namespace) -> int:
     table = confirm_table(scores, found, presets, seeds)
     make_out_folder(args.out)
     atomic_write_text(args.out / "confirm.csv", table.to_csv(index=False))
-    how = (f"Search `{args.search}` (fidelity `{fidelity.key()}`), retrained at fresh seeds {seeds} (each selects"
-           " the data and initialises training as `nas.search --seed S` would). Differences in points of validation"
-           " top-1, found minus preset; *search's lead*: the same difference at the search's own seed. *verdict*:"
-           " the search's sign with a 95% t interval over the seeds that excludes 0 (`confirmed`), the opposite sign"
-           " (`reversed`), else `inconclusive`; *after FDR*: Benjamini-Hochberg over the pairs.\n\n")
+    how = (
+        f"Search `{args.search}` (fidelity `{fidelity.key()}`), retrained at fresh seeds {seeds} (each selects"
+        " the data and initialises training as `nas.search --seed S` would). Differences in points of validation"
+        " top-1, found minus preset; *search's lead*: the same difference at the search's own seed. *verdict*:"
+        " the search's sign with a 95% t interval over the seeds that excludes 0 (`confirmed`), the opposite sign"
+        " (`reversed`), else `inconclusive`; *after FDR*: Benjamini-Hochberg over the pairs.\n\n"
+    )
     md = confirm_markdown(table, format_ops)
     atomic_write_text(args.out / "confirm.md", f"{CONFIRM_TITLE}\n\n{how}{md}")
     print(md)

@@ -30,8 +30,23 @@ __all__ = ["CONFIRM_COLUMNS", "CONFIRM_TITLE", "CONFIRM_VERDICTS", "confirm_mark
 
 CONFIRM_TITLE = "# Confirmation at fresh seeds"  # confirm.md starts with it: a file without it is not ours
 CONFIRM_VERDICTS = ("confirmed", "reversed", "inconclusive")
-CONFIRM_COLUMNS = ["found", "found_ops", "preset", "preset_ops", "search_diff", "seeds", "found_top1", "preset_top1",
-                   "mean_diff", "ci_low", "ci_high", "p_value", "verdict", "p_adjusted", "verdict_fdr"]
+CONFIRM_COLUMNS = [
+    "found",
+    "found_ops",
+    "preset",
+    "preset_ops",
+    "search_diff",
+    "seeds",
+    "found_top1",
+    "preset_top1",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "verdict",
+    "p_adjusted",
+    "verdict_fdr",
+]
 _FROM_CLAIMS = {"reproduced": "confirmed", "contradicted": "reversed", "inconclusive": "inconclusive"}
 
 
@@ -48,8 +63,9 @@ def fresh_seeds(search_seed: int, search_seeds: int, n: int) -> list[int]:
     return out
 
 
-def confirm_table(scores: Mapping[tuple[str, int], float], found: Sequence[Mapping], presets: Sequence[Mapping],
-                  seeds: Sequence[int]) -> pd.DataFrame:
+def confirm_table(
+    scores: Mapping[tuple[str, int], float], found: Sequence[Mapping], presets: Sequence[Mapping], seeds: Sequence[int]
+) -> pd.DataFrame:
     """One row per (found, preset) pair. ``scores``: validation top-1 (0..1) per (arch, seed);
     ``found`` and ``presets``: ``arch, ops, top1`` (top-1 at the search's own seed) and, for presets,
     ``preset`` (the name). Differences are in points of top-1; a seed that either side lacks (or
@@ -57,19 +73,34 @@ def confirm_table(scores: Mapping[tuple[str, int], float], found: Sequence[Mappi
     rows = []
     for f in found:
         for p in presets:
-            both = [s for s in seeds if math.isfinite(scores.get((f["arch"], s), math.nan))
-                    and math.isfinite(scores.get((p["arch"], s), math.nan))]  # a run that errored: left out
+            both = [
+                s
+                for s in seeds
+                if math.isfinite(scores.get((f["arch"], s), math.nan))
+                and math.isfinite(scores.get((p["arch"], s), math.nan))
+            ]  # a run that errored: left out
             x = [100 * scores[(f["arch"], s)] for s in both]
             y = [100 * scores[(p["arch"], s)] for s in both]
             diffs = [a - b for a, b in zip(x, y, strict=True)]
             mean, low, high = seed_interval(diffs)
             search_diff = 100 * (float(f["top1"]) - float(p["top1"]))
-            rows.append({"found": f["arch"], "found_ops": float(f["ops"]), "preset": p["preset"],
-                         "preset_ops": float(p["ops"]), "search_diff": round(search_diff, 2),
-                         "seeds": " ".join(map(str, both)), "found_top1": " / ".join(f"{v:.2f}" for v in x),
-                         "preset_top1": " / ".join(f"{v:.2f}" for v in y), "mean_diff": mean, "ci_low": low,
-                         "ci_high": high, "p_value": seed_p_value(diffs),
-                         "verdict": _FROM_CLAIMS[verdict(search_diff, mean, low, high)]})
+            rows.append(
+                {
+                    "found": f["arch"],
+                    "found_ops": float(f["ops"]),
+                    "preset": p["preset"],
+                    "preset_ops": float(p["ops"]),
+                    "search_diff": round(search_diff, 2),
+                    "seeds": " ".join(map(str, both)),
+                    "found_top1": " / ".join(f"{v:.2f}" for v in x),
+                    "preset_top1": " / ".join(f"{v:.2f}" for v in y),
+                    "mean_diff": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_value": seed_p_value(diffs),
+                    "verdict": _FROM_CLAIMS[verdict(search_diff, mean, low, high)],
+                }
+            )
     table = pd.DataFrame(rows, columns=[c for c in CONFIRM_COLUMNS if c not in ("p_adjusted", "verdict_fdr")])
     table["verdict_fdr"], table["p_adjusted"] = fdr_verdicts(list(table["verdict"]), list(table["p_value"]))
     return table[CONFIRM_COLUMNS]
@@ -81,12 +112,17 @@ def _num(v: float, fmt: str = "+.2f") -> str:
 
 def confirm_markdown(table: pd.DataFrame, format_ops) -> str:
     """The table as Markdown (``format_ops(ops)`` formats OPs)."""
-    lines = ["| found | preset | search's lead | fresh seeds | found top-1 | preset top-1 | difference [95% CI] | p |"
-             " verdict | after FDR |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| found | preset | search's lead | fresh seeds | found top-1 | preset top-1 | difference [95% CI] | p |"
+        " verdict | after FDR |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for _, r in table.iterrows():
         ci = f"{_num(r['mean_diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]"
-        lines.append(f"| `{r['found']}` ({format_ops(r['found_ops'])}) | {r['preset']} ({format_ops(r['preset_ops'])})"
-                     f" | {_num(r['search_diff'])} | {r['seeds'] or '-'} | {r['found_top1'] or '-'} |"
-                     f" {r['preset_top1'] or '-'} | {ci} | {_num(r['p_value'], '.2g')} | {r['verdict']} |"
-                     f" {r['verdict_fdr']} |")
+        lines.append(
+            f"| `{r['found']}` ({format_ops(r['found_ops'])}) | {r['preset']} ({format_ops(r['preset_ops'])})"
+            f" | {_num(r['search_diff'])} | {r['seeds'] or '-'} | {r['found_top1'] or '-'} |"
+            f" {r['preset_top1'] or '-'} | {ci} | {_num(r['p_value'], '.2g')} | {r['verdict']} |"
+            f" {r['verdict_fdr']} |"
+        )
     return "\n".join(lines) + "\n"

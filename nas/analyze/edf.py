@@ -45,14 +45,41 @@ from scipy import stats
 from proxies.stats import MIN_SAMPLE, benjamini_hochberg, compare_samples
 from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
 
-__all__ = ["ARCH_COLUMNS", "CHOICES", "EDF_TITLE", "SHARE_COLUMNS", "SPACES", "STATS_COLUMNS", "choice_values",
-           "draw_archs", "edf_curves", "edf_markdown", "edf_shares", "edf_stats", "ops_residuals"]
+__all__ = [
+    "ARCH_COLUMNS",
+    "CHOICES",
+    "EDF_TITLE",
+    "SHARE_COLUMNS",
+    "SPACES",
+    "STATS_COLUMNS",
+    "choice_values",
+    "draw_archs",
+    "edf_curves",
+    "edf_markdown",
+    "edf_shares",
+    "edf_stats",
+    "ops_residuals",
+]
 
 SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
 CHOICES = (*STAGE_CHOICES, "width", "depth")
-ARCH_COLUMNS = ["space", "arch", "ops", "top1", "error", *CHOICES, "fidelity", "budget", "data_seed", "convention",
-                "resolution", "num_classes", "test_fraction", "skip_bad_images"]  # edf-archs.csv: what and how
+ARCH_COLUMNS = [
+    "space",
+    "arch",
+    "ops",
+    "top1",
+    "error",
+    *CHOICES,
+    "fidelity",
+    "budget",
+    "data_seed",
+    "convention",
+    "resolution",
+    "num_classes",
+    "test_fraction",
+    "skip_bad_images",
+]  # edf-archs.csv: what and how
 MAJORITY = NUM_STAGES // 2 + 1
 
 
@@ -72,10 +99,14 @@ def draw_archs(space_name: str, n: int, budget: float, seed: int, max_draws: int
             if len(seen) == n:
                 return list(seen.values())
         elif not seen and draw == EMPTY_DRAWS:  # seconds, not minutes, to say a budget is too small
-            raise ValueError(f"--budget: no architecture of the {space_name} space fit {budget / 1e6:g}M OPs in"
-                             f" {EMPTY_DRAWS} draws (use a larger --budget)")
-    raise ValueError(f"--n: only {len(seen)} distinct architectures of the {space_name} space fit the budget in"
-                     f" {max_draws} draws (use a smaller --n or a larger --budget)")
+            raise ValueError(
+                f"--budget: no architecture of the {space_name} space fit {budget / 1e6:g}M OPs in"
+                f" {EMPTY_DRAWS} draws (use a larger --budget)"
+            )
+    raise ValueError(
+        f"--n: only {len(seen)} distinct architectures of the {space_name} space fit the budget in"
+        f" {max_draws} draws (use a smaller --n or a larger --budget)"
+    )
 
 
 def choice_values(arch: ArchConfig) -> dict[str, str]:
@@ -101,13 +132,29 @@ def edf_curves(archs: pd.DataFrame) -> pd.DataFrame:
         for value, g in sub.groupby(choice, sort=True):
             errors = np.sort(g["error"].dropna().to_numpy(dtype=float))
             n = len(errors)
-            rows += [{"space": space, "choice": choice, "value": value, "n": n, "error": e, "cdf": (i + 1) / n}
-                     for i, e in enumerate(errors)]
+            rows += [
+                {"space": space, "choice": choice, "value": value, "n": n, "error": e, "cdf": (i + 1) / n}
+                for i, e in enumerate(errors)
+            ]
     return pd.DataFrame(rows, columns=["space", "choice", "value", "n", "error", "cdf"])
 
 
-STATS_COLUMNS = ["space", "choice", "value", "n", "n_rest", "ks", "ks_p", "ks_p_fdr", "median_diff",
-                 "median_diff_low", "median_diff_high", "adj_diff", "adj_low", "adj_high"]
+STATS_COLUMNS = [
+    "space",
+    "choice",
+    "value",
+    "n",
+    "n_rest",
+    "ks",
+    "ks_p",
+    "ks_p_fdr",
+    "median_diff",
+    "median_diff_low",
+    "median_diff_high",
+    "adj_diff",
+    "adj_low",
+    "adj_high",
+]
 
 
 def ops_residuals(sub: pd.DataFrame) -> pd.Series:
@@ -136,8 +183,17 @@ def edf_stats(archs: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
                 rest = sub.index.difference(g.index)
                 plain = compare_samples(g["error"], sub.loc[rest, "error"], resamples=resamples)
                 adj = compare_samples(resid[g.index], resid[rest], resamples=resamples)
-                rows.append({"space": space, "choice": choice, "value": value, **plain, "adj_diff": adj["median_diff"],
-                             "adj_low": adj["median_diff_low"], "adj_high": adj["median_diff_high"]})
+                rows.append(
+                    {
+                        "space": space,
+                        "choice": choice,
+                        "value": value,
+                        **plain,
+                        "adj_diff": adj["median_diff"],
+                        "adj_low": adj["median_diff_low"],
+                        "adj_high": adj["median_diff_high"],
+                    }
+                )
         tables.append(_with_fdr(pd.DataFrame(rows, columns=STATS_COLUMNS), "ks_p", "ks_p_fdr"))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STATS_COLUMNS)
 
@@ -150,8 +206,7 @@ def _with_fdr(table: pd.DataFrame, p: str, out: str) -> pd.DataFrame:
     return table
 
 
-SHARE_COLUMNS = ["space", "choice", "value", "n", "n_with", "mean_share", "rho", "p", "rho_ops", "p_ops",
-                 "p_ops_fdr"]
+SHARE_COLUMNS = ["space", "choice", "value", "n", "n_with", "mean_share", "rho", "p", "rho_ops", "p_ops", "p_ops_fdr"]
 
 
 def _shares(stages: list, choice: str, value: str) -> np.ndarray:
@@ -179,14 +234,25 @@ def edf_shares(archs: pd.DataFrame) -> pd.DataFrame:
         error, ops = sub["error"].to_numpy(dtype=float), pd.to_numeric(sub["ops"]).to_numpy(dtype=float)
         rows = []
         for choice in STAGE_CHOICES:
-            values = sorted({_text(getattr(st, choice)) for arch in stages for st in arch
-                             if choice != "expansion" or st.expansion is not None})
+            values = sorted(
+                {
+                    _text(getattr(st, choice))
+                    for arch in stages
+                    for st in arch
+                    if choice != "expansion" or st.expansion is not None
+                }
+            )
             for value in values:
                 share = _shares(stages, choice, value)
                 ok = np.isfinite(share)
                 row = dict.fromkeys(SHARE_COLUMNS, np.nan) | {
-                    "space": space, "choice": choice, "value": value, "n": int(ok.sum()),
-                    "n_with": int((share[ok] > 0).sum()), "mean_share": float(share[ok].mean())}
+                    "space": space,
+                    "choice": choice,
+                    "value": value,
+                    "n": int(ok.sum()),
+                    "n_with": int((share[ok] > 0).sum()),
+                    "mean_share": float(share[ok].mean()),
+                }
                 if min(row["n_with"], int((share[ok] < 1).sum())) >= MIN_SAMPLE and np.ptp(error[ok]) > 0:
                     res = stats.spearmanr(share[ok], error[ok])
                     row.update(rho=float(res.statistic), p=float(res.pvalue))
@@ -216,6 +282,7 @@ def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame, shares: pd.DataFrame | N
     """One table per space: each value's median error, its difference from the rest of the space,
     plain and at equal OPs (bold: the 95% interval excludes 0), and the KS statistic with its p-values;
     with ``shares`` (:func:`edf_shares`), the per-stage space's share table after it."""
+
     def number(v: float, fmt: str) -> str:
         return format(v, fmt) if np.isfinite(v) else "n/a"
 
@@ -226,27 +293,47 @@ def edf_markdown(archs: pd.DataFrame, st: pd.DataFrame, shares: pd.DataFrame | N
         if len(done) >= 3 and done["error"].nunique() > 1 and "ops" in done and done["ops"].nunique() > 1:
             rho = stats.spearmanr(pd.to_numeric(done["ops"]), done["error"])
             out += [f"Error against OPs over the space: Spearman rho {rho.statistic:+.2f} (p {rho.pvalue:.2g}).", ""]
-        out += ["| choice | value | n | median error | vs the rest | at equal OPs | KS | p | p (FDR) |",
-                "|---|---|---:|---:|---|---|---:|---:|---:|"]
+        out += [
+            "| choice | value | n | median error | vs the rest | at equal OPs | KS | p | p (FDR) |",
+            "|---|---|---:|---:|---|---|---:|---:|---:|",
+        ]
         for r in st[st["space"] == space].itertuples(index=False):
             median = 100 * done.loc[done[r.choice] == r.value, "error"].median()
-            cells = [r.choice, r.value, r.n, f"{median:.1f}%",
-                     _interval(r.median_diff, r.median_diff_low, r.median_diff_high),
-                     _interval(r.adj_diff, r.adj_low, r.adj_high),
-                     number(r.ks, ".2f"), number(r.ks_p, ".3f"), number(r.ks_p_fdr, ".3f")]
+            cells = [
+                r.choice,
+                r.value,
+                r.n,
+                f"{median:.1f}%",
+                _interval(r.median_diff, r.median_diff_low, r.median_diff_high),
+                _interval(r.adj_diff, r.adj_low, r.adj_high),
+                number(r.ks, ".2f"),
+                number(r.ks_p, ".3f"),
+                number(r.ks_p_fdr, ".3f"),
+            ]
             out.append("| " + " | ".join(str(c) for c in cells) + " |")
         out.append("")
         sh = shares[(shares["space"] == space) & shares["rho"].notna()] if shares is not None else shares
         if sh is not None and space == "per-stage" and len(sh):
-            out += [f"Share of the stages with a value, against error ({space} space; negative: more of it goes with"
-                    " lower error; an expansion's share is among the non-cascade stages; values that fewer than"
-                    f" {MIN_SAMPLE} architectures have, or lack, are left out):", "",
-                    "| choice | value | with it | mean share | rho | p | rho at equal OPs | p | p (FDR) |",
-                    "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            out += [
+                f"Share of the stages with a value, against error ({space} space; negative: more of it goes with"
+                " lower error; an expansion's share is among the non-cascade stages; values that fewer than"
+                f" {MIN_SAMPLE} architectures have, or lack, are left out):",
+                "",
+                "| choice | value | with it | mean share | rho | p | rho at equal OPs | p | p (FDR) |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            ]
             for r in sh.itertuples(index=False):
-                cells = [r.choice, r.value, f"{r.n_with} of {r.n}", f"{r.mean_share:.2f}", number(r.rho, "+.2f"),
-                         number(r.p, ".3f"), number(r.rho_ops, "+.2f"), number(r.p_ops, ".3f"),
-                         number(r.p_ops_fdr, ".3f")]
+                cells = [
+                    r.choice,
+                    r.value,
+                    f"{r.n_with} of {r.n}",
+                    f"{r.mean_share:.2f}",
+                    number(r.rho, "+.2f"),
+                    number(r.p, ".3f"),
+                    number(r.rho_ops, "+.2f"),
+                    number(r.p_ops, ".3f"),
+                    number(r.p_ops_fdr, ".3f"),
+                ]
                 out.append("| " + " | ".join(str(c) for c in cells) + " |")
             out.append("")
     return "\n".join(out)

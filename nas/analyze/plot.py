@@ -32,8 +32,10 @@ def edf_plot_data(curves: pd.DataFrame, space: str, title: str = "") -> EdfPlotD
         c = sub[sub["choice"] == choice]
         if c.empty:
             continue
-        data.panels[choice] = [(f"{value} (n={len(g)})", [100 * e for e in g["error"]], list(g["cdf"]))
-                               for value, g in c.groupby("value", sort=True)]
+        data.panels[choice] = [
+            (f"{value} (n={len(g)})", [100 * e for e in g["error"]], list(g["cdf"]))
+            for value, g in c.groupby("value", sort=True)
+        ]
     return data
 
 

@@ -48,15 +48,27 @@ def _study_seed(folder: Path) -> int | None:
 
 def _runs(path: Path, fidelity: str, data_seed: int | None) -> pd.DataFrame:
     r = pd.read_csv(path, dtype={"arch": str})
-    r = r[(r["kind"] == "train") & (r["fidelity"] == fidelity) & r["val_top1"].notna()
-          & ~r["diverged"].fillna(False).astype(bool)]
+    r = r[
+        (r["kind"] == "train")
+        & (r["fidelity"] == fidelity)
+        & r["val_top1"].notna()
+        & ~r["diverged"].fillna(False).astype(bool)
+    ]
     seed = r["seed"].astype(int)
-    return pd.DataFrame({"arch": r["arch"], "data_seed": seed if data_seed is None else data_seed,
-                         "train_seed": seed, "top1": r["val_top1"].astype(float), "source": str(path)})
+    return pd.DataFrame(
+        {
+            "arch": r["arch"],
+            "data_seed": seed if data_seed is None else data_seed,
+            "train_seed": seed,
+            "top1": r["val_top1"].astype(float),
+            "source": str(path),
+        }
+    )
 
 
-def load_results(results: Path, fidelity: str, search_seeds: dict[str, int] | None = None,
-                 exclude: set[str] = frozenset()) -> pd.DataFrame:
+def load_results(
+    results: Path, fidelity: str, search_seeds: dict[str, int] | None = None, exclude: set[str] = frozenset()
+) -> pd.DataFrame:
     """Every result at ``fidelity`` under ``results`` (:data:`POOL_COLUMNS`), one row per (arch, data seed,
     training seed). ``search_seeds`` gives the seed of a search folder whose study does not record it
     (folders with neither are skipped: their data seed is unknown)."""
@@ -72,15 +84,35 @@ def load_results(results: Path, fidelity: str, search_seeds: dict[str, int] | No
             continue
         t = pd.read_csv(trials, dtype={"arch": str})
         t = t[(t["outcome"] == "trained") & (t["fidelity"] == fidelity) & t["top1"].notna()]
-        frames.append(pd.DataFrame({"arch": t["arch"], "data_seed": seed, "train_seed": seed,
-                                    "top1": t["top1"].astype(float), "source": str(trials)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "arch": t["arch"],
+                    "data_seed": seed,
+                    "train_seed": seed,
+                    "top1": t["top1"].astype(float),
+                    "source": str(trials),
+                }
+            )
+        )
     for runs in sorted(results.glob("*/runs-s*.csv")):
         frames.append(_runs(runs, fidelity, data_seed=None))
     for path in sorted(results.glob("*/confirm/*.json")):
         d = json.loads(path.read_text(encoding="utf-8"))
         if d.get("fidelity") == fidelity and not d.get("diverged") and d.get("val_top1") is not None:
-            frames.append(pd.DataFrame([{"arch": d["arch"], "data_seed": int(d["seed"]), "train_seed": int(d["seed"]),
-                                         "top1": float(d["val_top1"]), "source": str(path)}]))
+            frames.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "arch": d["arch"],
+                            "data_seed": int(d["seed"]),
+                            "train_seed": int(d["seed"]),
+                            "top1": float(d["val_top1"]),
+                            "source": str(path),
+                        }
+                    ]
+                )
+            )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POOL_COLUMNS)
     out["arch"] = [ArchConfig.decode(a).encode() for a in out["arch"]]  # canonical: one key per network
     out = out[~out["arch"].isin(exclude)]
@@ -105,9 +137,13 @@ class Pool:
         groups = table.groupby("arch", sort=True)["top1"]
         archs = [a for a in groups.groups if space.contains(ArchConfig.decode(a))]
         runs = [groups.get_group(a).to_numpy(dtype=float) for a in archs]
-        return cls(archs=archs, ops=np.array([analytic_cost(ArchConfig.decode(a)).ops() for a in archs]),
-                   x=np.stack([features(a) for a in archs]), runs=runs,
-                   mean=np.array([r.mean() for r in runs]))
+        return cls(
+            archs=archs,
+            ops=np.array([analytic_cost(ArchConfig.decode(a)).ops() for a in archs]),
+            x=np.stack([features(a) for a in archs]),
+            runs=runs,
+            mean=np.array([r.mean() for r in runs]),
+        )
 
     def __len__(self) -> int:
         return len(self.archs)

@@ -41,8 +41,16 @@ from ..outcomes import COUNTED
 __all__ = ["BASELINE_COLUMNS", "best_of_k_below", "best_of_k_median", "random_baseline", "search_cost_k"]
 
 BASELINE_COLUMNS = ["random_n", "random_k", "random_rank", "random_best_median", "beats_random", "random_note"]
-MATCHED = ("space", "fidelity", "data_seed", "convention", "resolution", "num_classes", "test_fraction",
-           "skip_bad_images")  # sample column = search's
+MATCHED = (
+    "space",
+    "fidelity",
+    "data_seed",
+    "convention",
+    "resolution",
+    "num_classes",
+    "test_fraction",
+    "skip_bad_images",
+)  # sample column = search's
 _NUMERIC = {"data_seed", "resolution", "num_classes", "test_fraction"}
 
 

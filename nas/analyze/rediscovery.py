@@ -19,21 +19,77 @@ from ..budget import format_ops
 from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k
 from .search_folder import open_search
 
-__all__ = ["CHOICE_COLUMNS", "PRESET_COLUMNS", "RUN_COLUMNS", "RUN_HEADER", "TITLE", "load_reports",
-           "rediscovery_markdown", "rediscovery_tables"]
+__all__ = [
+    "CHOICE_COLUMNS",
+    "PRESET_COLUMNS",
+    "RUN_COLUMNS",
+    "RUN_HEADER",
+    "TITLE",
+    "load_reports",
+    "rediscovery_markdown",
+    "rediscovery_tables",
+]
 
 TITLE = "# Rediscovery: searches without the seed presets"  # rediscovery.md starts with it
 
-RUN_COLUMNS = ["run", "study", "space", "fidelity", "budget", "trials", "trained", "front", "best_arch", "best_ops",
-               "best_top1", "best_top1_se", "train_minutes", *BASELINE_COLUMNS, "hypervolume"]
+RUN_COLUMNS = [
+    "run",
+    "study",
+    "space",
+    "fidelity",
+    "budget",
+    "trials",
+    "trained",
+    "front",
+    "best_arch",
+    "best_ops",
+    "best_top1",
+    "best_top1_se",
+    "train_minutes",
+    *BASELINE_COLUMNS,
+    "hypervolume",
+]
 RUN_HEADER = RUN_COLUMNS[:13]  # the columns of the first version: a runs table that starts so is ours
-PRESET_COLUMNS = ["run", "preset", "ops", "status", "top1", "top1_se", "dominated", "lead", "within_noise",
-                  "nearest", "nearest_distance"]
-CHOICE_COLUMNS = ["run", "choice", "paper", "preset", "preset_ops", "trained", "random_share", "trained_share",
-                  "front_share", "front_full", "best_share", "near", "near_arch", "near_ops", "near_share", "verdict",
-                  "rho", "p", "rho_ops", "p_ops"]
-_INTS = {"runs": ["trials", "trained", "front", "random_n", "random_k", "random_rank"],
-         "presets": ["nearest_distance"], "choices": ["near", "trained"]}
+PRESET_COLUMNS = [
+    "run",
+    "preset",
+    "ops",
+    "status",
+    "top1",
+    "top1_se",
+    "dominated",
+    "lead",
+    "within_noise",
+    "nearest",
+    "nearest_distance",
+]
+CHOICE_COLUMNS = [
+    "run",
+    "choice",
+    "paper",
+    "preset",
+    "preset_ops",
+    "trained",
+    "random_share",
+    "trained_share",
+    "front_share",
+    "front_full",
+    "best_share",
+    "near",
+    "near_arch",
+    "near_ops",
+    "near_share",
+    "verdict",
+    "rho",
+    "p",
+    "rho_ops",
+    "p_ops",
+]
+_INTS = {
+    "runs": ["trials", "trained", "front", "random_n", "random_k", "random_rank"],
+    "presets": ["nearest_distance"],
+    "choices": ["near", "trained"],
+}
 
 
 def load_reports(folders: list[Path]) -> dict[str, dict]:
@@ -52,14 +108,17 @@ def load_reports(folders: list[Path]) -> dict[str, dict]:
     for folder in folders:
         study, meta = open_search(folder)
         if meta.get("seeded"):
-            raise ValueError(f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
-                             " searches run with --no-seed-presets)")
+            raise ValueError(
+                f"SEARCH: {str(folder)!r} is a search seeded with the presets (rediscovery reads"
+                " searches run with --no-seed-presets)"
+            )
         reports[folder.resolve().name] = report_data(study)
     return reports
 
 
-def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = None,
-                       seeds: dict[str, int | None] | None = None) -> dict[str, pd.DataFrame]:
+def rediscovery_tables(
+    reports: dict[str, dict], sample: pd.DataFrame | None = None, seeds: dict[str, int | None] | None = None
+) -> dict[str, pd.DataFrame]:
     """``{"runs", "presets", "choices"}`` frames from ``{run name: report_data(study)}``; with ``sample``
     (``nas.analyze edf``'s ``edf-archs.csv``), each run against random search
     (:mod:`nas.analyze.random_baseline`); ``seeds``: a run's ``--seed`` where its study does not record it."""
@@ -69,23 +128,49 @@ def rediscovery_tables(reports: dict[str, dict], sample: pd.DataFrame | None = N
         space, budget = "per-stage" if meta.get("per_stage") else "uniform", float(meta["budget"])
         baseline, data_seed = dict.fromkeys(BASELINE_COLUMNS), _search_seed(name, meta, (seeds or {}).get(name))
         if sample is not None:
-            search = {"space": space, "budget": budget, "seeds": meta.get("seeds", 1), "data_seed": data_seed,
-                      "test_fraction": meta.get("test_fraction", DEFAULT_TEST_FRACTION),
-                      "skip_bad_images": meta.get("skip_bad_images", False),
-                      **{c: meta.get(c) for c in ("fidelity", "convention", "resolution", "num_classes")}}
+            search = {
+                "space": space,
+                "budget": budget,
+                "seeds": meta.get("seeds", 1),
+                "data_seed": data_seed,
+                "test_fraction": meta.get("test_fraction", DEFAULT_TEST_FRACTION),
+                "skip_bad_images": meta.get("skip_bad_images", False),
+                **{c: meta.get(c) for c in ("fidelity", "convention", "resolution", "num_classes")},
+            }
             baseline = random_baseline(sample, search, best.get("top1"), search_cost_k(d["trials"], meta["fidelity"]))
-        runs.append({"run": name, "study": d["study"], "space": space, "fidelity": meta["fidelity"], "budget": budget,
-                     "trials": int(sum(counts.values())), "trained": int(counts.get("trained", 0)),
-                     "front": len(d["front"]), "best_arch": best.get("arch"), "best_ops": best.get("ops"),
-                     "best_top1": best.get("top1"), "best_top1_se": best.get("top1_se"),
-                     "train_minutes": d["train_seconds"] / 60, **baseline,
-                     "hypervolume": _last(d["trials"].get("hypervolume") if "trials" in d else None)})
+        runs.append(
+            {
+                "run": name,
+                "study": d["study"],
+                "space": space,
+                "fidelity": meta["fidelity"],
+                "budget": budget,
+                "trials": int(sum(counts.values())),
+                "trained": int(counts.get("trained", 0)),
+                "front": len(d["front"]),
+                "best_arch": best.get("arch"),
+                "best_ops": best.get("ops"),
+                "best_top1": best.get("top1"),
+                "best_top1_se": best.get("top1_se"),
+                "train_minutes": d["train_seconds"] / 60,
+                **baseline,
+                "hypervolume": _last(d["trials"].get("hypervolume") if "trials" in d else None),
+            }
+        )
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
-        choices += [{"run": name, **{c: r.get(c) for c in CHOICE_COLUMNS[1:]},
-                     "front_full": " ".join(map(str, r.get("front_full") or []))} for r in d["key_choices"]]
-    tables = {"runs": pd.DataFrame(runs, columns=RUN_COLUMNS),
-              "presets": pd.DataFrame(presets, columns=PRESET_COLUMNS),
-              "choices": pd.DataFrame(choices, columns=CHOICE_COLUMNS)}
+        choices += [
+            {
+                "run": name,
+                **{c: r.get(c) for c in CHOICE_COLUMNS[1:]},
+                "front_full": " ".join(map(str, r.get("front_full") or [])),
+            }
+            for r in d["key_choices"]
+        ]
+    tables = {
+        "runs": pd.DataFrame(runs, columns=RUN_COLUMNS),
+        "presets": pd.DataFrame(presets, columns=PRESET_COLUMNS),
+        "choices": pd.DataFrame(choices, columns=CHOICE_COLUMNS),
+    }
     for key, cols in _INTS.items():  # integers stay integers (missing: <NA>), not 3.0 / nan
         tables[key][cols] = tables[key][cols].astype("Int64")
     return tables
@@ -122,8 +207,11 @@ def _preset_cell(r: pd.Series) -> str:
     if _missing(r["nearest"]):
         return f"{_top1(r['top1'], r['top1_se'])}; no front to compare"
     dom = "dominated" if r["dominated"] else "not dominated"
-    noise = "" if _missing(r["within_noise"]) else \
-        (", best's lead within the noise" if r["within_noise"] else ", best's lead beyond the noise")
+    noise = (
+        ""
+        if _missing(r["within_noise"])
+        else (", best's lead within the noise" if r["within_noise"] else ", best's lead beyond the noise")
+    )
     return f"{_top1(r['top1'], r['top1_se'])}, {dom}{noise}; nearest at distance {r['nearest_distance']}"
 
 
@@ -131,8 +219,11 @@ def _choice_cell(r: pd.Series) -> str:
     if _missing(r["near_share"]):
         return r["verdict"]
     chance = "" if _missing(r["random_share"]) else f"; chance {100 * r['random_share']:.0f}%"
-    where = "" if r["verdict"] != "elsewhere on the front" else \
-        " (" + ", ".join(f"#{k}" for k in str(r["front_full"]).split()) + ")"
+    where = (
+        ""
+        if r["verdict"] != "elsewhere on the front"
+        else " (" + ", ".join(f"#{k}" for k in str(r["front_full"]).split()) + ")"
+    )
     cell = f"{r['verdict']}{where} (nearest {100 * r['near_share']:.0f}% at {format_ops(r['near_ops'])}{chance})"
     return cell + ("" if _missing(r["rho_ops"]) else f"; rho {r['rho_ops']:+.2f} (p {r['p_ops']:.2g})")
 
@@ -142,22 +233,33 @@ def _random_lines(runs: pd.DataFrame) -> list[str]:
     if runs["random_note"].isna().all():  # no --random
         return []
     rows = runs[runs["random_n"].notna()]
-    lines = ["", "## Against random search", "",
-             "Architectures of the search's space drawn uniformly at random within its budget and trained once"
-             " (`nas.analyze edf`), at its fidelity, data seed and data options, on the data the edf run was given."
-             " *rank*: how many of the random architectures score at least the search's best. *random search of"
-             " equal cost*: k architectures trained to full fidelity for the search's training epochs; the median"
-             " of its best, and the share of such random searches whose best the search's best beats (0.5: no"
-             " better than random search). Both sides are single-seed maxima.", "",
-             "| run | best top-1 | random architectures at least as good | k | random search's best (median) |"
-             " search beats |", "|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "## Against random search",
+        "",
+        "Architectures of the search's space drawn uniformly at random within its budget and trained once"
+        " (`nas.analyze edf`), at its fidelity, data seed and data options, on the data the edf run was given."
+        " *rank*: how many of the random architectures score at least the search's best. *random search of"
+        " equal cost*: k architectures trained to full fidelity for the search's training epochs; the median"
+        " of its best, and the share of such random searches whose best the search's best beats (0.5: no"
+        " better than random search). Both sides are single-seed maxima.",
+        "",
+        "| run | best top-1 | random architectures at least as good | k | random search's best (median) |"
+        " search beats |",
+        "|---|---|---|---|---|---|",
+    ]
     for _, r in rows.iterrows():
         rank = "-" if _missing(r["random_rank"]) else f"{r['random_rank']} of {r['random_n']}"
         beats = "-" if _missing(r["beats_random"]) else f"{100 * r['beats_random']:.0f}%"
-        lines.append(f"| {r['run']} | {_pct(r['best_top1'])} | {rank} | {r['random_k']} |"
-                     f" {_pct(r['random_best_median'])} | {beats} |")
-    notes = [f"{r['run']}: {r['random_note']}" for _, r in runs.iterrows()
-             if isinstance(r["random_note"], str) and r["random_note"]]
+        lines.append(
+            f"| {r['run']} | {_pct(r['best_top1'])} | {rank} | {r['random_k']} |"
+            f" {_pct(r['random_best_median'])} | {beats} |"
+        )
+    notes = [
+        f"{r['run']}: {r['random_note']}"
+        for _, r in runs.iterrows()
+        if isinstance(r["random_note"], str) and r["random_note"]
+    ]
     if notes:
         lines += ["", "No comparison (or only a rank) for " + "; ".join(notes) + "."]
     return lines
@@ -168,36 +270,52 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
 
     runs, presets, choices = t["runs"], t["presets"], t["choices"]
     names = list(runs["run"])
-    lines = [TITLE, "",
-             "Each search ran with `--no-seed-presets`; the presets were trained after it at the same fidelity"
-             " and never shown to it (*not compared*: a search run with `--no-compare-presets`, or not finished)."
-             " Top-1 is the proxy's validation top-1 ± one standard error.", "",
-             "| run | space | trials (trained) | front | best architecture | OPs | top-1 | hypervolume | training |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        TITLE,
+        "",
+        "Each search ran with `--no-seed-presets`; the presets were trained after it at the same fidelity"
+        " and never shown to it (*not compared*: a search run with `--no-compare-presets`, or not finished)."
+        " Top-1 is the proxy's validation top-1 ± one standard error.",
+        "",
+        "| run | space | trials (trained) | front | best architecture | OPs | top-1 | hypervolume | training |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for _, r in runs.iterrows():
         arch = "-" if _missing(r["best_arch"]) else f"`{r['best_arch']}`"
         ops = "-" if _missing(r["best_ops"]) else format_ops(r["best_ops"])
-        lines.append(f"| {r['run']} | {r['space']} | {r['trials']} ({r['trained']}) | {r['front']} | {arch} | {ops} |"
-                     f" {_top1(r['best_top1'], r['best_top1_se'])} | {_hv(r['hypervolume'])} |"
-                     f" {r['train_minutes']:.0f} min |")
+        lines.append(
+            f"| {r['run']} | {r['space']} | {r['trials']} ({r['trained']}) | {r['front']} | {arch} | {ops} |"
+            f" {_top1(r['best_top1'], r['best_top1_se'])} | {_hv(r['hypervolume'])} |"
+            f" {r['train_minutes']:.0f} min |"
+        )
     lines += _random_lines(runs)
-    lines += ["", "## The seed presets against each front", "",
-              "| preset | OPs | " + " | ".join(names) + " | dominated |", "|---|---|" + "---|" * len(names) + "---|"]
+    lines += [
+        "",
+        "## The seed presets against each front",
+        "",
+        "| preset | OPs | " + " | ".join(names) + " | dominated |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
     for preset, g in presets.groupby("preset", sort=False):
         cells = [_preset_cell(g[g["run"] == n].iloc[0]) if (g["run"] == n).any() else "-" for n in names]
         scored = g[g["top1"].notna()]
         dom = f"{int(scored['dominated'].astype(bool).sum())} of {len(scored)}" if len(scored) else "-"
         lines.append(f"| {preset} | {format_ops(g['ops'].iloc[0])} | " + " | ".join(cells) + f" | {dom} |")
-    lines += ["", "## The papers' key choices", "",
-              "Per run: the verdict (the front architecture nearest in OPs to the paper's model, within"
-              f" {NEAR_RATIO}x, has the choice in every stage: *rediscovered*; another front architecture has it"
-              " in every stage: *elsewhere on the front*, with its number in that run's Pareto front table; the"
-              " nearest has it in some stages: *partly*), the nearest front architecture's share of stages with it"
-              " and its OPs, the chance level (the share among architectures drawn at random within the budget:"
-              " in the uniform space a verdict is one draw), and the partial Spearman rho between share and top-1"
-              " at equal OPs over the trained architectures (p).", "",
-              "| choice | paper | " + " | ".join(names) + " | rediscovered |",
-              "|---|---|" + "---|" * len(names) + "---|"]
+    lines += [
+        "",
+        "## The papers' key choices",
+        "",
+        "Per run: the verdict (the front architecture nearest in OPs to the paper's model, within"
+        f" {NEAR_RATIO}x, has the choice in every stage: *rediscovered*; another front architecture has it"
+        " in every stage: *elsewhere on the front*, with its number in that run's Pareto front table; the"
+        " nearest has it in some stages: *partly*), the nearest front architecture's share of stages with it"
+        " and its OPs, the chance level (the share among architectures drawn at random within the budget:"
+        " in the uniform space a verdict is one draw), and the partial Spearman rho between share and top-1"
+        " at equal OPs over the trained architectures (p).",
+        "",
+        "| choice | paper | " + " | ".join(names) + " | rediscovered |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
     for choice, g in choices.groupby("choice", sort=False):
         cells = [_choice_cell(g[g["run"] == n].iloc[0]) if (g["run"] == n).any() else "-" for n in names]
         found, elsewhere = (int((g["verdict"] == v).sum()) for v in ("rediscovered", "elsewhere on the front"))

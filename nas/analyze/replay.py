@@ -27,18 +27,42 @@ from ..proposer import hypervolume
 from .pool import Pool
 from .random_baseline import best_of_k_below
 
-__all__ = ["BASELINE", "RUN_COLUMNS", "TABLE_AT", "TABLE_COLUMNS", "default_trainings", "repeat_metrics",
-           "screen_beside_guided", "strategy_table"]
+__all__ = [
+    "BASELINE",
+    "RUN_COLUMNS",
+    "TABLE_AT",
+    "TABLE_COLUMNS",
+    "default_trainings",
+    "repeat_metrics",
+    "screen_beside_guided",
+    "strategy_table",
+]
 
 TABLE_AT = (12, 24, 36)
 BASELINE = "nsga2-screen"  # the search's default before the guided proposer
 RUN_COLUMNS = ["strategy", "repeat", "n", "best", "hv", "beats_random", "arch"]
-TABLE_COLUMNS = ["strategy", "n", "repeats", "best_median", "best_lo", "best_hi", "hv_median", "hv_lo", "hv_hi",
-                 "beats_random", "beats_random_lo", "beats_random_hi", "hv_gain", "hv_gain_lo", "hv_gain_hi"]
+TABLE_COLUMNS = [
+    "strategy",
+    "n",
+    "repeats",
+    "best_median",
+    "best_lo",
+    "best_hi",
+    "hv_median",
+    "hv_lo",
+    "hv_hi",
+    "beats_random",
+    "beats_random_lo",
+    "beats_random_hi",
+    "hv_gain",
+    "hv_gain_lo",
+    "hv_gain_hi",
+]
 
 
-def repeat_metrics(pool: Pool, half: np.ndarray, trained: Sequence[tuple[int, float]], ref: tuple[float, float]
-                   ) -> list[dict]:
+def repeat_metrics(
+    pool: Pool, half: np.ndarray, trained: Sequence[tuple[int, float]], ref: tuple[float, float]
+) -> list[dict]:
     """:data:`RUN_COLUMNS` metrics after each of the first 1 .. len(trained) trainings of one repeat."""
     rows = []
     half_means = pool.mean[half]
@@ -49,8 +73,15 @@ def repeat_metrics(pool: Pool, half: np.ndarray, trained: Sequence[tuple[int, fl
         front = [done[j][0] for j, place in enumerate(places(obs)) if place == 0]
         hv = hypervolume([(pool.mean[i], pool.ops[i]) for i in front], ref)
         share = 1.0 - best_of_k_below(half_means, n, pool.mean[best_i]) if n <= len(half_means) else float("nan")
-        rows.append({"n": n, "best": float(pool.mean[best_i]), "hv": hv, "beats_random": 1.0 - share,
-                     "arch": pool.archs[best_i]})
+        rows.append(
+            {
+                "n": n,
+                "best": float(pool.mean[best_i]),
+                "hv": hv,
+                "beats_random": 1.0 - share,
+                "arch": pool.archs[best_i],
+            }
+        )
     return rows
 
 
@@ -58,8 +89,9 @@ def _ci(values: np.ndarray, statistic) -> tuple[float, float]:
     if len(values) < 2 or np.ptp(values) == 0:
         v = float(statistic(values))
         return v, v
-    res = stats.bootstrap((values,), statistic, n_resamples=2000, method="percentile",
-                          random_state=np.random.default_rng(0))
+    res = stats.bootstrap(
+        (values,), statistic, n_resamples=2000, method="percentile", random_state=np.random.default_rng(0)
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -70,8 +102,14 @@ def strategy_table(runs: pd.DataFrame, at: Sequence[int] = TABLE_AT, baseline: s
     base = runs[runs["strategy"] == baseline].set_index(["repeat", "n"])["hv"]
     for (name, n), g in runs[runs["n"].isin(at)].groupby(["strategy", "n"], sort=False):
         best, hv, share = (g[c].to_numpy(dtype=float) for c in ("best", "hv", "beats_random"))
-        row = {"strategy": name, "n": int(n), "repeats": len(g), "best_median": float(np.median(best)),
-               "hv_median": float(np.median(hv)), "beats_random": float(np.mean(share))}
+        row = {
+            "strategy": name,
+            "n": int(n),
+            "repeats": len(g),
+            "best_median": float(np.median(best)),
+            "hv_median": float(np.median(hv)),
+            "beats_random": float(np.mean(share)),
+        }
         row["best_lo"], row["best_hi"] = _ci(best, np.median)
         row["hv_lo"], row["hv_hi"] = _ci(hv, np.median)
         row["beats_random_lo"], row["beats_random_hi"] = _ci(share, np.mean)

@@ -50,10 +50,14 @@ def proposal_seconds(trials: int, proposals: int, budget: float, seed: int = 0) 
             continue
         seen.add(key)
         params = arch_params(arch, settings.space)
-        study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: dists[k] for k in params}, values=[float(rng.uniform(0.1, 0.4)),
-                                                                                settings.ops(arch)],
-            user_attrs={Attr.ARCH: key, Attr.OUTCOME: Outcome.TRAINED, Attr.FIDELITY: settings.fidelity.key()}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions={k: dists[k] for k in params},
+                values=[float(rng.uniform(0.1, 0.4)), settings.ops(arch)],
+                user_attrs={Attr.ARCH: key, Attr.OUTCOME: Outcome.TRAINED, Attr.FIDELITY: settings.fidelity.key()},
+            )
+        )
     seconds, wall = [], []
     for _ in range(proposals):
         trial = study.ask()
@@ -62,15 +66,25 @@ def proposal_seconds(trials: int, proposals: int, budget: float, seed: int = 0) 
         wall.append(time.perf_counter() - start)
         seconds.append(sampler.last_seconds)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    return {"trials_in_study": trials, "prior": len(prior.archs), "proposals": proposals, "budget": budget,
-            "cpu_seconds_mean": float(np.mean(seconds)), "cpu_seconds_max": float(np.max(seconds)),
-            "wall_seconds_mean": float(np.mean(wall)), "wall_seconds_max": float(np.max(wall)),
-            "machine": machine_tag("cpu")}
+    return {
+        "trials_in_study": trials,
+        "prior": len(prior.archs),
+        "proposals": proposals,
+        "budget": budget,
+        "cpu_seconds_mean": float(np.mean(seconds)),
+        "cpu_seconds_max": float(np.max(seconds)),
+        "wall_seconds_mean": float(np.mean(wall)),
+        "wall_seconds_max": float(np.max(wall)),
+        "machine": machine_tag("cpu"),
+    }
 
 
 def _main(argv: list[str] | None) -> int:
-    p = ArgumentParser(prog="python benchmarks/guided_speed.py", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(
+        prog="python benchmarks/guided_speed.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--trials", type=int_at_least(0), default=1000, help="finished trials in the study (default 1000)")
     p.add_argument("--proposals", type=int_at_least(1), default=10, help="proposals timed (default 10)")
     p.add_argument("--budget", default="50M", help="OPs budget (default 50M)")

@@ -31,8 +31,10 @@ def open_search(folder: Path):
 
     names = _study_names(folder)
     if len(names) != 1:
-        raise ValueError(f"SEARCH: {str(folder)!r} holds {len(names)} studies ({', '.join(names) or 'none'});"
-                         " give a folder of one search")
+        raise ValueError(
+            f"SEARCH: {str(folder)!r} holds {len(names)} studies ({', '.join(names) or 'none'});"
+            " give a folder of one search"
+        )
     try:
         study = load_study(default_storage(folder), names[0])
     except Exception as exc:  # a database of another Optuna version, a broken file, ...

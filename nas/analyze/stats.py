@@ -31,8 +31,9 @@ __all__ = ["VERDICTS", "fdr_verdicts", "verdict"]
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 
 
-def fdr_verdicts(verdicts: Sequence[str], p_values: Sequence[float], alpha: float = 0.05
-                 ) -> tuple[list[str], list[float]]:
+def fdr_verdicts(
+    verdicts: Sequence[str], p_values: Sequence[float], alpha: float = 0.05
+) -> tuple[list[str], list[float]]:
     """(verdicts, Benjamini-Hochberg adjusted p-values) over a family of claims: a verdict stays
     where its adjusted p-value is below ``alpha``, else it becomes ``inconclusive``. Claims without
     a p-value (NaN) are left out of the family and stay ``inconclusive``."""

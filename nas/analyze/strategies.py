@@ -151,8 +151,12 @@ def _suggest_all(trial: optuna.Trial, space: SearchSpace) -> ArchConfig:
     return arch_from_params(params, space)
 
 
-def _optuna(make: Callable[[int, Half], optuna.samplers.BaseSampler], screen: bool = False, fixed: bool = False,
-            warm: bool = False) -> Callable[[Half, int], list[tuple[int, float]]]:
+def _optuna(
+    make: Callable[[int, Half], optuna.samplers.BaseSampler],
+    screen: bool = False,
+    fixed: bool = False,
+    warm: bool = False,
+) -> Callable[[Half, int], list[tuple[int, float]]]:
     def run(h: Half, n: int) -> list[tuple[int, float]]:
         p = h.pool
         space = SearchSpace(per_stage=True)
@@ -164,9 +168,14 @@ def _optuna(make: Callable[[int, Half], optuna.samplers.BaseSampler], screen: bo
         if warm:  # the prior as finished trials (their parameters in the fixed-length encoding)
             for i in h.prior_ids:
                 over = {"constraints:ops_over_budget": float(p.ops[i] - h.ref[1])}
-                study.add_trial(optuna.trial.create_trial(
-                    params=_fixed_params(ArchConfig.decode(p.archs[i]), space), distributions=dists,
-                    values=[float(p.mean[i]), float(p.ops[i])], system_attrs=over))
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params=_fixed_params(ArchConfig.decode(p.archs[i]), space),
+                        distributions=dists,
+                        values=[float(p.mean[i]), float(p.ops[i])],
+                        system_attrs=over,
+                    )
+                )
         done: list[tuple[int, float]] = []
         window = _screen_window(h, done) if screen else []
         for _ in range(50 * n):
@@ -175,8 +184,10 @@ def _optuna(make: Callable[[int, Half], optuna.samplers.BaseSampler], screen: bo
             trial = study.ask()
             arch = suggest(trial, space)
             left = np.setdiff1d(h.ids, [i for i, _ in done])
-            target = np.array([arch.width, arch.depth] + [str(getattr(s, c)) for s in arch.stages
-                                                        for c in STAGE_CHOICES], dtype=object)
+            target = np.array(
+                [arch.width, arch.depth] + [str(getattr(s, c)) for s in arch.stages for c in STAGE_CHOICES],
+                dtype=object,
+            )
             dist = (codes[left] != target).sum(axis=1)
             i = int(h.rng.choice(left[dist == dist.min()]))
             if screen and not _screened_in(h, done, window, i):
@@ -185,8 +196,11 @@ def _optuna(make: Callable[[int, Half], optuna.samplers.BaseSampler], screen: bo
             study.tell(trial, state=optuna.trial.TrialState.FAIL)  # the snapped architecture is told instead
             value = h.query(i)
             done.append((i, value))
-            study.enqueue_trial(_fixed_params(ArchConfig.decode(p.archs[i]), space) if fixed
-                                else _params(ArchConfig.decode(p.archs[i]), space))
+            study.enqueue_trial(
+                _fixed_params(ArchConfig.decode(p.archs[i]), space)
+                if fixed
+                else _params(ArchConfig.decode(p.archs[i]), space)
+            )
             told = study.ask()
             suggest(told, space)
             told.set_constraint("ops_over_budget", float(p.ops[i] - h.ref[1]))  # as the search records it
@@ -247,7 +261,7 @@ def half_ids(pool: Pool, repeat: int, budget: float) -> tuple[np.ndarray, np.nda
     """Repeat ``repeat``'s side of the cross-fit: (its in-budget architectures, every architecture of the
     other side). Repeats ``2k`` and ``2k + 1`` split the pool alike, each searching one half."""
     split = np.random.default_rng([7, repeat // 2]).permutation(len(pool))
-    sides = (split[: len(pool) // 2], split[len(pool) // 2:])
+    sides = (split[: len(pool) // 2], split[len(pool) // 2 :])
     mine, other = sides[repeat % 2], sides[1 - repeat % 2]
     return np.sort(mine[pool.ops[mine] <= budget]), np.sort(other)
 

@@ -40,8 +40,12 @@ SEARCH_SEEDS = {"rediscovery-uniform-s0": 0, "rediscovery-uniform-s1": 1, "redis
 def add_parser(sub) -> None:
     s = sub.add_parser("strategies", help="search strategies replayed over the committed results (trains nothing)")
     s.add_argument("--results", type=Path, default=Path("results"), help="the results folder (default %(default)s)")
-    s.add_argument("--reference", type=Path, default=Path("results/reference"),
-                   help="the reference set (its architectures are left out of the pool)")
+    s.add_argument(
+        "--reference",
+        type=Path,
+        default=Path("results/reference"),
+        help="the reference set (its architectures are left out of the pool)",
+    )
     s.add_argument("--budget", default="50M", help="OPs budget (default %(default)s)")
     s.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all)")
     s.add_argument("--repeats", type=int_at_least(2), default=500, help="repeats per strategy (default 500)")
@@ -73,8 +77,10 @@ def _init(pool: Pool) -> None:
 def _one(job: tuple[str, int, int, float]) -> list[dict]:
     strategy, repeat, n, budget = job
     trained = replay_one(_POOL, strategy, repeat, n, budget)
-    return [{"strategy": strategy, "repeat": repeat, **m}
-            for m in repeat_metrics(_POOL, half_ids(_POOL, repeat, budget)[0], trained, (CHANCE, budget))]
+    return [
+        {"strategy": strategy, "repeat": repeat, **m}
+        for m in repeat_metrics(_POOL, half_ids(_POOL, repeat, budget)[0], trained, (CHANCE, budget))
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,21 +90,34 @@ def run(args: argparse.Namespace) -> int:
         if n not in STRATEGIES:
             raise ValueError(f"--strategies: unknown value {n!r} (choose from {', '.join(STRATEGIES)})")
     pool, sources = _pool(args)
-    manifest = Manifest(args.out, "python -m nas.analyze", argv=getattr(args, "argv", None),
-                        data={"pool_architectures": len(pool), "sources": file_identity(sources)})
+    manifest = Manifest(
+        args.out,
+        "python -m nas.analyze",
+        argv=getattr(args, "argv", None),
+        data={"pool_architectures": len(pool), "sources": file_identity(sources)},
+    )
     make_out_folder(args.out)
     runs_path = args.out / "strategy-runs.csv"
     runs = pd.read_csv(runs_path, dtype={"arch": str}) if runs_path.is_file() else pd.DataFrame(columns=RUN_COLUMNS)
     if not args.report_only:
         have = set(zip(runs["strategy"], runs["repeat"], strict=True))
-        jobs = [(s, r, args.trainings, budget) for s in names
-                for r in range(args.repeats_gp if s == "gp" else args.repeats) if (s, r) not in have]
-        print(f"{len(pool)} architectures in the pool ({int((pool.ops <= budget).sum())} within"
-              f" {format_ops(budget)}); {len(jobs)} repeat(s) to replay", file=sys.stderr)
+        jobs = [
+            (s, r, args.trainings, budget)
+            for s in names
+            for r in range(args.repeats_gp if s == "gp" else args.repeats)
+            if (s, r) not in have
+        ]
+        print(
+            f"{len(pool)} architectures in the pool ({int((pool.ops <= budget).sum())} within"
+            f" {format_ops(budget)}); {len(jobs)} repeat(s) to replay",
+            file=sys.stderr,
+        )
         done: list[dict] = []
         try:
-            with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(pool,)) as ex, \
-                    tqdm(total=len(jobs), disable=args.quiet, file=sys.stderr) as bar:
+            with (
+                ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(pool,)) as ex,
+                tqdm(total=len(jobs), disable=args.quiet, file=sys.stderr) as bar,
+            ):
                 for rows in ex.map(_one, jobs, chunksize=4):
                     done += rows
                     bar.update()
@@ -123,21 +142,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _markdown(table: pd.DataFrame, n_pool: int, n_fit: int, budget: float) -> str:
-    lines = ["# Search strategies replayed over the committed results", "",
-             f"Pool: {n_pool} architectures with default-fidelity results outside the reference set, {n_fit} within"
-             f" {format_ops(budget)} OPs; each repeat searches one random half and fits any prior on the other."
-             " *best*: mean top-1 (over every recorded seed) of the architecture a strategy observed best;"
-             " *HV*: hypervolume of its front (top-1 up, OPs down; from 10% and the budget);"
-             " *beats random*: share of random searches of as many trainings on the same half whose best it beats;"
-             " *HV gain*: hypervolume minus nsga2-screen's (the search's default before guided), paired by repeat."
-             " Brackets: 95% bootstrap intervals over repeats.", "",
-             "| strategy | trainings | repeats | best top-1 % | HV | beats random | HV gain vs nsga2-screen |",
-             "|---|---:|---:|---|---|---|---|"]
+    lines = [
+        "# Search strategies replayed over the committed results",
+        "",
+        f"Pool: {n_pool} architectures with default-fidelity results outside the reference set, {n_fit} within"
+        f" {format_ops(budget)} OPs; each repeat searches one random half and fits any prior on the other."
+        " *best*: mean top-1 (over every recorded seed) of the architecture a strategy observed best;"
+        " *HV*: hypervolume of its front (top-1 up, OPs down; from 10% and the budget);"
+        " *beats random*: share of random searches of as many trainings on the same half whose best it beats;"
+        " *HV gain*: hypervolume minus nsga2-screen's (the search's default before guided), paired by repeat."
+        " Brackets: 95% bootstrap intervals over repeats.",
+        "",
+        "| strategy | trainings | repeats | best top-1 % | HV | beats random | HV gain vs nsga2-screen |",
+        "|---|---:|---:|---|---|---|---|",
+    ]
     for r in table.sort_values(["n", "hv_median"], ascending=[True, False]).to_dict("records"):
         gain = "" if pd.isna(r["hv_gain"]) else f"{r['hv_gain']:+.4f} [{r['hv_gain_lo']:+.4f}, {r['hv_gain_hi']:+.4f}]"
-        lines.append(f"| {r['strategy']} | {r['n']} | {r['repeats']} | {100 * r['best_median']:.1f}"
-                     f" [{100 * r['best_lo']:.1f}, {100 * r['best_hi']:.1f}] | {r['hv_median']:.4f}"
-                     f" [{r['hv_lo']:.4f}, {r['hv_hi']:.4f}] | {r['beats_random']:.2f}"
-                     f" [{r['beats_random_lo']:.2f}, {r['beats_random_hi']:.2f}] | {gain} |")
+        lines.append(
+            f"| {r['strategy']} | {r['n']} | {r['repeats']} | {100 * r['best_median']:.1f}"
+            f" [{100 * r['best_lo']:.1f}, {100 * r['best_hi']:.1f}] | {r['hv_median']:.4f}"
+            f" [{r['hv_lo']:.4f}, {r['hv_hi']:.4f}] | {r['beats_random']:.2f}"
+            f" [{r['beats_random_lo']:.2f}, {r['beats_random_hi']:.2f}] | {gain} |"
+        )
     return "\n".join(lines) + "\n"
-

@@ -28,11 +28,13 @@ def strategy_curves(runs: pd.DataFrame, step: int = STEP) -> pd.DataFrame:
             v = g[metric].to_numpy(dtype=float)
             lo = hi = float(np.median(v))
             if len(v) > 1 and np.ptp(v) > 0:
-                ci = stats.bootstrap((v,), np.median, n_resamples=500, method="percentile",
-                                     random_state=np.random.default_rng(0)).confidence_interval
+                ci = stats.bootstrap(
+                    (v,), np.median, n_resamples=500, method="percentile", random_state=np.random.default_rng(0)
+                ).confidence_interval
                 lo, hi = float(ci.low), float(ci.high)
-            rows.append({"strategy": name, "metric": metric, "n": int(n), "median": float(np.median(v)),
-                         "lo": lo, "hi": hi})
+            rows.append(
+                {"strategy": name, "metric": metric, "n": int(n), "median": float(np.median(v)), "lo": lo, "hi": hi}
+            )
     return pd.DataFrame(rows)
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS = {
-    **dict.fromkeys(("LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers",
-                     "set_target"), "loop"),
+    **dict.fromkeys(
+        ("LoopConfig", "claim_slot", "count_trained", "graceful_stop", "run_worker", "run_workers", "set_target"),
+        "loop",
+    ),
     **dict.fromkeys(("HEARTBEAT_S", "Heartbeat", "mark_owner", "owner_id", "queue_again", "recover_stale"), "stale"),
     "run_ray": "ray_tune",
 }

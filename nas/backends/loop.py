@@ -35,8 +35,18 @@ from ..settings import SearchSettings
 from ..study import open_study
 from .stale import mark_owner, queue_again, recover_stale
 
-__all__ = ["LoopConfig", "check_stop", "claim_slot", "count_trained", "graceful_stop", "request_stop", "run_worker",
-           "run_workers", "set_target", "stored_target"]
+__all__ = [
+    "LoopConfig",
+    "check_stop",
+    "claim_slot",
+    "count_trained",
+    "graceful_stop",
+    "request_stop",
+    "run_worker",
+    "run_workers",
+    "set_target",
+    "stored_target",
+]
 
 MAX_WASTED = 2000  # consecutive draws that trained nothing (over budget, duplicate, screened) before giving up
 WAIT_S = 1.0  # pause while the last slots are held by trials still running elsewhere
@@ -63,8 +73,9 @@ class LoopConfig:
 def count_trained(study: optuna.Study) -> tuple[int, int]:
     """(finished trials that spent training time, trials a live worker has claimed and not finished)."""
     done = running = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
-                                                      TrialState.RUNNING)):
+    for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+    ):
         # The outcome is set just before the state changes, so it decides on its own.
         outcome = t.user_attrs.get(Attr.OUTCOME)
         if outcome in COUNTED:
@@ -118,13 +129,25 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
     if cfg.threads:
         set_threads(cfg.threads)
     study, _ = open_study(cfg.storage, cfg.study_name, cfg.settings)
-    study.sampler = make_sampler(cfg.sampler, cfg.settings.space, cfg.settings.fits,
-                                 (cfg.settings.seed + cfg.worker) % 2**32,
-                                 cfg.population, settings=cfg.settings)
+    study.sampler = make_sampler(
+        cfg.sampler,
+        cfg.settings.space,
+        cfg.settings.fits,
+        (cfg.settings.seed + cfg.worker) % 2**32,
+        cfg.population,
+        settings=cfg.settings,
+    )
     f = cfg.settings.fidelity
     if data is None:
-        data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, cfg.settings.seed, image_size=f.resolution,
-                            progress=False, options=cfg.settings.data)
+        data = prepare_data(
+            cfg.data_dir,
+            f.train_subset,
+            f.val_size,
+            cfg.settings.seed,
+            image_size=f.resolution,
+            progress=False,
+            options=cfg.settings.data,
+        )
     hooks = dict(runner_hooks or {})
     user_step = hooks.pop("on_step", None)
 
@@ -133,8 +156,17 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         if user_step is not None:
             user_step(*a)
 
-    runner = TrialRunner(study, cfg.settings, data, cfg.device, RungPolicy(eta=cfg.eta), cfg.settings.seed,
-                         trial_timeout=cfg.trial_timeout, on_step=on_step, **hooks)
+    runner = TrialRunner(
+        study,
+        cfg.settings,
+        data,
+        cfg.device,
+        RungPolicy(eta=cfg.eta),
+        cfg.settings.seed,
+        trial_timeout=cfg.trial_timeout,
+        on_step=on_step,
+        **hooks,
+    )
     if hasattr(study.sampler, "use_prior"):  # the guided sampler fits the shipped prior where it applies
         study.sampler.use_prior(runner.prior_points())
     wasted = 0
@@ -148,8 +180,12 @@ def run_worker(cfg: LoopConfig, target: int, runner_hooks: dict | None = None, d
         if done + running >= target:  # the last slots are taken; one may yet end without counting
             waiting_since = waiting_since or time.time()
             if time.time() - waiting_since > WAIT_NOTICE_S:
-                print(f"waiting: the last {target - done} trial(s) of the target are running in other"
-                      " processes (stale ones are taken over after 2 min of silence)", file=sys.stderr, flush=True)
+                print(
+                    f"waiting: the last {target - done} trial(s) of the target are running in other"
+                    " processes (stale ones are taken over after 2 min of silence)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 waiting_since = float("inf")  # said once
             _pause(WAIT_S)
             continue
@@ -173,8 +209,11 @@ def _run_one(study: optuna.Study, runner: TrialRunner, target: int) -> str:
             return Outcome.WITHDRAWN
         return runner.run(trial)
     except UpdateFinishedTrialError:  # stopped or hung too long: another worker found it stale
-        print(f"trial {trial.number}: found stale by another worker while it ran (queued again there)",
-              file=sys.stderr, flush=True)
+        print(
+            f"trial {trial.number}: found stale by another worker while it ran (queued again there)",
+            file=sys.stderr,
+            flush=True,
+        )
         return Outcome.STALE
     except KeyboardInterrupt:
         if trial is not None and compat.trial_state(study, trial) == TrialState.RUNNING:
@@ -221,6 +260,7 @@ def graceful_stop(notice: str = "stopping after the current training step") -> I
     ``kill -INT`` like one in a terminal. Yields a function that installs them again, for
     after a library replaced one (``ray.init`` does SIGTERM's). Outside the main thread
     nothing is installed."""
+
     def first(signum, frame):
         if _STOP.is_set():
             raise KeyboardInterrupt
@@ -295,8 +335,12 @@ def _die_with_parent(parent: int) -> None:
             time.sleep(ORPHAN_POLL_S)
         _STOP.set()
         time.sleep(ORPHAN_GRACE_S)
-        print(f"worker {os.getpid()}: parent gone and no safe point reached in {ORPHAN_GRACE_S:.0f} s: exiting"
-              " (its trial is taken over as stale by the next run)", file=sys.stderr, flush=True)
+        print(
+            f"worker {os.getpid()}: parent gone and no safe point reached in {ORPHAN_GRACE_S:.0f} s: exiting"
+            " (its trial is taken over as stale by the next run)",
+            file=sys.stderr,
+            flush=True,
+        )
         os._exit(1)
 
     threading.Thread(target=watch, name="binas-orphan-watch", daemon=True).start()
@@ -331,8 +375,9 @@ def run_workers(cfg: LoopConfig, target: int, workers: int, poll, interval: floa
     errors = ctx.Queue()
     cores = usable_cpus()
     shares = [LoopConfig(**{**cfg.__dict__, "threads": max(1, cores // workers), "worker": i}) for i in range(workers)]
-    procs = [ctx.Process(target=_worker_main, args=(share, target, errors, os.getpid()), daemon=False)
-             for share in shares]
+    procs = [
+        ctx.Process(target=_worker_main, args=(share, target, errors, os.getpid()), daemon=False) for share in shares
+    ]
     for p in procs:
         p.start()
     try:

@@ -63,23 +63,44 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
     machine = machine_tag(cfg.device)
     s = cfg.settings
     f = s.fidelity
-    data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False,
-                        options=s.data)
+    data = prepare_data(
+        cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False, options=s.data
+    )
     arch = ArchConfig.decode(config["arch"])
     start = time.perf_counter()
     curve: list[float] = []
 
     def on_epoch(epoch: int, top1: float, loss: float) -> bool:
         curve.append(round(float(top1), 6))
-        tune.report({"top1": float(top1), "ops": float(config["ops"]), "epoch": epoch, "val_loss": float(loss),
-                     "seconds": time.perf_counter() - start, "done": epoch == f.epochs, "diverged": False,
-                     "curve": list(curve), "machine": machine})
+        tune.report(
+            {
+                "top1": float(top1),
+                "ops": float(config["ops"]),
+                "epoch": epoch,
+                "val_loss": float(loss),
+                "seconds": time.perf_counter() - start,
+                "done": epoch == f.epochs,
+                "diverged": False,
+                "curve": list(curve),
+                "machine": machine,
+            }
+        )
         return False
 
     result = evaluate(arch, f, data, s.seed, on_epoch=on_epoch, device=cfg.device)
     if result.diverged:
-        tune.report({"top1": 0.0, "ops": float(config["ops"]), "epoch": result.epochs_done, "done": True,
-                     "diverged": True, "seconds": result.seconds, "val_loss": float("nan"), "machine": machine})
+        tune.report(
+            {
+                "top1": 0.0,
+                "ops": float(config["ops"]),
+                "epoch": result.epochs_done,
+                "done": True,
+                "diverged": True,
+                "seconds": result.seconds,
+                "val_loss": float("nan"),
+                "machine": machine,
+            }
+        )
 
 
 def _no_space(trial) -> None:
@@ -98,8 +119,14 @@ def _searcher_class():
         the recipe for both, the sampler's factory and the storage URL, and rebuilds them when
         unpickled."""
 
-        def __init__(self, runner: TrialRunner, sampler_factory: Callable[[], Any], storage_url: str,
-                     limit: int = 2000, **kw: Any) -> None:
+        def __init__(
+            self,
+            runner: TrialRunner,
+            sampler_factory: Callable[[], Any],
+            storage_url: str,
+            limit: int = 2000,
+            **kw: Any,
+        ) -> None:
             super().__init__(sampler=sampler_factory(), **kw)
             self._runner = runner
             self._limit = limit
@@ -116,8 +143,9 @@ def _searcher_class():
             self._sampler = self._sampler_factory()
             if self._study_name is not None:  # the searcher had been set up: reopen its study
                 self._storage = open_storage(self._storage_url)
-                self._ot_study = optuna.load_study(study_name=self._study_name, storage=self._storage,
-                                                   sampler=self._sampler)
+                self._ot_study = optuna.load_study(
+                    study_name=self._study_name, storage=self._storage, sampler=self._sampler
+                )
 
         def suggest(self, trial_id: str) -> dict | None:
             study = compat.searcher_study(self)
@@ -133,8 +161,10 @@ def _searcher_class():
         def save(self, checkpoint_path: str) -> None:
             """Ray checkpoints the searcher; the study lives in the Optuna storage, so only the
             map from Ray trial ids to Optuna trial numbers is saved."""
-            state = {"trials": {k: t.number for k, t in compat.ray_trials(self).items()},
-                     "completed": sorted(compat.ray_completed(self))}
+            state = {
+                "trials": {k: t.number for k, t in compat.ray_trials(self).items()},
+                "completed": sorted(compat.ray_completed(self)),
+            }
             Path(checkpoint_path).write_text(json.dumps(state), encoding="utf-8")
 
         def restore(self, checkpoint_path: str) -> None:
@@ -158,10 +188,26 @@ def _searcher_class():
 def build_searcher(cfg: LoopConfig, study: optuna.Study, runner: TrialRunner):
     """The Ray Tune search algorithm of a search: ``cfg.sampler`` on ``study``, admitting through ``runner``."""
     prior = runner.prior_points() if cfg.sampler == "guided" else None
-    factory = functools.partial(make_sampler, cfg.sampler, cfg.settings.space, cfg.settings.fits, cfg.settings.seed,
-                                cfg.population, settings=cfg.settings, prior=prior)
-    return _searcher_class()(runner, factory, cfg.storage, space=_no_space, metric=["top1", "ops"],
-                             mode=["max", "min"], study_name=cfg.study_name, storage=compat.storage(study))
+    factory = functools.partial(
+        make_sampler,
+        cfg.sampler,
+        cfg.settings.space,
+        cfg.settings.fits,
+        cfg.settings.seed,
+        cfg.population,
+        settings=cfg.settings,
+        prior=prior,
+    )
+    return _searcher_class()(
+        runner,
+        factory,
+        cfg.storage,
+        space=_no_space,
+        metric=["top1", "ops"],
+        mode=["max", "min"],
+        study_name=cfg.study_name,
+        storage=compat.storage(study),
+    )
 
 
 def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
@@ -176,8 +222,13 @@ def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
         t.set_user_attr(Attr.FAIL_REASON, "the Ray trial failed (see the Ray logs in --out/ray)")
         runner.finish(t, Outcome.ERROR, TrialState.FAIL)
     else:
-        runner.finish_training(t, result.get("top1", float("nan")), result.get("ops", float("nan")),
-                               diverged=bool(result.get("diverged")), completed=bool(result.get("done")))
+        runner.finish_training(
+            t,
+            result.get("top1", float("nan")),
+            result.get("ops", float("nan")),
+            diverged=bool(result.get("diverged")),
+            completed=bool(result.get("done")),
+        )
 
 
 class _Heartbeat(threading.Thread):
@@ -238,8 +289,13 @@ def _start_ray(address: str | None, rearm: Callable[[], None]) -> bool:
         if address:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False, runtime_env=env)
         else:
-            ray.init(num_cpus=usable_cpus(), include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-                     runtime_env=env)
+            ray.init(
+                num_cpus=usable_cpus(),
+                include_dashboard=False,
+                logging_level="ERROR",
+                log_to_driver=False,
+                runtime_env=env,
+            )
     except SystemExit as exc:
         if exc.code != signal.SIGTERM:
             raise
@@ -273,21 +329,24 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
     s, f = cfg.settings, cfg.settings.fidelity
     data = None  # the driver never trains: its data is the screening minibatch's and the prior check's source
     if s.screen.active or cfg.sampler == "guided":
-        data = prepare_data(cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution,
-                            progress=False, options=s.data)
+        data = prepare_data(
+            cfg.data_dir, f.train_subset, f.val_size, s.seed, image_size=f.resolution, progress=False, options=s.data
+        )
     # admits (screens, with the search seed as the loop backend does), records and tells; never trains
     runner = TrialRunner(study, s, data, cfg.device, train_seed=s.seed)
     searcher = build_searcher(cfg, study, runner)
-    scheduler = ASHAScheduler(metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1,
-                              reduction_factor=cfg.eta)
+    scheduler = ASHAScheduler(
+        metric="top1", mode="max", time_attr="epoch", max_t=f.epochs, grace_period=1, reduction_factor=cfg.eta
+    )
 
     class _Callback(tune.Callback):
         def on_step_begin(self, iteration, trials, **info):  # the safe point where Ctrl-C leaves fit()
             check_stop()
 
         def on_trial_start(self, iteration, trials, trial, **info):
-            tqdm.write(f"trial {trial.config.get('number')} started in Ray: {trial.config.get('arch')}",
-                       file=sys.stderr)
+            tqdm.write(
+                f"trial {trial.config.get('number')} started in Ray: {trial.config.get('arch')}", file=sys.stderr
+            )
             sys.stderr.flush()
 
         def on_trial_recover(self, iteration, trials, trial, **info):  # its worker died; Ray restarts it
@@ -298,17 +357,26 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
         def on_trial_complete(self, iteration, trials, trial, **info):
             progress.refresh()
 
-    trainable = tune.with_resources(tune.with_parameters(_trainable, cfg=cfg, threads=int(cpus)),
-                                    {"cpu": cpus, "gpu": gpus})
-    out = Path(cfg.storage[len("sqlite:///"):]).parent if cfg.storage.startswith("sqlite:///") else Path.cwd()
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, cfg=cfg, threads=int(cpus)), {"cpu": cpus, "gpu": gpus}
+    )
+    out = Path(cfg.storage[len("sqlite:///") :]).parent if cfg.storage.startswith("sqlite:///") else Path.cwd()
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=samples,
-                                    max_concurrent_trials=workers,
-                                    time_budget_s=None if cfg.deadline is None else max(1, cfg.deadline - time.time())),
-        run_config=tune.RunConfig(name=cfg.study_name, storage_path=str((out / "ray").resolve()), verbose=0,
-                                  callbacks=[_Callback()],
-                                  failure_config=tune.FailureConfig(max_failures=MAX_FAILURES)),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=samples,
+            max_concurrent_trials=workers,
+            time_budget_s=None if cfg.deadline is None else max(1, cfg.deadline - time.time()),
+        ),
+        run_config=tune.RunConfig(
+            name=cfg.study_name,
+            storage_path=str((out / "ray").resolve()),
+            verbose=0,
+            callbacks=[_Callback()],
+            failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+        ),
     )
     # Ray Tune's own Ctrl-C handler would end fit() as if the run had finished; keep ours.
     previous = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")

@@ -1,4 +1,3 @@
-
 """Crash safety: trials left RUNNING by a dead process are failed and queued again.
 
 A worker marks each trial it runs with its owner (host, process id and the process's start

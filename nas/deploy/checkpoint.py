@@ -56,7 +56,9 @@ def _check_meta(value: Any, where: str = "meta") -> Any:
 
 
 def save_packed(
-    model: nn.Module, path: str | os.PathLike, meta: Mapping[str, Any] | None = None,
+    model: nn.Module,
+    path: str | os.PathLike,
+    meta: Mapping[str, Any] | None = None,
     packed: dict[str, Any] | None = None,
 ) -> Path:
     """Save ``model`` (a MobileNetBNN) packed to ``path``, atomically; returns the path.
@@ -112,8 +114,9 @@ def _build_from_meta(meta: dict[str, Any], arch: ArchConfig | str | None) -> nn.
     if isinstance(meta.get("arch"), str) and meta["arch"] != arch.encode():
         raise ValueError(f"checkpoint: saved for {meta['arch']!r}, not {arch.encode()!r}")
     opts = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    options = BuildOptions(sign_bias=bool(opts.get("sign_bias", False)), stem_stride=opts.get("stem_stride"),
-                           order=opts.get("order"))
+    options = BuildOptions(
+        sign_bias=bool(opts.get("sign_bias", False)), stem_stride=opts.get("stem_stride"), order=opts.get("order")
+    )
     return build_model(arch, meta.get("num_classes", 1000), meta.get("input_size", 224), options)
 
 
@@ -155,8 +158,10 @@ def checkpoint_defaults(data: Any) -> dict[str, int]:
         settings = data.get("settings") if isinstance(data, dict) else None
         settings = settings if isinstance(settings, dict) else {}
         classes = settings.get("classes")
-        found = {"resolution": settings.get("resolution"),
-                 "num_classes": len(classes) if isinstance(classes, list) else settings.get("num_classes")}
+        found = {
+            "resolution": settings.get("resolution"),
+            "num_classes": len(classes) if isinstance(classes, list) else settings.get("num_classes"),
+        }
     return {k: v for k, v in found.items() if is_int(v)}
 
 

@@ -43,21 +43,26 @@ from .checkpoint import (
 __all__ = ["EMULATION_NOTE", "OUTPUT_FILES", "main"]
 
 OUTPUT_FILES = {"arch": "arch.json", "onnx": "model.onnx", "checkpoint": "checkpoint.packed.pt"}
-EMULATION_NOTE = ("binary ops are emulated in float in model.onnx: activations are +-1 (x >= 0 -> +1) and binary"
-                  " conv weights are alpha*sign(W) in float32; a 1-bit runtime would use XNOR-popcount instead")
+EMULATION_NOTE = (
+    "binary ops are emulated in float in model.onnx: activations are +-1 (x >= 0 -> +1) and binary"
+    " conv weights are alpha*sign(W) in float32; a 1-bit runtime would use XNOR-popcount instead"
+)
 OPSETS = (11, 20)  # AveragePool ceil_mode needs 10+; the TorchScript exporter goes up to 20
 
 
-
 def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m nas.export", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(
+        prog="python -m nas.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("source", help="results folder (best_arch.json), preset name, architecture string or JSON file")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--resolution", type=int, help="input size (default: the checkpoint's, else the search's, else 224)")
     p.add_argument("--num-classes", type=int, help="classes (default: the checkpoint's, else the search's, else 1000)")
-    p.add_argument("--checkpoint", help="trained weights: a state dict saved by torch.save (nas.train's best.pt or"
-                   " last.pt included) or a packed checkpoint; written packed as checkpoint.packed.pt")
+    p.add_argument(
+        "--checkpoint",
+        help="trained weights: a state dict saved by torch.save (nas.train's best.pt or"
+        " last.pt included) or a packed checkpoint; written packed as checkpoint.packed.pt",
+    )
     p.add_argument("--opset", type=int, default=17, help=f"ONNX opset, {OPSETS[0]}..{OPSETS[1]} (default 17)")
     p.add_argument("--no-onnx", action="store_true", help="do not write model.onnx")
     return p
@@ -120,18 +125,29 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError("ONNX export needs the 'onnx' package (pip install onnx); or pass --no-onnx")
 
 
-def check_ops(model: torch.nn.Module, arch: ArchConfig, resolution: int, num_classes: int,
-              options: BuildOptions) -> dict[str, Any]:
+def check_ops(
+    model: torch.nn.Module, arch: ArchConfig, resolution: int, num_classes: int, options: BuildOptions
+) -> dict[str, Any]:
     """The analytic cost of ``arch``, after checking it against fvcore on the built ``model``."""
     cost = analytic_cost(arch, num_classes, resolution, options)
     report = count_model_ops(model, resolution, "bireal", arch.encode())
-    pairs = {"fp_macs": (cost.fp_macs, report.fp_macs), "binary_macs": (cost.binary_macs, report.binary_macs),
-             "params": (cost.params, report.params), "size_bytes": (cost.size_bytes, report.size_bytes)}
+    pairs = {
+        "fp_macs": (cost.fp_macs, report.fp_macs),
+        "binary_macs": (cost.binary_macs, report.binary_macs),
+        "params": (cost.params, report.params),
+        "size_bytes": (cost.size_bytes, report.size_bytes),
+    }
     for key, (analytic, counted) in pairs.items():
         if analytic != counted:
             raise RuntimeError(f"{key}: analytic {analytic} != fvcore {counted} for {arch.encode()}")
-    return {"ops": cost.ops(), "fp_macs": cost.fp_macs, "binary_macs": cost.binary_macs, "params": cost.params,
-            "size_bytes": cost.size_bytes, "convention": "bireal"}
+    return {
+        "ops": cost.ops(),
+        "fp_macs": cost.fp_macs,
+        "binary_macs": cost.binary_macs,
+        "params": cost.params,
+        "size_bytes": cost.size_bytes,
+        "convention": "bireal",
+    }
 
 
 def export_onnx(deployed: torch.nn.Module, resolution: int, opset: int) -> bytes:
@@ -140,8 +156,16 @@ def export_onnx(deployed: torch.nn.Module, resolution: int, opset: int) -> bytes
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(deployed, (x,), buffer, dynamo=False, input_names=["image"], output_names=["logits"],
-                          opset_version=opset, do_constant_folding=True)
+        torch.onnx.export(
+            deployed,
+            (x,),
+            buffer,
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            opset_version=opset,
+            do_constant_folding=True,
+        )
     data = buffer.getvalue()
     import onnx
 
@@ -167,8 +191,10 @@ def onnxruntime_check(data: bytes, deployed: torch.nn.Module, resolution: int, s
     got = torch.from_numpy(session.run(["logits"], {"image": x.numpy()})[0])
     with torch.no_grad():
         want = deployed(x)
-    result: dict[str, Any] = {"max_abs_diff": float((got - want).abs().max()),
-                              "same_top1": bool(got.argmax() == want.argmax())}
+    result: dict[str, Any] = {
+        "max_abs_diff": float((got - want).abs().max()),
+        "same_top1": bool(got.argmax() == want.argmax()),
+    }
     if result["max_abs_diff"] > 1e-4:
         with torch.no_grad():
             ref = copy.deepcopy(deployed).double()(x.double())
@@ -200,26 +226,45 @@ def _main(argv: list[str] | None) -> int:
     cost = check_ops(model, arch, args.resolution, args.num_classes, options)
     deployed = deployed if deployed is not None else deploy_model(model)
     written: list[Path] = []
-    info: dict[str, Any] = arch.to_dict() | cost | {"resolution": args.resolution, "num_classes": args.num_classes,
-                                                    "source": label or args.source, "sign_bias": options.sign_bias}
+    info: dict[str, Any] = (
+        arch.to_dict()
+        | cost
+        | {
+            "resolution": args.resolution,
+            "num_classes": args.num_classes,
+            "source": label or args.source,
+            "sign_bias": options.sign_bias,
+        }
+    )
     if not args.no_onnx:
         data = export_onnx(deployed, args.resolution, args.opset)
         ort_check = onnxruntime_check(data, deployed, args.resolution)
         written.append(_write_bytes(root, OUTPUT_FILES["onnx"], data))
-        info["onnx"] = {"file": OUTPUT_FILES["onnx"], "opset": args.opset, "exporter": "torch.onnx (TorchScript)",
-                        "input": f"image 1x3x{args.resolution}x{args.resolution}", "output": "logits",
-                        "binary_emulation": EMULATION_NOTE, "onnxruntime_check": ort_check}
+        info["onnx"] = {
+            "file": OUTPUT_FILES["onnx"],
+            "opset": args.opset,
+            "exporter": "torch.onnx (TorchScript)",
+            "input": f"image 1x3x{args.resolution}x{args.resolution}",
+            "output": "logits",
+            "binary_emulation": EMULATION_NOTE,
+            "onnxruntime_check": ort_check,
+        }
     if ckpt is not None:
         keep = {k: v for k, v in meta.items() if k not in ("arch", "num_classes", "input_size", "options")}
         packed, _ = split_checkpoint(ckpt)  # a packed checkpoint is re-saved as it is, not packed again
-        written.append(save_packed(model, root / OUTPUT_FILES["checkpoint"], keep | {"source": str(args.checkpoint)},
-                                   packed=packed))
+        written.append(
+            save_packed(
+                model, root / OUTPUT_FILES["checkpoint"], keep | {"source": str(args.checkpoint)}, packed=packed
+            )
+        )
         info["checkpoint"] = OUTPUT_FILES["checkpoint"]
     written.insert(0, _write_bytes(root, OUTPUT_FILES["arch"], (json.dumps(info, indent=2) + "\n").encode()))
     print(f"{label + ' = ' if label else ''}{arch.encode()}")
-    print(f"  builds: yes   OPs {cost['ops'] / 1e6:.2f}M at {args.resolution}x{args.resolution}, {args.num_classes}"
-          f" classes (FP MACs {cost['fp_macs'] / 1e6:.2f}M + binary MACs {cost['binary_macs'] / 1e6:.2f}M / 64;"
-          " fvcore agrees)")
+    print(
+        f"  builds: yes   OPs {cost['ops'] / 1e6:.2f}M at {args.resolution}x{args.resolution}, {args.num_classes}"
+        f" classes (FP MACs {cost['fp_macs'] / 1e6:.2f}M + binary MACs {cost['binary_macs'] / 1e6:.2f}M / 64;"
+        " fvcore agrees)"
+    )
     print(f"  parameters {cost['params'] / 1e6:.2f}M   1-bit size {cost['size_bytes'] / 2**20:.2f} MiB")
     if not args.no_onnx:
         print(f"  note: {EMULATION_NOTE}")
@@ -227,8 +272,10 @@ def _main(argv: list[str] | None) -> int:
         if check is not None:
             line = f"  onnxruntime vs PyTorch: max |logit diff| {check['max_abs_diff']:.2e}"
             if "float64_vs_float32" in check:
-                line += (f" (PyTorch float64 vs float32: {check['float64_vs_float32']:.2e}, vs onnxruntime:"
-                         f" {check['float64_vs_onnxruntime']:.2e}; binary activations near 0 flip with rounding)")
+                line += (
+                    f" (PyTorch float64 vs float32: {check['float64_vs_float32']:.2e}, vs onnxruntime:"
+                    f" {check['float64_vs_onnxruntime']:.2e}; binary activations near 0 flip with rounding)"
+                )
             print(line)
     for path in written:
         print(f"  wrote {path} ({path.stat().st_size / 2**20:.2f} MiB)")

@@ -73,46 +73,82 @@ SCHEDULES: dict[str, Callable[[int, int, int], float]] = {
     "step": lambda t, total, spe: 0.1 ** sum(t // spe >= round(f * total / spe) for f in (0.3, 0.9)),
 }
 # settings a resumed run must share with its checkpoint (--epochs, --device, --workers, --test-subset may change)
-_KEYS = ("arch", "batch_size", "lr", "weight_decay", "schedule", "seed", "train_subset", "test_fraction",
-         "skip_bad_images")
+_KEYS = (
+    "arch",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "schedule",
+    "seed",
+    "train_subset",
+    "test_fraction",
+    "skip_bad_images",
+)
 _DATA_KEYS = ("resolution", "val_size", "classes", "train_images")
 _ADDED_LATER = {"test_fraction", "skip_bad_images"}
 
 
-
 def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m nas.train", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(
+        prog="python -m nas.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("arch", help="arch.json (from nas.export), preset name or architecture string")
-    p.add_argument("--data-dir", help="CIFAR-10, or any image folder: class folders, with or without train/ and"
-                   " test/ (or val/) (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)")
+    p.add_argument(
+        "--data-dir",
+        help="CIFAR-10, or any image folder: class folders, with or without train/ and"
+        " test/ (or val/) (default: $NAS_DATA_DIR, else CIFAR-10 downloaded into the user cache)",
+    )
     add_data_args(p)
     p.add_argument("--out", help="run folder (default: the arch.json's folder/train, else train/<name>)")
     p.add_argument("--epochs", type=int, default=100, help="default 100 (MobileNet-Sp)")
     p.add_argument("--batch-size", type=int, default=128, help="default 128 (MoBiNet)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate, default 1e-3 (MoBiNet)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="full-precision weights only; 1e-5 (MoBiNet)")
-    p.add_argument("--schedule", default="poly", type=choice(tuple(SCHEDULES), "name"),
-                   help=f"{', '.join(SCHEDULES)} (default poly: MobileNet-Sp)")
-    p.add_argument("--resolution", type=int, help="input size: every image is resized (shorter side, then centre"
-                   " crop) to it, e.g. 32, 100 or 224 (default: the first image's own size if <= 64 px, else 224)")
+    p.add_argument(
+        "--schedule",
+        default="poly",
+        type=choice(tuple(SCHEDULES), "name"),
+        help=f"{', '.join(SCHEDULES)} (default poly: MobileNet-Sp)",
+    )
+    p.add_argument(
+        "--resolution",
+        type=int,
+        help="input size: every image is resized (shorter side, then centre"
+        " crop) to it, e.g. 32, 100 or 224 (default: the first image's own size if <= 64 px, else 224)",
+    )
     p.add_argument("--train-subset", type=int, help="train on a stratified subset of N images (quick runs)")
-    p.add_argument("--val-size", type=int, help="images held out of train/ to pick best.pt (default 5000, at most"
-                   " a tenth; 0: none)")
+    p.add_argument(
+        "--val-size",
+        type=int,
+        help="images held out of train/ to pick best.pt (default 5000, at most a tenth; 0: none)",
+    )
     p.add_argument("--test-subset", type=int, help="report test top-1 on a stratified subset of N images")
-    p.add_argument("--workers", type=int, default=None,
-                   help="DataLoader workers for large images (default: the usable cores, at most 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="DataLoader workers for large images (default: the usable cores, at most 8)",
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction,
-                   help="default: resume when --out holds last.pt of the same settings")
+    p.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        help="default: resume when --out holds last.pt of the same settings",
+    )
     return p
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    ints = {"--epochs": (args.epochs, 1), "--batch-size": (args.batch_size, 1), "--val-size": (args.val_size, 0),
-            "--workers": (args.workers, 0), "--resolution": (args.resolution, 8),
-            "--train-subset": (args.train_subset, 1), "--test-subset": (args.test_subset, 1)}
+    ints = {
+        "--epochs": (args.epochs, 1),
+        "--batch-size": (args.batch_size, 1),
+        "--val-size": (args.val_size, 0),
+        "--workers": (args.workers, 0),
+        "--resolution": (args.resolution, 8),
+        "--train-subset": (args.train_subset, 1),
+        "--test-subset": (args.test_subset, 1),
+    }
     for option, (value, lo) in ints.items():
         if value is not None and value < lo:
             raise ValueError(f"{option}: invalid value {value} (expected an integer >= {lo})")
@@ -147,8 +183,10 @@ def _check_same(path: Path, saved: dict, current: dict, keys: tuple[str, ...]) -
             continue
         if saved.get(key) != current.get(key):
             was, now = (str(v)[:60] for v in (saved.get(key), current.get(key)))
-            raise ValueError(f"{path} was trained with {key} {was}, this run asks for {now}; use the same "
-                             "settings to resume, or another --out (nothing was overwritten)")
+            raise ValueError(
+                f"{path} was trained with {key} {was}, this run asks for {now}; use the same "
+                "settings to resume, or another --out (nothing was overwritten)"
+            )
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -189,14 +227,27 @@ def _append_log(path: Path, row: dict) -> None:
         csv.DictWriter(f, LOG_COLUMNS).writerow(row)
 
 
-def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
-                 data: FullData, epoch: int, desc: str) -> tuple[float, float]:
+def _train_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    data: FullData,
+    epoch: int,
+    desc: str,
+) -> tuple[float, float]:
     """One epoch; returns the mean training loss and top-1 on the augmented batches."""
     model.train()
     dev = next(model.parameters()).device
     loss_sum, correct, n = torch.zeros((), device=dev), torch.zeros((), device=dev, dtype=torch.int64), 0
-    with tqdm(data.train_epoch(epoch), total=data.steps_per_epoch, desc=desc, unit="batch", leave=False,
-              file=sys.stderr, disable=None) as bar:
+    with tqdm(
+        data.train_epoch(epoch),
+        total=data.steps_per_epoch,
+        desc=desc,
+        unit="batch",
+        leave=False,
+        file=sys.stderr,
+        disable=None,
+    ) as bar:
         for step, (x, y) in enumerate(bar):
             out = model(x)
             loss = F.cross_entropy(out, y)
@@ -226,8 +277,9 @@ def _open_checkpoint(last: Path, resume: bool | None, settings: dict) -> dict | 
     """The checkpoint to resume from (checked against this run's settings), or None to start."""
     if last.exists():
         if resume is False:
-            raise ValueError(f"--no-resume: {last} exists; choose another --out or move it away (nothing was"
-                             " overwritten)")
+            raise ValueError(
+                f"--no-resume: {last} exists; choose another --out or move it away (nothing was overwritten)"
+            )
         ckpt = _load(last)
         _check_same(last, ckpt.get("settings", {}), settings, _KEYS)
         return ckpt
@@ -236,8 +288,14 @@ def _open_checkpoint(last: Path, resume: bool | None, settings: dict) -> dict | 
     return None
 
 
-def _restore(ckpt: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LambdaLR,
-             lr_factor: Callable[[int], float], dev: torch.device) -> tuple[int, dict]:
+def _restore(
+    ckpt: dict,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LambdaLR,
+    lr_factor: Callable[[int], float],
+    dev: torch.device,
+) -> tuple[int, dict]:
     """Load model, optimizer, schedule and RNG state; returns (epochs done, best so far)."""
     model.load_state_dict(ckpt["model"])
     opt.load_state_dict(ckpt["optimizer"])
@@ -268,14 +326,26 @@ def _main(argv: list[str] | None) -> int:
     note = split_note(resolve_data_dir(args.data_dir), options)
     if note:
         print(note, file=sys.stderr)
-    data = prepare_full_data(resolve_data_dir(args.data_dir), resolution=args.resolution,
-                             train_subset=args.train_subset, val_size=args.val_size, test_subset=args.test_subset,
-                             seed=args.seed, batch_size=args.batch_size, device=dev, workers=args.workers,
-                             options=options)
+    data = prepare_full_data(
+        resolve_data_dir(args.data_dir),
+        resolution=args.resolution,
+        train_subset=args.train_subset,
+        val_size=args.val_size,
+        test_subset=args.test_subset,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=dev,
+        workers=args.workers,
+        options=options,
+    )
     if data.skipped:
         print(f"skipped {data.skipped} unreadable image(s) (--skip-bad-images)", file=sys.stderr)
-    settings.update(resolution=data.resolution, val_size=data.sizes["val"], classes=list(data.classes),
-                    train_images=data.sizes["train"])
+    settings.update(
+        resolution=data.resolution,
+        val_size=data.sizes["val"],
+        classes=list(data.classes),
+        train_images=data.sizes["train"],
+    )
     if ckpt is not None:
         _check_same(last, ckpt["settings"], settings, _DATA_KEYS)
     spe = data.steps_per_epoch
@@ -298,9 +368,12 @@ def _main(argv: list[str] | None) -> int:
     make_out_folder(out)
     _start_log(out / "log.csv", start)
     params = sum(p.numel() for p in model.parameters())
-    print(f"{label}: {params / 1e6:.2f}M parameters, {data.resolution}px, {len(data.classes)} classes on {dev}; "
-          f"train/val/test {data.sizes['train']}/{data.sizes['val']}/{data.sizes['test']} images; "
-          f"{start}/{args.epochs} epochs done -> {out}", file=sys.stderr)
+    print(
+        f"{label}: {params / 1e6:.2f}M parameters, {data.resolution}px, {len(data.classes)} classes on {dev}; "
+        f"train/val/test {data.sizes['train']}/{data.sizes['val']}/{data.sizes['test']} images; "
+        f"{start}/{args.epochs} epochs done -> {out}",
+        file=sys.stderr,
+    )
 
     done = start
     try:
@@ -309,33 +382,71 @@ def _main(argv: list[str] | None) -> int:
             lr = opt.param_groups[0]["lr"]
             loss, train_top1 = _train_epoch(model, opt, sched, data, epoch, f"epoch {epoch + 1}/{args.epochs}")
             if not math.isfinite(loss):
-                print(f"error: training diverged in epoch {epoch + 1} (loss {loss}); {last} holds epoch {done}",
-                      file=sys.stderr)
+                print(
+                    f"error: training diverged in epoch {epoch + 1} (loss {loss}); {last} holds epoch {done}",
+                    file=sys.stderr,
+                )
                 return 1
             val = data.val()
             val_top1 = _top1(model, val) if val is not None else None
-            row = {"epoch": epoch + 1, "lr": f"{lr:.6g}", "train_loss": f"{loss:.4f}",
-                   "train_top1": f"{train_top1:.4f}", "eval_top1": "" if val_top1 is None else f"{val_top1:.4f}",
-                   "seconds": f"{time.perf_counter() - t0:.1f}"}
+            row = {
+                "epoch": epoch + 1,
+                "lr": f"{lr:.6g}",
+                "train_loss": f"{loss:.4f}",
+                "train_top1": f"{train_top1:.4f}",
+                "eval_top1": "" if val_top1 is None else f"{val_top1:.4f}",
+                "seconds": f"{time.perf_counter() - t0:.1f}",
+            }
             with _hold_interrupt():
                 if val_top1 is not None and val_top1 > best["val_top1"]:
                     best = {"epoch": epoch + 1, "val_top1": val_top1}
-                    _save({"format": CHECKPOINT_FORMAT, "arch": arch.encode(), "settings": settings, **best,
-                           "model": model.state_dict()}, out / "best.pt")
-                rng = {"torch": torch.get_rng_state(),
-                       "cuda": torch.cuda.get_rng_state_all() if dev.type == "cuda" else []}
-                _save({"format": CHECKPOINT_FORMAT, "arch": arch.encode(), "settings": settings,
-                       "epoch": epoch + 1, "epochs": args.epochs, "best": best, "model": model.state_dict(),
-                       "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, last)
+                    _save(
+                        {
+                            "format": CHECKPOINT_FORMAT,
+                            "arch": arch.encode(),
+                            "settings": settings,
+                            **best,
+                            "model": model.state_dict(),
+                        },
+                        out / "best.pt",
+                    )
+                rng = {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if dev.type == "cuda" else [],
+                }
+                _save(
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "arch": arch.encode(),
+                        "settings": settings,
+                        "epoch": epoch + 1,
+                        "epochs": args.epochs,
+                        "best": best,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "rng": rng,
+                    },
+                    last,
+                )
                 _append_log(out / "log.csv", row)
                 done = epoch + 1
             val_text = "" if val_top1 is None else f", val top-1 {val_top1:.2%}"
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4f}, train top-1 {train_top1:.2%}{val_text}, "
-                  f"lr {lr:.3g}, {row['seconds']} s", file=sys.stderr)
+            print(
+                f"epoch {epoch + 1}/{args.epochs}: loss {loss:.4f}, train top-1 {train_top1:.2%}{val_text}, "
+                f"lr {lr:.3g}, {row['seconds']} s",
+                file=sys.stderr,
+            )
 
-        result = {"arch": arch.encode(), "preset": name or None, "epochs": done, "test_images": data.sizes["test"],
-                  "test_top1": _top1(model, data.test()), "best_epoch": best["epoch"] or None,
-                  "best_val_top1": best["val_top1"] if best["epoch"] else None}
+        result = {
+            "arch": arch.encode(),
+            "preset": name or None,
+            "epochs": done,
+            "test_images": data.sizes["test"],
+            "test_top1": _top1(model, data.test()),
+            "best_epoch": best["epoch"] or None,
+            "best_val_top1": best["val_top1"] if best["epoch"] else None,
+        }
         result["best_test_top1"] = result["test_top1"] if best["epoch"] in (0, done) else None
         if result["best_test_top1"] is None:
             model.load_state_dict(_load(out / "best.pt")["model"])
@@ -345,10 +456,16 @@ def _main(argv: list[str] | None) -> int:
         print(f"interrupted: {where}; run the same command to resume", file=sys.stderr)
         return 130
     atomic_write_text(out / "result.json", json.dumps({**result, "settings": settings}, indent=2) + "\n")
-    best_text = (f"; best val top-1 {result['best_val_top1']:.2%} at epoch {result['best_epoch']}, test top-1 "
-                 f"{result['best_test_top1']:.2%}" if result["best_epoch"] else "")
-    print(f"{label}: test top-1 {result['test_top1']:.2%} on {result['test_images']} images after {done} epochs"
-          f"{best_text} ({out})")
+    best_text = (
+        f"; best val top-1 {result['best_val_top1']:.2%} at epoch {result['best_epoch']}, test top-1 "
+        f"{result['best_test_top1']:.2%}"
+        if result["best_epoch"]
+        else ""
+    )
+    print(
+        f"{label}: test top-1 {result['test_top1']:.2%} on {result['test_images']} images after {done} epochs"
+        f"{best_text} ({out})"
+    )
     return 0
 
 

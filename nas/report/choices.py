@@ -39,8 +39,16 @@ from search_space import NUM_STAGES, ArchConfig, SearchSpace
 from ..outcomes import Outcome
 from .records import choice_row
 
-__all__ = ["KEY_CHOICES", "NEAR_RATIO", "KeyChoice", "choice_share", "key_choice_lines", "key_choice_rows",
-           "partial_spearman", "random_shares"]
+__all__ = [
+    "KEY_CHOICES",
+    "NEAR_RATIO",
+    "KeyChoice",
+    "choice_share",
+    "key_choice_lines",
+    "key_choice_rows",
+    "partial_spearman",
+    "random_shares",
+]
 
 NEAR_RATIO = 1.5  # the front model nearest the paper's must be within this factor of its OPs
 RANDOM_DRAWS = 300  # feasible random architectures behind a chance level
@@ -59,12 +67,20 @@ class KeyChoice:
 
 
 KEY_CHOICES = (
-    KeyChoice("parallel DW/PW, binary 1x1 only", "MobileNet-Sp", "bin_mobilenet_sp",
-              (("topology", ("parallel",)), ("binary_scope", ("pw",)))),
+    KeyChoice(
+        "parallel DW/PW, binary 1x1 only",
+        "MobileNet-Sp",
+        "bin_mobilenet_sp",
+        (("topology", ("parallel",)), ("binary_scope", ("pw",))),
+    ),
     KeyChoice("parallel DW/PW", "MobileNet-Sp", "bin_mobilenet_sp", (("topology", ("parallel",)),)),
     KeyChoice("binary 1x1 only", "MobileNet-Sp", "bin_mobilenet_sp", (("binary_scope", ("pw",)),)),
-    KeyChoice("Mid block, K >= 3, PReLU", "MoBiNet", "mobinet_mid_k4_prelu",
-              (("placement", ("mid",)), ("k", (3, 4)), ("activation", ("prelu",)))),
+    KeyChoice(
+        "Mid block, K >= 3, PReLU",
+        "MoBiNet",
+        "mobinet_mid_k4_prelu",
+        (("placement", ("mid",)), ("k", (3, 4)), ("activation", ("prelu",))),
+    ),
     KeyChoice("Mid block", "MoBiNet", "mobinet_mid_k4_prelu", (("placement", ("mid",)),)),
     KeyChoice("K >= 3", "MoBiNet", "mobinet_mid_k4_prelu", (("k", (3, 4)),)),
     KeyChoice("PReLU", "MoBiNet", "mobinet_mid_k4_prelu", (("activation", ("prelu",)),)),
@@ -85,8 +101,9 @@ def choice_share(frame: pd.DataFrame, choice: KeyChoice) -> pd.Series:
 _RANDOM: dict[tuple, dict[str, float] | None] = {}  # (per_stage, budget, cache_key) -> shares
 
 
-def random_shares(per_stage: bool, budget: float, ops_of: Callable[[ArchConfig], float],
-                  cache_key: tuple = ()) -> dict[str, float] | None:
+def random_shares(
+    per_stage: bool, budget: float, ops_of: Callable[[ArchConfig], float], cache_key: tuple = ()
+) -> dict[str, float] | None:
     """Each key choice's mean share among :data:`RANDOM_DRAWS` architectures drawn uniformly from the
     space (``per_stage``) with ``ops_of(arch) <= budget`` (rejection sampling with a fixed seed); None
     when fewer than a tenth of them fit in :data:`MAX_DRAWS` draws. ``cache_key`` names ``ops_of``
@@ -102,8 +119,11 @@ def random_shares(per_stage: bool, budget: float, ops_of: Callable[[ArchConfig],
                 if len(archs) == RANDOM_DRAWS:
                     break
         frame = pd.DataFrame([choice_row(a) for a in archs])
-        _RANDOM[key] = ({c.label: float(choice_share(frame, c).mean()) for c in KEY_CHOICES}
-                        if len(archs) >= RANDOM_DRAWS // 10 else None)
+        _RANDOM[key] = (
+            {c.label: float(choice_share(frame, c).mean()) for c in KEY_CHOICES}
+            if len(archs) >= RANDOM_DRAWS // 10
+            else None
+        )
     return _RANDOM[key]
 
 
@@ -145,8 +165,13 @@ def partial_spearman(x, y, z) -> tuple[float, float] | None:
     return r, float(2 * stats.t.sf(abs(t), n - 3))
 
 
-def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None,
-                    preset_ops: dict[str, float], random: dict[str, float] | None = None) -> list[dict]:
+def key_choice_rows(
+    trials: pd.DataFrame,
+    front: pd.DataFrame,
+    best: dict | None,
+    preset_ops: dict[str, float],
+    random: dict[str, float] | None = None,
+) -> list[dict]:
     """One dict per :data:`KEY_CHOICES` entry (see the module docstring); ``preset_ops`` maps each
     preset to its OPs under the study's convention, ``random`` each choice to its chance level
     (:func:`random_shares`)."""
@@ -154,19 +179,37 @@ def key_choice_rows(trials: pd.DataFrame, front: pd.DataFrame, best: dict | None
     rows = []
     for choice in KEY_CHOICES:
         share = choice_share(trained, choice)
-        row = {"choice": choice.label, "paper": choice.paper, "preset": choice.preset,
-               "preset_ops": float(preset_ops[choice.preset]), "trained": len(trained),
-               "random_share": None if random is None else random[choice.label],
-               "trained_share": float(share.mean()) if len(share) else None,
-               "front_share": None, "front_full": [], "best_share": None, "near": None, "near_arch": None,
-               "near_ops": None, "near_share": None, "rho": None, "p": None, "rho_ops": None, "p_ops": None}
+        row = {
+            "choice": choice.label,
+            "paper": choice.paper,
+            "preset": choice.preset,
+            "preset_ops": float(preset_ops[choice.preset]),
+            "trained": len(trained),
+            "random_share": None if random is None else random[choice.label],
+            "trained_share": float(share.mean()) if len(share) else None,
+            "front_share": None,
+            "front_full": [],
+            "best_share": None,
+            "near": None,
+            "near_arch": None,
+            "near_ops": None,
+            "near_share": None,
+            "rho": None,
+            "p": None,
+            "rho_ops": None,
+            "p_ops": None,
+        }
         if len(front):
             shares = choice_share(front, choice)
             row["front_share"] = float(shares.mean())
             row["front_full"] = [k + 1 for k, v in enumerate(shares) if v == 1]  # front numbers with it everywhere
             i = _nearest_in_ops(front, preset_ops[choice.preset])
-            row.update(near=i + 1, near_arch=front["arch"].iloc[i], near_ops=float(front["ops"].iloc[i]),
-                       near_share=float(choice_share(front.iloc[[i]], choice).iloc[0]))
+            row.update(
+                near=i + 1,
+                near_arch=front["arch"].iloc[i],
+                near_ops=float(front["ops"].iloc[i]),
+                near_share=float(choice_share(front.iloc[[i]], choice).iloc[0]),
+            )
         if best is not None:
             row["best_share"] = float(choice_share(pd.DataFrame([best]), choice).iloc[0])
         top1 = trained["top1"].astype(float)
@@ -187,32 +230,35 @@ def _pct(v: float | None) -> str:
 
 def _verdict_text(r: dict) -> str:
     full = r.get("front_full") or []
-    return r["verdict"] + (f" ({', '.join(f'#{k}' for k in full)})" if r["verdict"] == "elsewhere on the front"
-                           else "")
+    return r["verdict"] + (f" ({', '.join(f'#{k}' for k in full)})" if r["verdict"] == "elsewhere on the front" else "")
 
 
 def key_choice_lines(rows: list[dict], format_ops) -> list[str]:
     """The report's Markdown section."""
-    lines = ["## The papers' key choices", "",
-             "Share of stages with each choice: among architectures drawn at random from the space within the"
-             " budget (the chance level), among the fully trained ones, on the front and in the best one;"
-             " *near the paper's model* is the"
-             " front architecture (its number in the Pareto front table) nearest in OPs to the paper's own model:"
-             f" rediscovered when it has the choice in every stage (and is within {NEAR_RATIO}x of its OPs),"
-             " *elsewhere on the front* when another front architecture has it in every stage (its numbers follow"
-             " the verdict). rho is Spearman's rank correlation between an architecture's share and its proxy top-1"
-             " over the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).", "",
-             "| choice | paper | random | trained | front | best | near the paper's model | verdict | rho (p) |"
-             " rho at equal OPs (p) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## The papers' key choices",
+        "",
+        "Share of stages with each choice: among architectures drawn at random from the space within the"
+        " budget (the chance level), among the fully trained ones, on the front and in the best one;"
+        " *near the paper's model* is the"
+        " front architecture (its number in the Pareto front table) nearest in OPs to the paper's own model:"
+        f" rediscovered when it has the choice in every stage (and is within {NEAR_RATIO}x of its OPs),"
+        " *elsewhere on the front* when another front architecture has it in every stage (its numbers follow"
+        " the verdict). rho is Spearman's rank correlation between an architecture's share and its proxy top-1"
+        " over the trained architectures; *at equal OPs*, the same given OPs (partial rank correlation).",
+        "",
+        "| choice | paper | random | trained | front | best | near the paper's model | verdict | rho (p) |"
+        " rho at equal OPs (p) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        near = "-" if r["near_arch"] is None else \
-            f"{_pct(r['near_share'])} (#{r['near']}, {format_ops(r['near_ops'])})"
+        near = "-" if r["near_arch"] is None else f"{_pct(r['near_share'])} (#{r['near']}, {format_ops(r['near_ops'])})"
         rho = "-" if r["rho"] is None else f"{r['rho']:+.2f} ({r['p']:.2g})"
         rho_ops = "-" if r["rho_ops"] is None else f"{r['rho_ops']:+.2f} ({r['p_ops']:.2g})"
-        lines.append(f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
-                     f" {_pct(r['random_share'])} | {_pct(r['trained_share'])} of {r['trained']} |"
-                     f" {_pct(r['front_share'])} | {_pct(r['best_share'])} | {near} | {_verdict_text(r)} | {rho} |"
-                     f" {rho_ops} |")
+        lines.append(
+            f"| {r['choice']} | {r['paper']} ({r['preset']}, {format_ops(r['preset_ops'])}) |"
+            f" {_pct(r['random_share'])} | {_pct(r['trained_share'])} of {r['trained']} |"
+            f" {_pct(r['front_share'])} | {_pct(r['best_share'])} | {near} | {_verdict_text(r)} | {rho} |"
+            f" {rho_ops} |"
+        )
     return lines + [""]
-

@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     check_out_folder(args.out, "OUT")
     study = load_study(args.storage or default_storage(args.out), args.study_name)
     d = write_outputs(study, args.out)
-    print(f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"
-          f" ({len(d['trials'])} trials, {len(d['front'])} on the front)")
+    print(
+        f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"
+        f" ({len(d['trials'])} trials, {len(d['front'])} on the front)"
+    )
     return 0
 
 

@@ -50,13 +50,17 @@ def study_noise(trials: pd.DataFrame, fidelity: str) -> StudyNoise:
     own = pooled_sd(groups)
     if own is not None:
         sd, archs, runs = own
-        return StudyNoise(sd, f"seed SD {100 * sd:.2f} points, pooled over this search's {archs} architectures"
-                              f" trained with several seeds ({runs} runs)")
+        return StudyNoise(
+            sd,
+            f"seed SD {100 * sd:.2f} points, pooled over this search's {archs} architectures"
+            f" trained with several seeds ({runs} runs)",
+        )
     measured = seed_noise(fidelity)
     if measured is not None:
         return StudyNoise(measured.sd, measured.describe())
-    return StudyNoise(None, f"the seed noise at fidelity {fidelity} is not measured (search with --seeds 2 or more"
-                            " to measure it)")
+    return StudyNoise(
+        None, f"the seed noise at fidelity {fidelity} is not measured (search with --seeds 2 or more to measure it)"
+    )
 
 
 def add_uncertainty(trials: pd.DataFrame, noise: StudyNoise) -> pd.DataFrame:
@@ -64,8 +68,9 @@ def add_uncertainty(trials: pd.DataFrame, noise: StudyNoise) -> pd.DataFrame:
     the study noise over sqrt(seeds), else the own SD over sqrt(seeds))."""
     out = trials.copy()
     sds, ses = [], []
-    for top1, seeds, own in zip(out["top1"], out.get("top1_seeds", [None] * len(out)),
-                                out.get("top1_sd", [None] * len(out)), strict=True):
+    for top1, seeds, own in zip(
+        out["top1"], out.get("top1_seeds", [None] * len(out)), out.get("top1_sd", [None] * len(out)), strict=True
+    ):
         n = len(_seeds(seeds))
         own = float(own) if own is not None and not pd.isna(own) and n >= 2 else None
         sd = own if own is not None else noise.sd

@@ -54,17 +54,25 @@ def _machine_line(trials: pd.DataFrame, measured: bool) -> list[str]:
     if where.empty:
         return []
     text = "; ".join(f"{m} ({n} trial{'s' if n > 1 else ''})" for m, n in where.items())
-    return [f"Trained on: {text}. The same seed repeats a result only on the same device, CPU threads, memory"
-            " format and torch;"
-            " elsewhere top-1 moves about as far as with another seed (measured: docs/calibration.md, replay"
-            " noise)" + (", which the uncertainty above covers." if measured else "."), ""]
+    return [
+        f"Trained on: {text}. The same seed repeats a result only on the same device, CPU threads, memory"
+        " format and torch;"
+        " elsewhere top-1 moves about as far as with another seed (measured: docs/calibration.md, replay"
+        " noise)" + (", which the uncertainty above covers." if measured else "."),
+        "",
+    ]
 
 
 def _noise_lines(d: dict) -> list[str]:
     """What the uncertainty is, and whether the best architecture's lead over each seed preset is within it."""
-    lines = ["## Noise", "", f"Uncertainty: {d['noise'].source}. Top-1 is shown ± one standard error (the seed SD"
-             " divided by the square root of the seeds an architecture was trained with); a lead is *within the"
-             f" noise* when it is smaller than {Z95:.2f} standard errors of the difference.", ""]
+    lines = [
+        "## Noise",
+        "",
+        f"Uncertainty: {d['noise'].source}. Top-1 is shown ± one standard error (the seed SD"
+        " divided by the square root of the seeds an architecture was trained with); a lead is *within the"
+        f" noise* when it is smaller than {Z95:.2f} standard errors of the difference.",
+        "",
+    ]
     lines += _machine_line(d["trials"], d["noise"].sd is not None)
     if d["best"] is None:
         return lines
@@ -96,8 +104,11 @@ def _screen_lines(d: dict) -> list[str]:
             what += f" and on {prior} shipped proxy results at this fidelity (proxies/priors/surrogate_prior.json)"
         warm = int((scored["screen_place"] == "warm-up").sum())
         warm_text = f" ({warm} of them trained while the surrogate warmed up)" if warm else ""
-        lines += [f"Screening: {len(scored)} fresh proposals scored by {what}, {out} screened out,"
-                  f" {len(scored) - out} trained or stopped at a rung{warm_text}.", ""]
+        lines += [
+            f"Screening: {len(scored)} fresh proposals scored by {what}, {out} screened out,"
+            f" {len(scored) - out} trained or stopped at a rung{warm_text}.",
+            "",
+        ]
     return lines
 
 
@@ -120,41 +131,76 @@ def report_data(study) -> dict:
             if entry.get("top1") is not None:
                 entry["lead"] = float(best["top1"]) - entry["top1"]
                 entry["is_best"] = entry["arch"] == best["arch"]
-                entry["within_noise"] = lead_within_noise(float(best["top1"]), num(best["top1_se"]),
-                                                          entry["top1"], entry["top1_se"])
+                entry["within_noise"] = lead_within_noise(
+                    float(best["top1"]), num(best["top1_se"]), entry["top1"], entry["top1_se"]
+                )
     ops = {c.preset: preset_ops(c.preset, meta) for c in KEY_CHOICES}
     convention = (meta["convention"], int(meta["resolution"]), int(meta["num_classes"]))
     random = random_shares(space.per_stage, budget, lambda a: arch_ops(a, meta), convention)
-    return {"meta": meta, "study": study.study_name, "trials": trials, "front": front, "best": best,
-            "seeds": seeds, "key_choices": key_choice_rows(trials, front, best, ops, random),
-            "choice_frequency": freq, "counts": counts, "noise": noise,
-            "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum())}
+    return {
+        "meta": meta,
+        "study": study.study_name,
+        "trials": trials,
+        "front": front,
+        "best": best,
+        "seeds": seeds,
+        "key_choices": key_choice_rows(trials, front, best, ops, random),
+        "choice_frequency": freq,
+        "counts": counts,
+        "noise": noise,
+        "train_seconds": float(trials.loc[trials["outcome"].isin(EVALUATED), "seconds"].sum()),
+    }
 
 
 def _markdown(d: dict) -> str:
     meta, front = d["meta"], d["front"]
-    lines = [f"# binas search `{d['study']}`", "",
-             f"Budget {format_ops(meta['budget'])} OPs ({meta['convention']}, {meta['resolution']} px,"
-             f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`; space {_space_name(meta)}.", "",
-             "Trials: " + ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items())) +
-             f"; {d['train_seconds'] / 60:.1f} min of proxy training.", ""] + _screen_lines(d) + [
-             "Top-1 is the proxy's validation top-1 (a short training on a CIFAR-10 subset), a ranking signal,"
-             " not a final accuracy.", "", "## Best architecture under budget", ""]
+    lines = (
+        [
+            f"# binas search `{d['study']}`",
+            "",
+            f"Budget {format_ops(meta['budget'])} OPs ({meta['convention']}, {meta['resolution']} px,"
+            f" {meta['num_classes']} classes); proxy fidelity `{meta['fidelity']}`; space {_space_name(meta)}.",
+            "",
+            "Trials: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(d["counts"].items()))
+            + f"; {d['train_seconds'] / 60:.1f} min of proxy training.",
+            "",
+        ]
+        + _screen_lines(d)
+        + [
+            "Top-1 is the proxy's validation top-1 (a short training on a CIFAR-10 subset), a ranking signal,"
+            " not a final accuracy.",
+            "",
+            "## Best architecture under budget",
+            "",
+        ]
+    )
     if d["best"]:
         b = d["best"]
-        lines += [f"`{b['arch']}`: proxy top-1 {_pm(b['top1'], b['top1_se'])}, {format_ops(b['ops'])} OPs,"
-                  f" {b['params'] / 1e6:.2f}M params, {b['size_bytes'] / 1e6:.2f} MB deployed"
-                  f" (trial {b['number']}; best_arch.json).", ""]
+        lines += [
+            f"`{b['arch']}`: proxy top-1 {_pm(b['top1'], b['top1_se'])}, {format_ops(b['ops'])} OPs,"
+            f" {b['params'] / 1e6:.2f}M params, {b['size_bytes'] / 1e6:.2f} MB deployed"
+            f" (trial {b['number']}; best_arch.json).",
+            "",
+        ]
     else:
         lines += ["No architecture finished training yet.", ""]
     hv = d["trials"]["hypervolume"].dropna()
-    lines += ["## Pareto front", "", f"Hypervolume {hv.iloc[-1] if len(hv) else 0.0:.4f}: the share of the box from"
-              f" (chance top-1 {100 / float(meta['num_classes']):.0f}%, the budget) to (100%, 0 OPs) that the front"
-              " dominates (trials.csv: after each trial).", "",
-              "| # | architecture | OPs | top-1 | params | trial |", "|---|---|---|---|---|---|"]
+    lines += [
+        "## Pareto front",
+        "",
+        f"Hypervolume {hv.iloc[-1] if len(hv) else 0.0:.4f}: the share of the box from"
+        f" (chance top-1 {100 / float(meta['num_classes']):.0f}%, the budget) to (100%, 0 OPs) that the front"
+        " dominates (trials.csv: after each trial).",
+        "",
+        "| # | architecture | OPs | top-1 | params | trial |",
+        "|---|---|---|---|---|---|",
+    ]
     for i, r in front.iterrows():
-        lines.append(f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
-                     f" {r['params'] / 1e6:.2f}M | {r['number']} |")
+        lines.append(
+            f"| {i + 1} | `{r['arch']}` | {format_ops(r['ops'])} | {_pm(r['top1'], r['top1_se'])} |"
+            f" {r['params'] / 1e6:.2f}M | {r['number']} |"
+        )
     lines += [""] + preset_lines(d["seeds"], _pm, format_ops) + key_choice_lines(d["key_choices"], format_ops)
     lines += _noise_lines(d)
     lines += ["## How often each choice is on the front", ""]
@@ -178,10 +224,17 @@ def write_outputs(study, out: Path) -> dict:
     if d["best"]:
         b = d["best"]
         payload = ArchConfig.decode(b["arch"]).to_dict() | {
-            "ops": float(b["ops"]), "proxy_top1": float(b["top1"]), "budget": meta["budget"],
-            "convention": meta["convention"], "resolution": meta["resolution"], "num_classes": meta["num_classes"],
-            "fidelity": meta["fidelity"], "study": d["study"], "trial": int(b["number"]),
-            "proxy_top1_se": num(b["top1_se"]), "seeds": int(meta.get("seeds", 1)),
+            "ops": float(b["ops"]),
+            "proxy_top1": float(b["top1"]),
+            "budget": meta["budget"],
+            "convention": meta["convention"],
+            "resolution": meta["resolution"],
+            "num_classes": meta["num_classes"],
+            "fidelity": meta["fidelity"],
+            "study": d["study"],
+            "trial": int(b["number"]),
+            "proxy_top1_se": num(b["top1_se"]),
+            "seeds": int(meta.get("seeds", 1)),
         }
         atomic_write_text(out / "best_arch.json", json.dumps(payload, indent=2) + "\n")
     return d

@@ -1,4 +1,3 @@
-
 """The Pareto plot: its data (tested) separately from its drawing (matplotlib)."""
 
 from __future__ import annotations
@@ -28,11 +27,17 @@ class ParetoPlotData:
     title: str = ""
 
 
-def pareto_plot_data(trials: pd.DataFrame, front: pd.DataFrame, budget: float, title: str = "",
-                     presets: list[tuple[str, float, float]] | None = None) -> ParetoPlotData:
+def pareto_plot_data(
+    trials: pd.DataFrame,
+    front: pd.DataFrame,
+    budget: float,
+    title: str = "",
+    presets: list[tuple[str, float, float]] | None = None,
+) -> ParetoPlotData:
     """``presets``: the seed presets to mark, ``(label, OPs, top-1, standard error)``
     (:func:`nas.report.presets.preset_points`; the error may be left out); by default those queued as seeds
     and trained."""
+
     def pts(df: pd.DataFrame) -> list[tuple[float, float]]:
         df = df.drop_duplicates("arch")
         return [(o / 1e6, 100 * t) for o, t in zip(df["ops"], df["top1"], strict=True)]
@@ -129,8 +134,10 @@ def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> No
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    place_labels(ax, [ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-                      for name, x, y in data.seeds])
+    place_labels(
+        ax,
+        [ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7) for name, x, y in data.seeds],
+    )
     for f, fmt in targets:
         fig.savefig(f, format=fmt)
     plt.close(fig)

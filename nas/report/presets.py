@@ -58,14 +58,26 @@ def _late(late: dict, noise: StudyNoise) -> dict:
     if late.get("diverged") or late.get("top1") is None:
         return {"status": "diverged"}
     seeds = late.get("top1_seeds") or [late["top1"]]
-    one = pd.DataFrame({"top1": [float(late["top1"])], "top1_seeds": [seeds if len(seeds) > 1 else None],
-                        "top1_sd": [late.get("top1_sd")]})
+    one = pd.DataFrame(
+        {
+            "top1": [float(late["top1"])],
+            "top1_seeds": [seeds if len(seeds) > 1 else None],
+            "top1_sd": [late.get("top1_sd")],
+        }
+    )
     se = num(add_uncertainty(one, noise)["top1_se"].iloc[0])
     return {"status": "after", "top1": float(late["top1"]), "top1_se": se}
 
 
-def _state(name: str, arch: ArchConfig, meta: dict, space: SearchSpace, trials: pd.DataFrame, late: dict | None,
-           noise: StudyNoise) -> dict:
+def _state(
+    name: str,
+    arch: ArchConfig,
+    meta: dict,
+    space: SearchSpace,
+    trials: pd.DataFrame,
+    late: dict | None,
+    noise: StudyNoise,
+) -> dict:
     mine = trials[trials["arch"] == arch.encode()]
     trained = mine[mine["outcome"] == Outcome.TRAINED]
     if len(trained):
@@ -83,8 +95,9 @@ def _state(name: str, arch: ArchConfig, meta: dict, space: SearchSpace, trials: 
     return {"status": "not trained yet" if meta.get("seeded") else "not compared"}
 
 
-def preset_entries(study, meta: dict, trials: pd.DataFrame, front: pd.DataFrame, noise: StudyNoise,
-                   space: SearchSpace) -> list[dict]:
+def preset_entries(
+    study, meta: dict, trials: pd.DataFrame, front: pd.DataFrame, noise: StudyNoise, space: SearchSpace
+) -> list[dict]:
     """One entry per seed preset: ``preset, arch, ops, status, evaluated`` and, where known, ``top1,
     top1_se, dominated, proposed`` (the search drew it and stopped it at a rung) and the nearest front
     architecture (``nearest, nearest_distance, nearest_top1, nearest_ops``)."""
@@ -102,8 +115,12 @@ def preset_entries(study, meta: dict, trials: pd.DataFrame, front: pd.DataFrame,
         if fronts:
             dists = [space.distance(arch, f) for f in fronts]
             i = min(range(len(fronts)), key=lambda j: (dists[j], -front["top1"].iloc[j]))
-            entry.update(nearest=front["arch"].iloc[i], nearest_distance=dists[i],
-                         nearest_top1=float(front["top1"].iloc[i]), nearest_ops=float(front["ops"].iloc[i]))
+            entry.update(
+                nearest=front["arch"].iloc[i],
+                nearest_distance=dists[i],
+                nearest_top1=float(front["top1"].iloc[i]),
+                nearest_ops=float(front["ops"].iloc[i]),
+            )
         entries.append(entry)
     return entries
 
@@ -112,29 +129,40 @@ def preset_points(entries: list[dict]) -> list[tuple[str, float, float, float | 
     """``(label, OPs, top-1, standard error)`` of every preset with a top-1, for the Pareto plot (the error
     is None where unknown)."""
     suffix = {"seeded": "", "found": " (found by the search)", "after": " (after the search)"}
-    return [(e["preset"] + suffix[e["status"]], e["ops"], e["top1"], e.get("top1_se")) for e in entries
-            if e["evaluated"]]
+    return [
+        (e["preset"] + suffix[e["status"]], e["ops"], e["top1"], e.get("top1_se")) for e in entries if e["evaluated"]
+    ]
 
 
 def preset_lines(entries: list[dict], pm, format_ops) -> list[str]:
     """The Markdown section (``pm(top1, se)`` and ``format_ops(ops)`` format the figures)."""
-    lines = ["## Seed presets", "",
-             "| preset | proxy top-1 | OPs | trained | dominated by the front | nearest front architecture"
-             " | distance |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Seed presets",
+        "",
+        "| preset | proxy top-1 | OPs | trained | dominated by the front | nearest front architecture | distance |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for e in entries:
         top1 = pm(e["top1"], e.get("top1_se")) if e["evaluated"] else "-"
-        status = STATUS_TEXT.get(e["status"], e["status"]) + (" (the search stopped it at a rung)" if e["proposed"]
-                                                              else "")
+        status = STATUS_TEXT.get(e["status"], e["status"]) + (
+            " (the search stopped it at a rung)" if e["proposed"] else ""
+        )
         dom = {True: "yes", False: "no"}.get(e.get("dominated"), "-")
-        lines.append(f"| {e['preset']} | {top1} | {format_ops(e['ops'])} | {status} | {dom} |"
-                     f" `{e.get('nearest', '-')}` | {e.get('nearest_distance', '-')} |")
+        lines.append(
+            f"| {e['preset']} | {top1} | {format_ops(e['ops'])} | {status} | {dom} |"
+            f" `{e.get('nearest', '-')}` | {e.get('nearest_distance', '-')} |"
+        )
     lines += ["", "Distance: the number of choices that differ."]
     if any(e["status"] == "after" for e in entries):
-        lines[-1] += (" *After the search*: trained once the search held its trials, as they were (same fidelity,"
-                      " data and seeds), and never shown to it (`--no-seed-presets`).")
+        lines[-1] += (
+            " *After the search*: trained once the search held its trials, as they were (same fidelity,"
+            " data and seeds), and never shown to it (`--no-seed-presets`)."
+        )
     if any(e["status"] == "not compared" for e in entries):
-        lines[-1] += (" *Not compared*: the search has not reached its target yet, or ran with"
-                      " `--no-compare-presets`; the same command without it trains them.")
+        lines[-1] += (
+            " *Not compared*: the search has not reached its target yet, or ran with"
+            " `--no-compare-presets`; the same command without it trains them."
+        )
     errors = [e for e in entries if e["status"] == "error"]
     lines += [f"- {e['preset']}: {e['error']}" for e in errors]
     return lines + [""]

@@ -32,20 +32,33 @@ def study_summary(study: optuna.Study, budget: float) -> dict:
             points.append((t.values[0], t.values[1]))
     unique = list(set(points))
     ranks = front_ranks(unique)
-    return {"counts": counts, "running": running, "best": max((p[0] for p in unique), default=None),
-            "front": sum(1 for r in ranks if r == 0)}
+    return {
+        "counts": counts,
+        "running": running,
+        "best": max((p[0] for p in unique), default=None),
+        "front": sum(1 for r in ranks if r == 0),
+    }
 
 
 class SearchProgress:
     """A trials bar (total = the run's target) and, in-process, a bar for the current trial's steps."""
 
-    def __init__(self, study: optuna.Study, budget: float, done: int, target: int, deadline: float | None,
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, study: optuna.Study, budget: float, done: int, target: int, deadline: float | None, enabled: bool = True
+    ) -> None:
         self.study, self.budget, self.deadline = study, budget, deadline
         self.enabled = enabled
         self.start = time.time()
-        self.bar = tqdm(total=target, initial=done, desc="trials", unit="trial", file=sys.stderr,
-                        disable=not enabled, dynamic_ncols=True, position=0)
+        self.bar = tqdm(
+            total=target,
+            initial=done,
+            desc="trials",
+            unit="trial",
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+            position=0,
+        )
         self.steps: tqdm | None = None
 
     def refresh(self) -> None:
@@ -54,8 +67,11 @@ class SearchProgress:
         s = study_summary(self.study, self.budget)
         done = sum(s["counts"].get(k, 0) for k in COUNTED)
         self.bar.n = min(done, self.bar.total)
-        post = {"running": s["running"], "front": s["front"],
-                "best": "-" if s["best"] is None else f"{100 * s['best']:.1f}%"}
+        post = {
+            "running": s["running"],
+            "front": s["front"],
+            "best": "-" if s["best"] is None else f"{100 * s['best']:.1f}%",
+        }
         if self.deadline is not None:
             post["left"] = f"{max(0, self.deadline - time.time()) / 60:.0f}min"
         self.bar.set_postfix(post, refresh=False)
@@ -67,8 +83,15 @@ class SearchProgress:
             return
         if self.steps is not None:
             self.steps.close()
-        self.steps = tqdm(total=None, desc=f"  trial {number} {arch[:60]}", unit="step", file=sys.stderr,
-                          leave=False, dynamic_ncols=True, position=1)
+        self.steps = tqdm(
+            total=None,
+            desc=f"  trial {number} {arch[:60]}",
+            unit="step",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            position=1,
+        )
 
     def step(self, step: int, total: int, loss: float) -> None:
         if self.steps is None:
@@ -95,8 +118,19 @@ def candidates(counts: dict) -> tuple[int, int]:
 
 def summary_line(s: dict, budget: float) -> str:
     c = s["counts"]
-    parts = [f"{c.get(k, 0)} {k.replace('_', ' ')}" for k in
-             (Outcome.TRAINED, Outcome.PRUNED, Outcome.SCREENED, Outcome.DUPLICATE, Outcome.OVER_BUDGET,
-              Outcome.DIVERGED, Outcome.ERROR, Outcome.INTERRUPTED) if c.get(k)]
+    parts = [
+        f"{c.get(k, 0)} {k.replace('_', ' ')}"
+        for k in (
+            Outcome.TRAINED,
+            Outcome.PRUNED,
+            Outcome.SCREENED,
+            Outcome.DUPLICATE,
+            Outcome.OVER_BUDGET,
+            Outcome.DIVERGED,
+            Outcome.ERROR,
+            Outcome.INTERRUPTED,
+        )
+        if c.get(k)
+    ]
     best = "-" if s["best"] is None else f"{100 * s['best']:.2f}%"
     return f"trials: {', '.join(parts) or 'none'}; front {s['front']}; best top-1 under {format_ops(budget)}: {best}"

@@ -14,10 +14,32 @@ from ..rungs import front_ranks
 __all__ = ["TRIAL_COLUMNS", "choice_columns", "choice_row", "pareto_frame", "trials_frame"]
 
 TRIAL_COLUMNS = [
-    "number", "state", "outcome", "arch", "seed_preset", "ops", "fp_macs", "binary_macs", "params", "size_bytes",
-    "top1", "epochs_done", "fidelity", "seconds", "duplicate_of", "fail_reason", "retry_of",
-    "retries", "curve", "top1_seeds", "top1_sd", "screen_by", "screen_score",
-    "screen_place", "screen_prior", "machine",
+    "number",
+    "state",
+    "outcome",
+    "arch",
+    "seed_preset",
+    "ops",
+    "fp_macs",
+    "binary_macs",
+    "params",
+    "size_bytes",
+    "top1",
+    "epochs_done",
+    "fidelity",
+    "seconds",
+    "duplicate_of",
+    "fail_reason",
+    "retry_of",
+    "retries",
+    "curve",
+    "top1_seeds",
+    "top1_sd",
+    "screen_by",
+    "screen_score",
+    "screen_place",
+    "screen_prior",
+    "machine",
 ]
 
 

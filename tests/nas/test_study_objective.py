@@ -284,11 +284,11 @@ def test_a_storage_created_by_another_process_at_the_same_instant_is_opened(monk
         return real(url, **kw)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    assert isinstance(study_mod._storage(default_storage(tmp_path)), real) and len(calls) == 2
+    assert isinstance(study_mod.open_storage(default_storage(tmp_path)), real) and len(calls) == 2
 
     def broken(url, **kw):
         raise RuntimeError("unable to open database file")
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
     with pytest.raises(ValueError, match=r"--storage: cannot open .* \(unable to open database file\)"):
-        study_mod._storage(default_storage(tmp_path / "x"))
+        study_mod.open_storage(default_storage(tmp_path / "x"))
