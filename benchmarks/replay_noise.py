@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proxies.evaluators import RunSpec, is_diverged
-from proxies.fidelity import FIDELITIES
-from proxies.fidelity_runs import load_runs, run_cached
-from proxies.noise import compare_noise
+from proxies.calibration.evaluators import RunSpec, is_diverged
+from proxies.calibration.fidelity_runs import load_runs, run_cached
+from proxies.calibration.noise import compare_noise
+from proxies.scoring.fidelity import FIDELITIES
 from search_space.cli import run_cli
 
 DEFAULT = FIDELITIES["default"]
@@ -76,7 +76,7 @@ def replay_table(archs: list[str], by_threads: dict[int, pd.DataFrame], cached: 
 
 
 def summary(table: pd.DataFrame, threads: list[int]) -> dict:
-    """:func:`proxies.noise.compare_noise` over the architectures done at both thread counts, and how
+    """:func:`proxies.calibration.noise.compare_noise` over the architectures done at both thread counts, and how
     many runs at the first thread count repeat the cached seed-0 run exactly."""
     a, b = (f"top1_threads{t}" for t in threads)
     done = table[table["diff"].notna()]

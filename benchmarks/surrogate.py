@@ -2,7 +2,7 @@
 
     python benchmarks/surrogate.py [--out results/calibration/surrogate]
 
-Fits :class:`proxies.surrogate.RidgeSurrogate` on every default-fidelity proxy result (validation
+Fits :class:`proxies.priors.surrogate.RidgeSurrogate` on every default-fidelity proxy result (validation
 top-1, mean over the runs of an architecture) of architectures **outside** the reference set: the
 trained trials of the committed searches (``--searches``) and the rank-fidelity benchmark's run
 cache (``--runs``: the papers' architectures, and any other run cached there, such as
@@ -12,10 +12,10 @@ out of the fit, and the surrogate's penalty is chosen by leave-one-out on the fi
 Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture):
 
 * Kendall tau, Spearman rho and pairwise accuracy of the predictions against the reference means
-  (``proxies.reference.reference_truth``), with 95% bootstrap intervals; and the same for the
+  (``proxies.calibration.reference.reference_truth``), with 95% bootstrap intervals; and the same for the
   surrogate as it screens (``surrogate_place``: minus each architecture's place on predicted top-1
   up and OPs down, as the ``screen`` evaluator measures the zero-cost rule), on which
-  ``proxies.rank_fidelity.screen_decision`` decides whether the search screens by default;
+  ``proxies.calibration.rank_fidelity.screen_decision`` decides whether the search screens by default;
 * on the reference architectures the default evaluator scored (seed 0), the same for its scores,
   and the bootstrap interval of the surrogate's Kendall gain over it (paired);
 * a learning curve: the mean and SD of Kendall when the surrogate is fitted on only n of the
@@ -26,7 +26,7 @@ Prints and writes (``OUT.json``, ``OUT.csv``: one row per reference architecture
   or on the epoch-1 top-1 of every trial it evaluated (``search_targets``), measured alike.
 
 ``--prior PATH`` also writes the fitted data as a search's shipped prior
-(:mod:`proxies.surrogate_prior`; the committed one is ``proxies/priors/surrogate_prior.json``), with the
+(:mod:`proxies.priors.surrogate_prior`; the committed one is ``proxies/priors/surrogate_prior.json``), with the
 class names and channel statistics of ``--data-dir``'s training split (the data every cached run
 was trained on; the searches' runs are taken to be on it too): the search then fits what is
 measured here.
@@ -44,14 +44,14 @@ import numpy as np
 import pandas as pd
 
 from proxies import channel_stats, load_dataset
-from proxies.fidelity import FIDELITIES
-from proxies.fidelity_runs import load_runs
-from proxies.pareto import places
-from proxies.rank_fidelity import screen_decision
-from proxies.reference import read_reference, reference_truth
+from proxies.calibration.fidelity_runs import load_runs
+from proxies.calibration.rank_fidelity import screen_decision
+from proxies.calibration.reference import read_reference, reference_truth
+from proxies.priors.surrogate import MIN_FIT, RidgeSurrogate
+from proxies.priors.surrogate_prior import SurrogatePrior
+from proxies.scoring.fidelity import FIDELITIES
+from proxies.scoring.pareto import places
 from proxies.stats import gain_test, kendall, pairwise_accuracy, rank_ci, spearman
-from proxies.surrogate import MIN_FIT, RidgeSurrogate
-from proxies.surrogate_prior import SurrogatePrior
 from search_space import ArchConfig, analytic_cost
 from search_space.cli import run_cli
 from search_space.files import atomic_write_text

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from proxies.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
-from proxies.runtime import check_runtime, usable_cpus
+from proxies.data.runtime import check_runtime, usable_cpus
+from proxies.scoring.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
 from search_space import SearchSpace
 from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prior-file",
         type=Path,
         metavar="FILE",
-        help="another prior file in the shipped prior's form (python -m proxies.surrogate_prior writes one"
+        help="another prior file in the shipped prior's form (python -m proxies.priors.surrogate_prior writes one"
         " without given architectures); default: the shipped one",
     )
     p.add_argument(

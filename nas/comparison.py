@@ -29,7 +29,7 @@ import optuna
 from tqdm import tqdm
 
 from proxies import ProxyData, machine_tag
-from proxies.train import evaluate
+from proxies.scoring.train import evaluate
 from search_space import PRESETS, SEED_PRESETS
 
 from .backends.loop import count_trained

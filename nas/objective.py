@@ -36,8 +36,8 @@ import torch
 from optuna.trial import TrialState
 
 from proxies import PRIOR_FILE, ProxyData, RidgeSurrogate, load_prior, machine_tag, proxy_arch, zero_cost_score
-from proxies.surrogate import MIN_FIT
-from proxies.train import evaluate
+from proxies.priors.surrogate import MIN_FIT
+from proxies.scoring.train import evaluate
 from search_space import ArchConfig, build_model
 
 from . import compat
@@ -221,7 +221,8 @@ class TrialRunner:
         """(predicted top-1 of ``arch``, (predicted top-1, OPs) of the proposals it is ranked against)
         from a surrogate fitted on the study's trained architectures and :meth:`prior_points` (the
         study's result replaces the prior's for an architecture both hold); None while there are fewer
-        than :data:`proxies.surrogate.MIN_FIT` or the fit is not :attr:`~proxies.surrogate.RidgeSurrogate.useful`."""
+        than :data:`proxies.priors.surrogate.MIN_FIT` or the fit is not
+        :attr:`~proxies.priors.surrogate.RidgeSurrogate.useful`."""
         archs, top1 = trained_points(self.study, self.settings.fidelity.key())
         points = {**self.prior_points(), **dict(zip(archs, top1, strict=True))}
         trial.set_user_attr(Attr.SCREEN_PRIOR, len(points) - len(archs))  # the prior's, besides the study's
@@ -238,7 +239,7 @@ class TrialRunner:
         return float(predicted[-1]), [(float(p), o) for p, (_, o) in zip(predicted[:-1], recent, strict=True)]
 
     def prior_points(self) -> dict[str, float]:
-        """The shipped prior's top-1 per architecture (:mod:`proxies.surrogate_prior`) when the policy
+        """The shipped prior's top-1 per architecture (:mod:`proxies.priors.surrogate_prior`) when the policy
         asks for it and it applies to this search (its fidelity, its data's class names and channel
         statistics); else empty (and why, printed once)."""
         if self._prior is None:

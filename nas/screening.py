@@ -16,10 +16,10 @@ under the budget; the crowding distance orders a front that holds most of the wi
 rising with OPs), which domination alone leaves tied. Only exact ties are kept beyond ``1/K``.
 
 ``--screen-score surrogate`` scores a proposal by its top-1 as predicted by a surrogate
-(:class:`proxies.surrogate.RidgeSurrogate`: ridge regression on the design choices) fitted on the
+(:class:`proxies.priors.surrogate.RidgeSurrogate`: ridge regression on the design choices) fitted on the
 architectures this study has trained to full fidelity so far and, where it applies (the same
 fidelity, class names and channel statistics; ``--no-surrogate-prior`` leaves it out), on the shipped prior
-(:mod:`proxies.surrogate_prior`: the held-apart results ``benchmarks/surrogate.py`` measures),
+(:mod:`proxies.priors.surrogate_prior`: the held-apart results ``benchmarks/surrogate.py`` measures),
 refitted at every proposal; the recent proposals and the random draws it is ranked against are
 predicted by the same fit. Until the fit predicts top-1 out of sample better than chance
 (leave-one-out error below that of the same fit to shuffled values, p < 0.05; tested again at
@@ -33,7 +33,7 @@ first proposal.
 ``--screen 1`` turns it off) follows the committed measurements: a screening score is on by default
 only when, measured as it screens (each architecture's place on score up and OPs down), it ranks
 the reference architectures with a Kendall tau whose 95% bootstrap interval lies above 0
-(:func:`proxies.rank_fidelity.screen_decision`). The surrogate fitted on the prior is measured by
+(:func:`proxies.calibration.rank_fidelity.screen_decision`). The surrogate fitted on the prior is measured by
 ``benchmarks/surrogate.py`` (``results/calibration/surrogate.json``), the zero-cost rule by
 ``benchmarks/fidelity.py`` (evaluator ``screen``, ``results/calibration/fidelity.csv``); the
 numbers live there and in ``docs/``. ``tests/test_repo.py`` ties this default to the committed
@@ -50,7 +50,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from proxies.pareto import crowding_distances, domination_counts, places
+from proxies.scoring.pareto import crowding_distances, domination_counts, places
 from search_space.checks import check_int
 
 __all__ = [
@@ -73,7 +73,7 @@ SCREEN_SCORES = (*ZERO_COST_SCREENS, SURROGATE)
 class ScreenPolicy:
     """Train about one proposal in ``keep_one_in``, picked by ``score`` against the last ``window``."""
 
-    # keep_one_in and score: what proxies.rank_fidelity.screen_decision decides from the committed
+    # keep_one_in and score: what proxies.calibration.rank_fidelity.screen_decision decides from the committed
     # measurements (results/calibration/surrogate.json for the surrogate, results/calibration/fidelity.csv,
     # evaluator "screen", for the zero-cost rule); tests/test_repo.py checks that they agree.
     keep_one_in: int = 3

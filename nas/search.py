@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from proxies import prepare_data, resolve_data_dir, set_threads
 from proxies.manifest import Manifest
-from proxies.run import fit_fidelity_to_data
+from proxies.scoring.run import fit_fidelity_to_data
 from search_space.cli import make_out_folder, run_cli
 
 from .backends.loop import (

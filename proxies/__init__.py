@@ -1,42 +1,59 @@
-"""How good an architecture is, cheaply: data, short training, zero-cost scores and their
-calibration against the seed papers. Imports ``search_space``, never ``nas``.
+"""How good an architecture is, cheaply. Four rooms, each a sub-package: ``data`` (images to
+tensors), ``scoring`` (short training and zero-cost scores), ``calibration`` (how far the scores are
+trusted: the reference set, rank fidelity, the papers' tables) and ``priors`` (the surrogate and its
+shipped prior); ``stats`` and ``manifest`` serve them all. Imports ``search_space``, never ``nas``.
 
-The training proxy is ``proxies.train.evaluate(arch, fidelity, data, seed)``; the package does
-not re-export it under that name because ``proxies.evaluate`` is its command line
+The training proxy is ``proxies.scoring.train.evaluate(arch, fidelity, data, seed)``; the package does
+not re-export it under that name because ``proxies.scoring.evaluate`` is its command line
 (``python -m proxies.evaluate``). ``run_proxy`` runs any proxy, the training one included."""
 
+from .calibration import SEED_NOISE, SeedNoise, pooled_sd, seed_noise
 from .data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
-    IMAGE_EXTENSIONS,
-    ImageSet,
-    default_cache_dir,
-    derive_seed,
-    load_dataset,
-    probe_layout,
-    resolve_data_dir,
-    stratified_subset,
-    train_val_split,
-)
-from .fidelity import FIDELITIES, Fidelity, get_fidelity
-from .fulldata import FullData, prepare_full_data
-from .loader import BatchLoader, DataOptions, ProxyData, channel_stats, prepare_data, select_test, select_train
-from .noise import SEED_NOISE, SeedNoise, pooled_sd, seed_noise
-from .run import PROXIES, run_proxy
-from .runtime import (
     FORMAT_ENV,
+    IMAGE_EXTENSIONS,
+    BatchLoader,
+    DataOptions,
+    FullData,
+    ImageSet,
+    ProxyData,
+    channel_stats,
     channels_last,
     check_runtime,
+    default_cache_dir,
+    derive_seed,
     keep_freed_memory,
+    load_dataset,
     machine_tag,
+    prepare_data,
+    prepare_full_data,
+    probe_layout,
+    resolve_data_dir,
     select_device,
+    select_test,
+    select_train,
     set_threads,
+    stratified_subset,
+    train_val_split,
     usable_cpus,
 )
-from .surrogate import RidgeSurrogate, arch_features
-from .surrogate_prior import PRIOR_FILE, SurrogatePrior, load_prior
-from .train import ProxyResult, TrainRecipe, param_groups, proxy_arch
-from .zero_cost import ZERO_COST, float_twin, register_zero_cost, zero_cost_score
+from .priors import PRIOR_FILE, RidgeSurrogate, SurrogatePrior, arch_features, load_prior
+from .scoring import (
+    FIDELITIES,
+    PROXIES,
+    ZERO_COST,
+    Fidelity,
+    ProxyResult,
+    TrainRecipe,
+    float_twin,
+    get_fidelity,
+    param_groups,
+    proxy_arch,
+    register_zero_cost,
+    run_proxy,
+    zero_cost_score,
+)
 
 __all__ = [
     "CIFAR10_MEAN",

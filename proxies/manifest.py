@@ -1,7 +1,7 @@
 """``manifest.json``: what made a results folder, written by the tool that made it.
 
 It records the command line, the git commit of the code (``+dirty`` when the work tree had
-uncommitted changes), the binas version, the machine line (:func:`proxies.runtime.machine_tag`),
+uncommitted changes), the binas version, the machine line (:func:`proxies.data.runtime.machine_tag`),
 start and end time, wall and CPU seconds (children included), and the data's identity (a folder and
 what was read from it, or the input files and their SHA-256). A resumed run keeps the first start
 time, adds its own wall and CPU seconds to the earlier runs' (``runs`` counts them) and its command
@@ -24,7 +24,7 @@ from typing import Any
 
 from search_space.files import atomic_write_text
 
-from .runtime import machine_tag
+from .data.runtime import machine_tag
 
 __all__ = ["MANIFEST", "Manifest", "file_identity", "git_commit"]
 

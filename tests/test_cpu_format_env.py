@@ -27,7 +27,7 @@ COMMANDS = {
     "proxies.evaluate": (lambda mp: importlib.import_module("proxies.evaluate").main, ["bin_mobilenet_sp"]),
     "proxies.reference": (lambda mp: importlib.import_module("proxies.reference").main, []),
     "proxies.calibrate": (lambda mp: importlib.import_module("proxies.calibrate").main, ["--proxy", "synflow"]),
-    "benchmarks/fidelity.py": (lambda mp: importlib.import_module("proxies.fidelity_bench").main, []),
+    "benchmarks/fidelity.py": (lambda mp: importlib.import_module("proxies.calibration.fidelity_bench").main, []),
     "benchmarks/replay_noise.py": (_replay_noise, ["--runs", "RUNS"]),
 }
 

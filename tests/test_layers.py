@@ -1,6 +1,7 @@
 """The layers stay layered, and no module imports itself through others.
 
-Between packages: search_space <- proxies <- nas. Inside nas: ``nas.deploy`` imports no controller
+Between packages: search_space <- proxies <- nas. Inside proxies: data <- scoring <- calibration, and
+priors (the surrogate) stands apart from the three. Inside nas: ``nas.deploy`` imports no controller
 (and no Optuna or Ray), ``nas.report`` no backend, ``nas.backends`` no report. A rule holds for a
 module's own imports and for those of every project module it imports, directly or through others,
 so a forbidden import cannot hide one module away.
@@ -26,6 +27,9 @@ CONTROLLER = ("nas.backends", "nas.report", "nas.study", "nas.objective", "nas.s
 FORBIDDEN = {  # a package (dotted) -> the modules it may not import (each with its submodules)
     "search_space": ("proxies", "nas", "optuna", "ray"),
     "proxies": ("nas", "optuna", "ray"),
+    "proxies.data": ("proxies.scoring", "proxies.calibration", "proxies.priors"),
+    "proxies.scoring": ("proxies.calibration", "proxies.priors"),
+    "proxies.priors": ("proxies.data", "proxies.scoring", "proxies.calibration"),
     "nas.deploy": ("optuna", "ray", "sqlalchemy", *CONTROLLER),
     "nas.report": ("nas.backends",),
     "nas.backends": ("nas.report",),
@@ -202,3 +206,11 @@ def test_importing_deploy_and_its_clis_loads_no_optuna_or_ray():
             "print(sorted(m for m in ('optuna', 'ray', 'sqlalchemy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_every_rule_flags_each_arrow_it_forbids(package):
+    """Each rule, on a graph with one module of ``package`` that imports one forbidden module."""
+    for target in FORBIDDEN[package]:
+        modules = {f"{package}.probe": {target}, target: set()}
+        assert violations(modules, package, FORBIDDEN[package]) == [f"{package}.probe imports {target}"], target

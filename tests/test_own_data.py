@@ -1,5 +1,5 @@
 """A user's own data set, end to end: a folder of class folders with no split, photos of mixed
-sizes and modes, one truncated file (tests/conftest.py: write_messy_folder). proxies.evaluate, a
+sizes and modes, one truncated file (tests/conftest.py: write_messy_folder). proxies.scoring.evaluate, a
 smoke nas.search, nas.export and one epoch of nas.train all run on it as it is."""
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
 
     from nas.screening import SURROGATE, ScreenPolicy
     from nas.settings import SearchSettings
-    from proxies.evaluators import EVALUATORS
-    from proxies.fidelity import FIDELITIES
-    from proxies.rank_fidelity import choose_screen, screen_decision
+    from proxies.calibration.evaluators import EVALUATORS
+    from proxies.calibration.rank_fidelity import choose_screen, screen_decision
+    from proxies.scoring.fidelity import FIDELITIES
 
     table = pd.read_csv(REPO / "results" / "calibration" / "fidelity.csv")
     chosen = table.loc[table["is_default"].astype(bool), "evaluator"].item()
@@ -87,7 +87,7 @@ def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
     exactly the held-apart results whose fit results/calibration/surrogate.json measured, and no
     reference architecture: regenerate both with ``python benchmarks/surrogate.py --prior ...``."""
     from proxies import load_prior
-    from proxies.reference import read_reference
+    from proxies.calibration.reference import read_reference
 
     prior = load_prior()
     measured = json.loads((REPO / "results" / "calibration" / "surrogate.json").read_text())
@@ -104,7 +104,7 @@ def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
     import pandas as pd
     import pytest
 
-    from proxies.rank_fidelity import recompute_kendall
+    from proxies.calibration.rank_fidelity import recompute_kendall
 
     calib, ref = REPO / "results" / "calibration", REPO / "results" / "reference" / "reference.csv"
     table = pd.read_csv(calib / "fidelity.csv")

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxies.fidelity import FIDELITIES
-from proxies.fidelity_runs import RUN_COLUMNS
+from proxies.calibration.fidelity_runs import RUN_COLUMNS
+from proxies.scoring.fidelity import FIDELITIES
 from search_space import ArchConfig, SearchSpace, analytic_cost
 from search_space.cli import run_cli
 

@@ -7,7 +7,7 @@ did searches without the presets find, and do a search's finds hold at seeds it 
     python -m nas.analyze rediscovery SEARCH [SEARCH ...] [--out ...]
     python -m nas.analyze confirm SEARCH --data-dir D [--seeds 3] [--top 1] [--presets P,...] [--out ...]
 
-Every training is one run of the evaluator (``proxies.evaluators.RunSpec``: validation top-1 of the
+Every training is one run of the evaluator (``proxies.calibration.evaluators.RunSpec``: validation top-1 of the
 proxy at the fidelity, data seed 0, a training seed), cached in ``OUT/runs.csv`` as soon as it ends
 (``--runs`` names another cache, e.g. the fidelity benchmark's, to reuse its runs): Ctrl-C or a kill
 loses at most the run in progress, and the same command resumes. Outputs are rewritten from the
@@ -40,11 +40,11 @@ from pathlib import Path
 import pandas as pd
 
 from proxies import DataOptions, Fidelity
-from proxies.calibrate import default_paper_csv, read_paper_table
-from proxies.evaluators import RunSpec, is_diverged
-from proxies.fidelity_runs import load_runs, run_cached
-from proxies.run import add_fidelity_args, data_options_from_args, fidelity_from_args
-from proxies.runtime import check_runtime
+from proxies.calibration.calibrate import default_paper_csv, read_paper_table
+from proxies.calibration.evaluators import RunSpec, is_diverged
+from proxies.calibration.fidelity_runs import load_runs, run_cached
+from proxies.data.runtime import check_runtime
+from proxies.scoring.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from search_space import PRESETS, SEED_PRESETS
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxies.loader import DEFAULT_TEST_FRACTION
+from proxies.data.loader import DEFAULT_TEST_FRACTION
 
 from ..budget import format_ops
 from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from proxies.pareto import places
+from proxies.scoring.pareto import places
 
 from ..proposer import hypervolume
 from .pool import Pool

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import optuna
 
-from proxies.pareto import places
-from proxies.surrogate import RidgeSurrogate
+from proxies.priors.surrogate import RidgeSurrogate
+from proxies.scoring.pareto import places
 from search_space import NUM_STAGES, ArchConfig, SearchSpace
 from search_space.space import STAGE_CHOICES
 

@@ -40,7 +40,7 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from proxies import FORMAT_ENV, machine_tag, prepare_data, set_threads, usable_cpus
-from proxies.train import evaluate
+from proxies.scoring.train import evaluate
 from search_space import ArchConfig
 
 from .. import compat

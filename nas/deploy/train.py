@@ -2,14 +2,14 @@
 
 ARCH is an exported ``arch.json`` (an ``ArchConfig.to_dict()``, extra keys allowed), a preset name or
 an architecture string. ``--data-dir`` is a CIFAR-10 root or an ImageFolder root with ``train/`` and
-``test/`` or ``val/`` (ImageNet layout); see :mod:`proxies.fulldata` for loading and augmentation.
+``test/`` or ``val/`` (ImageNet layout); see :mod:`proxies.data.fulldata` for loading and augmentation.
 
 Defaults, from the seed papers (``../shared/seeds/``):
 
 * Adam, betas (0.9, 0.999): MoBiNet ("weight decay 1e-5 and momentum 0.9 with Adam optimizer");
 * ``--lr 1e-3``: MoBiNet's Pre-block rate (its Mid- and Post-block use 1e-4; MobileNet-Sp gives none);
 * ``--batch-size 128``: MoBiNet (MobileNet-Sp gives none);
-* ``--weight-decay 1e-5``: MoBiNet; as in :mod:`proxies.train` it applies to full-precision conv and
+* ``--weight-decay 1e-5``: MoBiNet; as in :mod:`proxies.scoring.train` it applies to full-precision conv and
   classifier weights only, never to binary latent weights (they only carry a sign), BN, PReLU or biases;
 * ``--epochs 100``, ``--schedule poly``: MobileNet-Sp, whose comparisons (Tables 3, 4, 6, 7) train 100
   epochs "with polynomial learning rate decay" (its best model trains 450, Table 5). The power is not
@@ -53,11 +53,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from proxies import DataOptions, channels_last
-from proxies.data import resolve_data_dir
-from proxies.fulldata import FullData, prepare_full_data
-from proxies.run import add_data_args, check_seed, split_note
-from proxies.runtime import check_runtime, set_threads, usable_cpus
-from proxies.train import param_groups
+from proxies.data.fulldata import FullData, prepare_full_data
+from proxies.data.images import resolve_data_dir
+from proxies.data.runtime import check_runtime, set_threads, usable_cpus
+from proxies.scoring.run import add_data_args, check_seed, split_note
+from proxies.scoring.train import param_groups
 from search_space import build_model
 from search_space.cli import ArgumentParser, check_out_folder, choice, make_out_folder, resolve_arch, run_cli
 from search_space.files import atomic_write, atomic_write_text

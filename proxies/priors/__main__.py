@@ -1,11 +1,11 @@
 """``python -m proxies.priors --without CSV [CSV ...] --out FILE``: write a surrogate prior less some
-architectures (:func:`proxies.surrogate_prior.without`), for a search that is compared with them."""
+architectures (:func:`proxies.priors.surrogate_prior.without`), for a search that is compared with them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..surrogate_prior import PRIOR_FILE, load_prior, without
+from .surrogate_prior import PRIOR_FILE, load_prior, without
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ def fake_top1(arch, epoch: int, epochs: int) -> float:
 
 
 class FakeEvaluate:
-    """Stands in for ``proxies.train.evaluate``: calls ``on_epoch`` like it, trains nothing."""
+    """Stands in for ``proxies.scoring.train.evaluate``: calls ``on_epoch`` like it, trains nothing."""
 
     def __init__(self, fail_on: set[str] | None = None, diverge_on: set[str] | None = None):
         self.calls: list[str] = []

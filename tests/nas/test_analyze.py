@@ -34,8 +34,8 @@ from nas.analyze import (
 from nas.analyze.claims import ops_of, paper_top1
 from nas.analyze.cli import main
 from nas.analyze.edf import STATS_COLUMNS
-from proxies.calibrate import default_paper_csv, read_paper_table
-from proxies.fidelity_runs import RUN_COLUMNS
+from proxies.calibration.calibrate import default_paper_csv, read_paper_table
+from proxies.calibration.fidelity_runs import RUN_COLUMNS
 from search_space import ArchConfig, analytic_cost, get_preset
 from search_space.cli import run_cli
 
@@ -301,7 +301,7 @@ def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
 
 
 def test_claims_refuse_paper_tables_without_their_rows_before_training(tmp_path, capsys):
-    from proxies.calibrate import default_paper_csv
+    from proxies.calibration.calibrate import default_paper_csv
     table = pd.read_csv(default_paper_csv())
     partial = tmp_path / "tables.csv"
     table[table["source"] != "mobinet"].to_csv(partial, index=False)

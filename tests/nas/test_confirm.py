@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import proxies.fidelity_runs as fidelity_runs
+import proxies.calibration.fidelity_runs as fidelity_runs
 from nas.analyze import CONFIRM_COLUMNS, confirm_table, fresh_seeds
 from nas.analyze.cli import _main
 from nas.search import main as search_main

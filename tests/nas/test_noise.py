@@ -51,7 +51,7 @@ def test_uncertainty_own_seeds_first_then_the_fidelity(monkeypatch):
     assert add_uncertainty(twin, StudyNoise(None, "none"))["top1_se"][1] == pytest.approx(0.0141 / math.sqrt(2))
 
     single = trials.assign(top1_seeds=None, top1_sd=None)
-    monkeypatch.setattr("proxies.noise.SEED_NOISE", {"fid": SeedNoise(0.02, 10, 30, "test")})
+    monkeypatch.setattr("proxies.calibration.noise.SEED_NOISE", {"fid": SeedNoise(0.02, 10, 30, "test")})
     assert study_noise(single, "fid").sd == 0.02
     unknown = study_noise(single, "other")
     assert unknown.sd is None and "not measured" in unknown.source

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-import proxies.calibrate as cal
-from proxies.calibrate import correlations, main
+import proxies.calibration.calibrate as cal
+from proxies.calibration.calibrate import correlations, main
 
 
 def _paper_csv(path):
@@ -95,7 +95,7 @@ def test_the_shipped_papers_tables_are_the_shared_ones(paper_tables):
     """binas ships the papers' tables as package data (so an installed copy needs no ../shared): kept equal."""
     import pandas as pd
 
-    from proxies.calibrate import default_paper_csv
+    from proxies.calibration.calibrate import default_paper_csv
 
     shipped = pd.read_csv(default_paper_csv())
     pd.testing.assert_frame_equal(shipped, paper_tables)

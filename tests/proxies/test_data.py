@@ -1,4 +1,4 @@
-"""proxies.data: loading both layouts, the decode cache, stratified subsets, the batch loader and
+"""proxies.data.images: loading both layouts, the decode cache, stratified subsets, the batch loader and
 every malformed input. Fake data sets are written to tmp_path; one test reads the real CIFAR-10 copy."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-import proxies.data as data_mod
-from proxies.data import (
+import proxies.data.images as data_mod
+from proxies.data.images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     load_dataset,
@@ -24,7 +24,7 @@ from proxies.data import (
     stratified_subset,
     train_val_split,
 )
-from proxies.loader import BatchLoader, ProxyData, prepare_data
+from proxies.data.loader import BatchLoader, ProxyData, prepare_data
 
 CLASSES = ("cat", "dog", "frog")
 

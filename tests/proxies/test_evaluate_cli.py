@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from proxies.evaluate import PROXIES, main
+from proxies.scoring.evaluate import PROXIES, main
 
 SMALL = ["--train-subset", "100", "--val-size", "50", "--width-scale", "0.25"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxies.evaluators import (
+from proxies.calibration.evaluators import (
     EVALUATORS,
     RunSpec,
     check_evaluators,
@@ -19,9 +19,9 @@ from proxies.evaluators import (
     run_order,
     seed_scores,
 )
-from proxies.fidelity import FIDELITIES
-from proxies.fidelity_runs import RUN_COLUMNS, load_runs, pending, save_runs
-from proxies.zero_cost import ZERO_COST
+from proxies.calibration.fidelity_runs import RUN_COLUMNS, load_runs, pending, save_runs
+from proxies.scoring.fidelity import FIDELITIES
+from proxies.scoring.zero_cost import ZERO_COST
 
 
 def run_row(spec: RunSpec, arch: str, *, val=math.nan, sotl=math.nan, score=None, cpu=1.0, diverged=False, error=""):
@@ -51,7 +51,7 @@ def test_registry_names_and_shared_runs():
 
 
 def test_ops_and_params_keep_the_zero_cost_sign(synthetic_data):
-    """The baselines score +OPs and +parameters, as proxies.zero_cost does: bigger is 'better'."""
+    """The baselines score +OPs and +parameters, as proxies.scoring.zero_cost does: bigger is 'better'."""
     from search_space import build_model, get_preset
 
     small, big = get_preset("bin_mobilenet_sp_w0.5_d1").arch, get_preset("bin_mobilenet_sp_w2.0_d1").arch

@@ -1,4 +1,4 @@
-"""proxies.fidelity: a fidelity's key names it exactly, and reads back."""
+"""proxies.scoring.fidelity: a fidelity's key names it exactly, and reads back."""
 
 from __future__ import annotations
 

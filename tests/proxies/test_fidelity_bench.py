@@ -1,4 +1,4 @@
-"""benchmarks/fidelity.py (proxies.fidelity_bench): run cache, resume, Ctrl-C, outputs, bad input."""
+"""benchmarks/fidelity.py (proxies.calibration.fidelity_bench): run cache, resume, Ctrl-C, outputs, bad input."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-import proxies.evaluators as evaluators
-import proxies.fidelity_runs as fidelity_runs
-from proxies.fidelity import Fidelity
-from proxies.fidelity_bench import main
-from proxies.rank_fidelity import recompute_kendall
+import proxies.calibration.evaluators as evaluators
+import proxies.calibration.fidelity_runs as fidelity_runs
+from proxies.calibration.fidelity_bench import main
+from proxies.calibration.rank_fidelity import recompute_kendall
+from proxies.scoring.fidelity import Fidelity
 from search_space import get_preset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ def test_script_exits_2_on_bad_input():
 
 
 def test_seed_noise_from_the_run_cache():
-    from proxies.noise import noise_from_runs, pooled_sd
+    from proxies.calibration.noise import noise_from_runs, pooled_sd
 
     runs = pd.DataFrame({"kind": ["train"] * 6 + ["synflow"], "fidelity": ["f"] * 4 + ["g"] * 2 + ["f"],
                          "seed": [0, 1, 0, 1, 0, 0, 0], "arch": ["a", "a", "b", "b", "a", "b", "a"],
@@ -244,7 +244,7 @@ def test_seed_noise_from_the_run_cache():
 
 def test_seed_noise_reads_the_diverged_field_as_a_csv_gives_it(tmp_path):
     """Text 'False' and a missing field are not divergence; 'True' is (a bool cast would read both as True)."""
-    from proxies.noise import noise_from_runs
+    from proxies.calibration.noise import noise_from_runs
 
     runs = pd.DataFrame({"kind": ["train"] * 5, "fidelity": ["f"] * 5, "seed": [0, 1, 0, 1, 2],
                          "arch": ["a", "a", "b", "b", "b"], "val_top1": [0.40, 0.44, 0.30, 0.31, 0.1],

@@ -1,4 +1,4 @@
-"""proxies.fidelity_runs: a run cache that several processes share without losing each other's rows."""
+"""proxies.calibration.fidelity_runs: a run cache that several processes share without losing each other's rows."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proxies.evaluators import RunSpec
-from proxies.fidelity import Fidelity
-from proxies.fidelity_runs import RUN_COLUMNS, load_runs, run_all, run_cached
-from proxies.loader import DataOptions
+from proxies.calibration.evaluators import RunSpec
+from proxies.calibration.fidelity_runs import RUN_COLUMNS, load_runs, run_all, run_cached
+from proxies.data.loader import DataOptions
+from proxies.scoring.fidelity import Fidelity
 
 F = Fidelity(epochs=1, train_subset=64, val_size=50)
 ARCHS = [f"w0.25-d1:S-none-k{k}-2xdw-relu-pw" for k in range(4)]
@@ -118,7 +118,7 @@ def test_runs_read_with_other_data_options_are_not_mixed_with_the_cache(tmp_path
 
 def test_a_training_row_says_where_it_trained_and_an_old_cache_still_loads(synthetic_data, tmp_path):
     from proxies import machine_tag
-    from proxies.fidelity_runs import run_one
+    from proxies.calibration.fidelity_runs import run_one
 
     spec = RunSpec("train", Fidelity(epochs=1, train_subset=400, val_size=100, width_scale=0.25), 0)
     row = run_one(spec, "w1.0-d1:S-none-k0-2xdw-relu-pw", synthetic_data)

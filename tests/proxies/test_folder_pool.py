@@ -13,11 +13,11 @@ import textwrap
 import numpy as np
 from PIL import Image
 
-import proxies.folder as folder
+import proxies.data.folder as folder
 
 SCRIPT = textwrap.dedent("""
     import signal
-    from proxies.folder import _worker_signals
+    from proxies.data.folder import _worker_signals
 
     signal.signal(signal.SIGTERM, lambda *a: None)  # what a worker may inherit
     _worker_signals()

@@ -1,4 +1,4 @@
-"""proxies.pareto and the ``screen`` evaluator: the screening's two-objective place, on known points."""
+"""proxies.scoring.pareto and the ``screen`` evaluator: the screening's two-objective place, on known points."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from proxies.evaluators import EVALUATORS, combine, pareto_place
-from proxies.pareto import crowding_distances, domination_counts, places
+from proxies.calibration.evaluators import EVALUATORS, combine, pareto_place
+from proxies.scoring.pareto import crowding_distances, domination_counts, places
 
 # (score, cost): A and C are on the front; B is dominated by A; D by A, B and C
 POINTS = [(3.0, 1.0), (2.0, 2.0), (1.0, 0.5), (0.0, 3.0)]
@@ -39,7 +39,7 @@ def test_pareto_place_scores_and_the_screen_evaluator():
 
 
 def test_a_pareto_combination_takes_no_weights():
-    from proxies.evaluators import Evaluator
+    from proxies.calibration.evaluators import Evaluator
 
     with pytest.raises(ValueError, match="Pareto place needs two members"):
         Evaluator("x", "", members=("synflow", "ops"), combine="pareto", fit_weights=True)

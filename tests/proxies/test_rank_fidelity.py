@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proxies.evaluators import Evaluator, RunSpec
-from proxies.fidelity import Fidelity
-from proxies.fidelity_runs import RUN_COLUMNS
-from proxies.rank_fidelity import (
+from proxies.calibration.evaluators import Evaluator, RunSpec
+from proxies.calibration.fidelity_runs import RUN_COLUMNS
+from proxies.calibration.rank_fidelity import (
     MIN_REF_ARCHS,
     choose_default,
     choose_screen,
@@ -22,7 +21,8 @@ from proxies.rank_fidelity import (
     recompute_kendall,
     reference_vs_papers,
 )
-from proxies.reference import reference_truth
+from proxies.calibration.reference import reference_truth
+from proxies.scoring.fidelity import Fidelity
 
 F = Fidelity(epochs=1, train_subset=64, val_size=20)
 ZC = RunSpec("params", F, 0)
@@ -231,7 +231,7 @@ def test_plot_data_places_points_by_cpu():
 
 
 def test_depth_pairs_counts_the_pairs_ordered_as_the_paper():
-    from proxies.rank_fidelity import depth_pairs
+    from proxies.calibration.rank_fidelity import depth_pairs
 
     frame = pd.DataFrame({"table": ["sp-T7"] * 4 + ["mobinet-T3"],
                           "name": ["bin_mobilenet_sp_w1.0_d2", "bin_mobilenet_sp_w1.0_d1", "bin_mobilenet_sp_w0.7_d2",

@@ -12,8 +12,8 @@ import time
 import pandas as pd
 import pytest
 
-from proxies.reference import build_archs, claim, coverage, jobs, main, reference_truth, run_key, summarize
-from proxies.run_lock import STALE_S
+from proxies.calibration.reference import build_archs, claim, coverage, jobs, main, reference_truth, run_key, summarize
+from proxies.calibration.run_lock import STALE_S
 from search_space import PRESETS, ArchConfig, analytic_cost
 
 
@@ -102,7 +102,7 @@ def test_a_tiny_reference_run_learns_and_resumes_without_training_again(tmp_path
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_a_run_killed_mid_training_resumes_from_its_last_epoch(tmp_path, image_folder, capsys, monkeypatch):
-    import proxies.run as run_mod
+    import proxies.scoring.run as run_mod
 
     args = ["--data-dir", str(image_folder), "--epochs", "3", "--train-subset", "160", "--val-size", "40",
             "--n-uniform", "1", "--n-per-stage", "1", "--two-seeds", "1", "--threads", "1", "--limit", "1"]
@@ -143,7 +143,11 @@ def test_a_diverged_reference_run_counts_as_worst_not_missing():
 
 
 def test_a_damaged_set_or_another_selection_is_one_line_exit_2(tmp_path, capsys):
-    from proxies.reference import REFERENCE_FIDELITY, REFERENCE_RECIPE, _meta  # a set made before --selection
+    from proxies.calibration.reference import (  # a set made before --selection
+        REFERENCE_FIDELITY,
+        REFERENCE_RECIPE,
+        _meta,
+    )
 
     out = tmp_path / "ref"
     (out / "runs").mkdir(parents=True)

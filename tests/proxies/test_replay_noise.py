@@ -1,4 +1,4 @@
-"""proxies.noise.compare_noise: replay noise next to seed noise, on data with known answers."""
+"""proxies.calibration.noise.compare_noise: replay noise next to seed noise, on data with known answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from proxies.noise import compare_noise, pooled_sd
+from proxies.calibration.noise import compare_noise, pooled_sd
 
 
 def test_known_sds_and_equal_variances():

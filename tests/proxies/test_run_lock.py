@@ -1,4 +1,4 @@
-"""proxies.run_lock: claims on runs in progress, taken one at a time under a folder lock."""
+"""proxies.calibration.run_lock: claims on runs in progress, taken one at a time under a folder lock."""
 
 from __future__ import annotations
 

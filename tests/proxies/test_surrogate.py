@@ -1,4 +1,4 @@
-"""proxies.surrogate: the features, the leave-one-out choice of penalty (against brute force), and
+"""proxies.priors.surrogate: the features, the leave-one-out choice of penalty (against brute force), and
 fits on synthetic top-1 with known answers."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from proxies import RidgeSurrogate, arch_features
-from proxies.surrogate import FEATURE_NAMES, MIN_FIT
+from proxies.priors.surrogate import FEATURE_NAMES, MIN_FIT
 from search_space import ArchConfig, SearchSpace, analytic_cost
 
 

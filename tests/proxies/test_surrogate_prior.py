@@ -1,11 +1,11 @@
-"""proxies.surrogate_prior: the shipped prior's file round trip, where it applies, and the committed one."""
+"""proxies.priors.surrogate_prior: the shipped prior's file round trip, where it applies, and the committed one."""
 
 from __future__ import annotations
 
 import pytest
 
 from proxies import FIDELITIES, SurrogatePrior, load_prior
-from proxies.surrogate_prior import PRIOR_FILE
+from proxies.priors.surrogate_prior import PRIOR_FILE
 from search_space import ArchConfig
 
 CLASSES = ("a", "b", "c")

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-import proxies.train as train_mod
+import proxies.scoring.train as train_mod
 from proxies import Fidelity, ProxyData, TrainRecipe, get_fidelity, prepare_data, proxy_arch
-from proxies.train import evaluate
+from proxies.scoring.train import evaluate
 from search_space import PRESETS, BuildOptions
 
 TINY = Fidelity(epochs=2, train_subset=400, val_size=100, batch_size=32, width_scale=0.25)

@@ -6,7 +6,7 @@ Metrics (all from :mod:`proxies.stats`):
   against the reference truth (mean ``test_top1`` per architecture over its seeds), over the
   architectures that have both; 95% percentile bootstrap intervals (:func:`proxies.stats.rank_ci`);
 * papers: ``paper_spearman`` is the row-weighted mean of the per-table Spearman's rho
-  (:func:`proxies.calibrate.correlations`); ``paper_pairwise`` pools the within-table pairs of rows
+  (:func:`proxies.calibration.calibrate.correlations`); ``paper_pairwise`` pools the within-table pairs of rows
   that the published top-1 orders strictly (pairs from different tables are never compared):
   the per-table pairwise accuracies weighted by each table's number of such pairs.
 
@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from ..stats import gain_test, holm, kendall, pairwise_accuracy, rank_ci, spearman
 from .calibrate import _paper_jobs, correlations
 from .evaluators import Evaluator, combine, final_scores, seed_scores
 from .reference import reference_truth
-from .stats import gain_test, holm, kendall, pairwise_accuracy, rank_ci, spearman
 
 __all__ = ["DEPTH_PAIRS", "GRID", "MIN_REF_ARCHS", "REF_VS_PAPER_COLUMNS", "SCORE_COLUMNS", "TABLE_COLUMNS",
            "FidelityPlotData", "choose_default", "choose_screen", "depth_pairs", "fidelity_plot_data",

@@ -3,7 +3,7 @@
     python benchmarks/fidelity.py --data-dir ../shared/data/cifar10 [--evaluators a,b,...]
         [--archs reference|paper|all] [--limit N] [--report-only] [--out results/calibration]
 
-Runs every training and zero-cost run the evaluators need (:mod:`proxies.evaluators`) on the
+Runs every training and zero-cost run the evaluators need (:mod:`proxies.calibration.evaluators`) on the
 architectures of the reference set (``<reference>/archs.csv``, whether or not the reference has
 trained them yet) and of the papers' tables, cheapest evaluator first, the reference architectures
 that already have a reference result first (in the set's order: the runs that can be compared now),
@@ -11,7 +11,7 @@ then the rest of the set, then the papers' rows. Each run is cached in ``<out>/f
 as soon as it ends: Ctrl-C (exit 130) or a kill loses at most the run in progress, and the same
 command resumes. Then it writes ``fidelity-scores.csv`` (every score behind the table),
 ``fidelity.csv`` (one row per evaluator) and ``fidelity.png`` / ``.svg``, and prints the table.
-Metrics and conventions: :mod:`proxies.rank_fidelity`. ``default`` is always measured (the
+Metrics and conventions: :mod:`proxies.calibration.rank_fidelity`. ``default`` is always measured (the
 ``is_default`` rule compares costs with it). Nothing here is ever fitted on the reference set.
 """
 
@@ -26,6 +26,7 @@ import pandas as pd
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
+from ..data.runtime import check_runtime
 from . import evaluators as _evaluators
 from .calibrate import default_paper_csv, read_paper_table
 from .evaluators import check_evaluators, cpu_per_arch, run_order
@@ -45,7 +46,6 @@ from .rank_fidelity import (
     reference_vs_papers,
 )
 from .reference import reference_truth
-from .runtime import check_runtime
 
 __all__ = ["main", "read_reference_set"]
 

@@ -2,7 +2,7 @@
 
 An :class:`Evaluator` names the runs it needs and how it turns them into one score per
 architecture, higher is better. A *run* is one training (``kind="train"``) or one zero-cost
-computation (``kind`` = a :data:`proxies.zero_cost.ZERO_COST` name), identified by
+computation (``kind`` = a :data:`proxies.scoring.zero_cost.ZERO_COST` name), identified by
 ``(kind, fidelity key, seed, arch)``; several evaluators read the same run (``default`` and
 ``default-sotl`` share theirs, ``default-mean3`` adds seeds 1 and 2 to ``default``'s seed 0).
 
@@ -13,18 +13,18 @@ Scores (sign conventions):
   diverged scores ``-inf`` (the worst score, still ranked) rather than NaN (which would drop the
   architecture and flatter the evaluator); several seeds: the mean of the per-seed scores, NaN
   until every seed has run;
-* zero-cost evaluators: the score of :func:`proxies.zero_cost.zero_cost_score` as it is. The
+* zero-cost evaluators: the score of :func:`proxies.scoring.zero_cost.zero_cost_score` as it is. The
   baselines keep that module's sign: ``ops`` = +OPs and ``params`` = +parameters, i.e. "bigger
   is better" (OPs at the deployment input, of the architecture itself, not the width-scaled one);
   ``synflow`` is already a log;
-* ``screen``: the search's screening rule (:mod:`proxies.pareto`), minus each architecture's place
+* ``screen``: the search's screening rule (:mod:`proxies.scoring.pareto`), minus each architecture's place
   on (synflow, OPs) within the set being compared: what screens proposals, measured as it is;
 * combinations (``a+b``): the weighted mean of the members' per-architecture ranks
   (``scipy.stats.rankdata``, ties averaged) within the set of architectures being compared (one
   paper table, or the reference set), over the architectures every member scores. The score of an
   architecture therefore depends on the set. ``weights=None`` means equal weights; ``fit_weights``
   marks the evaluators whose weight (on the first member; the second gets 1 - w) is chosen on the
-  papers' tables only (:mod:`proxies.rank_fidelity`), never on the reference set.
+  papers' tables only (:mod:`proxies.calibration.rank_fidelity`), never on the reference set.
 
 CPU cost of an evaluator per architecture: the sum of the ``time.process_time()`` deltas of the
 distinct runs it needs (a combination: the union of its members' runs).
@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .fidelity import FIDELITIES, Fidelity
-from .pareto import places
-from .zero_cost import BASELINES, ZERO_COST
+from ..scoring.fidelity import FIDELITIES, Fidelity
+from ..scoring.pareto import places
+from ..scoring.zero_cost import BASELINES, ZERO_COST
 
 __all__ = ["EVALUATORS", "METRICS", "Evaluator", "RunSpec", "base_fidelities", "check_evaluators", "combine",
            "cpu_per_arch", "evaluator_runs", "final_scores", "is_diverged", "make_evaluators", "ordered",
@@ -257,7 +257,7 @@ def rank_average(members: Sequence[pd.Series], weights: Sequence[float] | None =
 
 
 def pareto_place(score: pd.Series, cost: pd.Series, archs: Iterable[str] | None = None) -> pd.Series:
-    """Minus each architecture's place (:func:`proxies.pareto.places`: 0 best) on ``score`` (higher is
+    """Minus each architecture's place (:func:`proxies.scoring.pareto.places`: 0 best) on ``score`` (higher is
     better) and ``cost`` (lower is better) within ``archs`` (default: all) that both score; higher
     is better, as every evaluator's score."""
     common = pd.Index(list(dict.fromkeys(archs))) if archs is not None else score.index

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from search_space import ArchConfig, BinaryConv2d, BuildOptions, build_model
 from search_space.arch import WIDTH_RANGE
 
+from ..data.loader import ProxyData
+from ..data.runtime import channels_last as uses_channels_last
+from ..data.runtime import keep_freed_memory, machine_tag, select_device
 from .fidelity import Fidelity
-from .loader import ProxyData
-from .runtime import channels_last as uses_channels_last
-from .runtime import keep_freed_memory, machine_tag, select_device
 
 __all__ = ["ProxyResult", "TrainRecipe", "evaluate", "param_groups", "proxy_arch", "run_identity"]
 

@@ -4,7 +4,7 @@
 ImageFolder root with ``train/`` and ``test/`` (or ``val/``, the ImageNet layout), or a root of class
 folders with no split (the same stratified test split as the proxies carve, ``--test-fraction``).
 At a resolution up to 64 px the images are decoded once (any size and mode -> RGB, shorter side then
-centre crop) into :mod:`proxies.data`'s uint8 cache and batched by :class:`proxies.BatchLoader`
+centre crop) into :mod:`proxies.data.images`'s uint8 cache and batched by :class:`proxies.BatchLoader`
 (4-pixel pad-and-crop plus horizontal flip). Above, they are read from their files by a
 ``DataLoader``: ``RandomResizedCrop`` plus flip for training, ``Resize(256/224 * r)`` plus
 ``CenterCrop(r)`` for evaluation. Normalisation: the mean and std of the training split (in
@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .data import derive_seed, load_dataset, probe_layout
 from .folder import carve_test, decode_files, list_folder
+from .images import derive_seed, load_dataset, probe_layout
 from .loader import BatchLoader, DataOptions, channel_stats, select_test, select_train
 from .runtime import channels_last
 
@@ -70,7 +70,7 @@ class FullData:
 
 def _select(labels: torch.Tensor, train_subset: int | None, val_size: int | None, seed: int
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The proxy's selection (:func:`proxies.loader.select_train`), with full training's default
+    """The proxy's selection (:func:`proxies.data.loader.select_train`), with full training's default
     validation size: 5,000 images, or a tenth of the set if that is fewer."""
     return select_train(labels, min(DEFAULT_VAL_SIZE, len(labels) // 10) if val_size is None else val_size,
                         train_subset, seed)

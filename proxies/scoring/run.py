@@ -15,10 +15,10 @@ from tqdm import tqdm
 from search_space import ArchConfig, build_model
 from search_space.cli import choice
 
-from .data import load_dataset, probe_layout, resolve_data_dir
+from ..data.folder import DEFAULT_TEST_FRACTION
+from ..data.images import load_dataset, probe_layout, resolve_data_dir
+from ..data.loader import DataOptions, ProxyData
 from .fidelity import FIDELITIES, Fidelity, fit_to_data, get_fidelity
-from .folder import DEFAULT_TEST_FRACTION
-from .loader import DataOptions, ProxyData
 from .train import TrainRecipe, evaluate, proxy_arch, run_identity
 from .zero_cost import BASELINES, ZERO_COST, zero_cost_score
 
@@ -86,7 +86,7 @@ def split_note(root, options: DataOptions) -> str | None:
 
 def fit_fidelity_to_data(fidelity: Fidelity, args: argparse.Namespace, options: DataOptions) -> Fidelity:
     """``fidelity`` with the validation and training sizes the user did not give fitted to the data set
-    (:func:`proxies.fidelity.fit_to_data`); loads (and caches) the training split to count it."""
+    (:func:`proxies.scoring.fidelity.fit_to_data`); loads (and caches) the training split to count it."""
     root = resolve_data_dir(args.data_dir)
     note = split_note(root, options)
     if note:

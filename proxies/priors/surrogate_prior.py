@@ -2,7 +2,7 @@
 start screening from its first proposal instead of once its own trainings suffice.
 
 A surrogate fitted on a search's own trained architectures screens only once its fit beats chance
-(:attr:`proxies.surrogate.RidgeSurrogate.useful`), and a short search may not train enough of them
+(:attr:`proxies.priors.surrogate.RidgeSurrogate.useful`), and a short search may not train enough of them
 to full fidelity for that (``benchmarks/surrogate.py`` measures the learning curve). The prior is
 the data ``benchmarks/surrogate.py`` fits and measures (``--prior``): the mean validation top-1 of
 every architecture outside the reference set that the committed searches and the rank-fidelity run
@@ -26,7 +26,7 @@ from search_space.files import atomic_write_text
 
 __all__ = ["PRIOR_FILE", "STATS_TOLERANCE", "SurrogatePrior", "load_prior", "without"]
 
-PRIOR_FILE = Path(__file__).resolve().parent / "priors" / "surrogate_prior.json"
+PRIOR_FILE = Path(__file__).resolve().parent / "surrogate_prior.json"
 STATS_TOLERANCE = 1e-3  # per-channel mean and SD (0..1 pixel values) that count as the same data
 
 

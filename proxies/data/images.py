@@ -2,8 +2,8 @@
 
 Layouts: torchvision's ``cifar-10-batches-py`` pickles (that folder or its parent), an
 ImageFolder root with ``train/`` and ``test/`` (or ``val/``) folders of class folders, or a root of
-class folders with no split (a stratified test split is carved out: :mod:`proxies.folder`). Images
-of any size and mode are read as RGB and brought to one size (:func:`proxies.folder.fit_image`). A decoded
+class folders with no split (a stratified test split is carved out: :mod:`proxies.data.folder`). Images
+of any size and mode are read as RGB and brought to one size (:func:`proxies.data.folder.fit_image`). A decoded
 ImageFolder split is cached as ``<cache>/decoded/<split>-<hash>.pt`` (cache: ``$BINAS_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/binas``, else ``~/.cache/binas``), rebuilt when a class folder's mtime or
 number of images changes (an image edited in place changes neither). Proxies select on a
@@ -165,10 +165,10 @@ def load_dataset(data_dir: PathLike, split: str = "train", *, image_size: int | 
                  skip_bad: bool = False) -> ImageSet:
     """Decode one split (``"train"`` or ``"test"``) of a CIFAR-10 pickle root, an ImageFolder root
     with ``train/`` and ``test/`` (or ``val/``), or a root of class folders with no split (its test
-    split is a stratified ``test_fraction``: :func:`proxies.folder.carve_test`).
+    split is a stratified ``test_fraction``: :func:`proxies.data.folder.carve_test`).
 
     ``image_size=None`` keeps the images' own size (they must all agree); an int brings every
-    image to ``image_size`` squared (shorter side, then centre crop: :func:`proxies.folder.fit_image`).
+    image to ``image_size`` squared (shorter side, then centre crop: :func:`proxies.data.folder.fit_image`).
     ``skip_bad`` leaves unreadable files out (``ImageSet.skipped``) instead of stopping.
     ``workers=None`` picks a process pool for >= 4096 files.
     """

@@ -1,6 +1,6 @@
 """In-memory training batches (augmented on whole batches) and the proxy's data bundle.
 
-``prepare_data`` loads a split once (see :mod:`proxies.data`), holds out a stratified validation
+``prepare_data`` loads a split once (see :mod:`proxies.data.images`), holds out a stratified validation
 split of the training set, keeps a stratified training subset and, optionally, the test split.
 """
 
@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from search_space.checks import check_int
 
-from .data import (
+from .folder import DEFAULT_TEST_FRACTION
+from .images import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     Device,
@@ -27,7 +28,6 @@ from .data import (
     stratified_subset,
     train_val_split,
 )
-from .folder import DEFAULT_TEST_FRACTION
 
 __all__ = ["BatchLoader", "DataOptions", "ProxyData", "channel_stats", "prepare_data", "select_test", "select_train"]
 

@@ -11,7 +11,7 @@ process), ``seconds`` its wall time.
 
 Several processes may share one cache (the fidelity benchmark and ``nas.analyze --runs``, or two
 benchmarks on two cores, or machines sharing the folder): each run is claimed while it runs (a lock
-file in the hidden folder ``.<cache name>.running`` beside the cache, :mod:`proxies.run_lock`), so
+file in the hidden folder ``.<cache name>.running`` beside the cache, :mod:`proxies.calibration.run_lock`), so
 no two processes run it, and merged into the file on disk under an exclusive lock on its folder,
 so no process overwrites another's rows.
 """
@@ -32,14 +32,14 @@ from tqdm import tqdm
 from search_space import ArchConfig
 from search_space.files import atomic_write_text
 
+from ..data.images import resolve_data_dir
+from ..data.loader import DataOptions, ProxyData, prepare_data
+from ..data.runtime import check_runtime, set_threads
+from ..scoring.run import run_proxy
+from ..scoring.train import proxy_arch
+from ..scoring.zero_cost import BASELINES
 from . import run_lock
-from .data import resolve_data_dir
 from .evaluators import RunSpec
-from .loader import DataOptions, ProxyData, prepare_data
-from .run import run_proxy
-from .runtime import check_runtime, set_threads
-from .train import proxy_arch
-from .zero_cost import BASELINES
 
 __all__ = ["RUN_COLUMNS", "check_data", "load_runs", "pending", "run_all", "run_cached", "run_one", "save_runs"]
 
@@ -154,7 +154,7 @@ def run_all(todo: Sequence[tuple[RunSpec, str]], runs: pd.DataFrame, path: Path,
             ProxyData], data_key: str, *, device: str | None = None, progress: bool = True,
             runner: Callable[..., dict] | None = None, option: str = "--out") -> pd.DataFrame:
     """Run ``todo`` in order, merging each run into the cache on disk as it ends; a run that another
-    process has cached meanwhile, or is running now (:mod:`proxies.run_lock`), is skipped. Returns
+    process has cached meanwhile, or is running now (:mod:`proxies.calibration.run_lock`), is skipped. Returns
     every run in the cache, old and new. ``data_for(spec)`` gives the data of a spec's fidelity
     (loaded on first use)."""
     runner = runner or run_one

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..scoring.fidelity import Fidelity
 from .evaluators import is_diverged
-from .fidelity import Fidelity
 
 __all__ = ["NOISE_COLUMNS", "SEED_NOISE", "SeedNoise", "compare_noise", "noise_from_runs", "pooled_sd", "seed_noise"]
 
@@ -78,7 +78,7 @@ def compare_noise(pairs: Iterable[Sequence[float]], groups: Iterable[Sequence[fl
 
 
 def noise_from_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Pooled seed SD of validation top-1 per fidelity, from a run cache (``proxies.fidelity_runs``:
+    """Pooled seed SD of validation top-1 per fidelity, from a run cache (``proxies.calibration.fidelity_runs``:
     ``kind, fidelity, seed, arch, val_top1, diverged``): training runs that did not diverge, grouped by
     architecture; a fidelity with no architecture run twice is left out."""
     diverged = runs["diverged"].map(is_diverged).astype(bool)  # a CSV's text, or NaN where not recorded

@@ -1,0 +1,8 @@
+"""How far the cheap scores can be trusted: the reference set trained at 10x fidelity
+(``python -m proxies.reference``), the evaluators and their rank fidelity against it, the seed noise,
+and the comparison with the papers' published tables (``python -m proxies.calibrate``, on the shipped
+``paper_tables.csv``)."""
+
+from .noise import SEED_NOISE, SeedNoise, pooled_sd, seed_noise
+
+__all__ = ["SEED_NOISE", "SeedNoise", "pooled_sd", "seed_noise"]
