@@ -12,6 +12,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: N processes share the cores, one thread each
+    torch.set_num_threads(1)
+
 
 def shared_dir() -> Path:
     return Path(os.environ.get("BINAS_SHARED", REPO.parent / "shared"))
