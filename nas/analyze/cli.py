@@ -44,6 +44,7 @@ from proxies.calibration.calibrate import default_paper_csv, read_paper_table
 from proxies.calibration.evaluators import RunSpec, is_diverged
 from proxies.calibration.fidelity_runs import load_runs, run_cached
 from proxies.data.runtime import check_runtime
+from proxies.manifest import Manifest, file_identity
 from proxies.scoring.run import add_fidelity_args, data_options_from_args, fidelity_from_args
 from search_space import PRESETS, SEED_PRESETS
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
@@ -476,6 +477,19 @@ def _confirm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(args: argparse.Namespace) -> dict:
+    """What a subcommand read, for its manifest: the searches and random sample it compared, or the
+    data it trained on."""
+    if args.command == "rediscovery":
+        return {"searches": [str(s) for s in args.searches],
+                "random": None if args.random is None else file_identity([args.random])}
+    data_dir = getattr(args, "data_dir", None)
+    inputs = {"data_dir": None if data_dir is None else str(Path(data_dir).resolve())}
+    if args.command == "confirm":
+        inputs["search"] = str(args.search)
+    return inputs
+
+
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "strategies":  # trains nothing: a replay over committed results
@@ -489,7 +503,13 @@ def _main(argv: list[str] | None) -> int:
         check_out_folder(args.runs.parent, "--runs")
     start = time.time()
     command = {"claims": _claims, "edf": _edf, "rediscovery": _rediscovery, "confirm": _confirm}[args.command]
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    manifest = Manifest(args.out, "python -m nas.analyze", argv=argv,
+                        device=None if args.command == "rediscovery" else getattr(args, "device", None))
     rc = command(args)
+    if rc == 0 and args.out.is_dir():  # the folder's outputs are written: say what wrote them, from what
+        manifest.data = _inputs(args)
+        manifest.write()
     print(f"wall time {time.time() - start:.0f} s", file=sys.stderr)
     return rc
 

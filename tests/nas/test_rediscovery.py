@@ -3,6 +3,7 @@ report data, and the command on real small searches with a fake proxy)."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 
@@ -139,6 +140,12 @@ def test_the_command_on_two_searches(searches, tmp_path, capsys):
     assert uniform["beats_random"] == pytest.approx(1 - k / 8)  # loses to whoever drew the 1.0
     md = (out / "rediscovery.md").read_text()
     assert "## Against random search" in md and "rd-per-stage: no sample of the same space" in md
+    manifest = json.loads((out / "manifest.json").read_text())  # written by the tool, once per invocation
+    assert manifest["tool"] == "python -m nas.analyze" and manifest["runs"] == 3
+    assert manifest["command"] == " ".join(["python -m nas.analyze", "rediscovery", *map(str, searches),
+                                            "--out", str(out), *random])
+    assert manifest["data"]["searches"] == [str(s) for s in searches]
+    assert manifest["data"]["random"][0]["path"] == str(tmp_path / "edf-archs.csv")
 
 
 def test_bad_input(searches, tmp_path, cifar_dir, fake_evaluate, capsys):
