@@ -55,7 +55,7 @@ def test_the_seed_noise_table_is_the_measured_one():
 def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
     """The search's default evaluator and its screening default are what the committed
     results/calibration/fidelity.csv (benchmarks/fidelity.py) and, for the surrogate's screening,
-    results/calibration/surrogate.json (benchmarks/surrogate.py) decide."""
+    results/calibration/surrogate.json (python -m proxies.calibration.surrogate_fit) decide."""
     import pandas as pd
 
     from nas.screening import SURROGATE, ScreenPolicy
@@ -70,7 +70,7 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
     assert ev.runs and ev.metric == "val_top1", chosen  # a training evaluator ranked as the search ranks
     assert ev.runs[0].fidelity == FIDELITIES["default"], chosen  # the search trains at its fidelity
     assert len(ev.runs) == SearchSettings.__dataclass_fields__["seeds"].default, chosen  # with its seeds
-    if ScreenPolicy().score == SURROGATE:  # measured as it screens by benchmarks/surrogate.py
+    if ScreenPolicy().score == SURROGATE:  # measured as it screens by proxies.calibration.surrogate_fit
         s = json.loads((REPO / "results" / "calibration" / "surrogate.json").read_text())["surrogate_place"]
         state, why = screen_decision(SURROGATE, s["n"], s["kendall"], s["kendall_lo"])
     else:
@@ -82,10 +82,11 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
         assert not ScreenPolicy().active, why
 
 
-def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
+def test_the_shipped_surrogate_prior_is_what_surrogate_fit_measured():
     """proxies/priors/surrogate_prior.json (what a default search fits besides its own trainings) holds
     exactly the held-apart results whose fit results/calibration/surrogate.json measured, and no
-    reference architecture: regenerate both with ``python benchmarks/surrogate.py --prior ...``."""
+    reference architecture: regenerate both with
+    ``python -m proxies.calibration.surrogate_fit --prior proxies/priors/surrogate_prior.json``."""
     from proxies import load_prior
     from proxies.calibration.reference import read_reference
 
