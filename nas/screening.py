@@ -41,7 +41,8 @@ results.
 
 Seed presets and queued architectures (retries after Ctrl-C or a crash) are never screened.
 A screened-out trial is recorded with outcome ``screened`` (PRUNED, no values: the sampler
-learns nothing false from it), its score in ``screen_score``.
+learns nothing false from it), its score in ``screen_score``. How many proposals a zero-cost screen lets
+train, and what scoring them costs: :mod:`nas.screening_rate` (``benchmarks/screening.py``).
 """
 
 from __future__ import annotations
