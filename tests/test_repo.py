@@ -118,6 +118,47 @@ def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
     assert checked >= 6  # at least six evaluators measured
 
 
+
+def _defines_main(module: Path) -> bool:
+    """Whether ``module`` defines or imports a top-level ``main``."""
+    import ast
+
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            return True
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == "main" for a in node.names):
+            return True
+    return False
+
+
+def test_every_benchmark_script_is_a_thin_shim_over_a_package_module():
+    """A benchmarks/*.py holds a docstring with its command, ``from <package module> import main`` and
+    ``if __name__ == "__main__": sys.exit(main())``: no function or class of its own, at most 40 lines;
+    the module it imports exists in the package and defines ``main``."""
+    import ast
+
+    scripts = sorted((REPO / "benchmarks").glob("*.py"))
+    assert len(scripts) >= 11
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 40, script.name
+        tree = ast.parse(text)
+        assert f"python benchmarks/{script.name}" in (ast.get_docstring(tree) or ""), script.name
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                                 ast.Lambda))]
+        assert not defined, (script.name, [getattr(n, "name", "lambda") for n in defined])
+        sources = [n.module for n in tree.body if isinstance(n, ast.ImportFrom)
+                   and [a.name for a in n.names] == ["main"] and not n.level]
+        assert len(sources) == 1, script.name
+        module = REPO.joinpath(*sources[0].split("."))
+        assert sources[0].split(".")[0] in {"search_space", "proxies", "nas"}, (script.name, sources[0])
+        path = module.with_suffix(".py") if module.with_suffix(".py").is_file() else module / "__init__.py"
+        assert path.is_file() and _defines_main(path), (script.name, sources[0])
+        body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant), script.name  # docstring
+        assert len(body) == 2 and ast.unparse(body[1]) == "if __name__ == '__main__':\n    sys.exit(main())", (
+            script.name)
+
 # The working history of the project lives in git, never in what it ships: these phrases say in which working
 # period or for which ticket something was made.
 _HISTORY = re.compile(
