@@ -19,7 +19,7 @@ rising with OPs), which domination alone leaves tied. Only exact ties are kept b
 (:class:`proxies.priors.surrogate.RidgeSurrogate`: ridge regression on the design choices) fitted on the
 architectures this study has trained to full fidelity so far and, where it applies (the same
 fidelity, class names and channel statistics; ``--no-surrogate-prior`` leaves it out), on the shipped prior
-(:mod:`proxies.priors.surrogate_prior`: the held-apart results ``benchmarks/surrogate.py`` measures),
+(:mod:`proxies.priors.surrogate_prior`: the held-apart results :mod:`proxies.calibration.surrogate_fit` measures),
 refitted at every proposal; the recent proposals and the random draws it is ranked against are
 predicted by the same fit. Until the fit predicts top-1 out of sample better than chance
 (leave-one-out error below that of the same fit to shuffled values, p < 0.05; tested again at
@@ -34,14 +34,15 @@ first proposal.
 only when, measured as it screens (each architecture's place on score up and OPs down), it ranks
 the reference architectures with a Kendall tau whose 95% bootstrap interval lies above 0
 (:func:`proxies.calibration.rank_fidelity.screen_decision`). The surrogate fitted on the prior is measured by
-``benchmarks/surrogate.py`` (``results/calibration/surrogate.json``), the zero-cost rule by
+:mod:`proxies.calibration.surrogate_fit` (``results/calibration/surrogate.json``), the zero-cost rule by
 ``benchmarks/fidelity.py`` (evaluator ``screen``, ``results/calibration/fidelity.csv``); the
 numbers live there and in ``docs/``. ``tests/test_repo.py`` ties this default to the committed
 results.
 
 Seed presets and queued architectures (retries after Ctrl-C or a crash) are never screened.
 A screened-out trial is recorded with outcome ``screened`` (PRUNED, no values: the sampler
-learns nothing false from it), its score in ``screen_score``.
+learns nothing false from it), its score in ``screen_score``. How many proposals a zero-cost screen lets
+train, and what scoring them costs: :mod:`nas.screening_rate` (``benchmarks/screening.py``).
 """
 
 from __future__ import annotations

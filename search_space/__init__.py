@@ -1,5 +1,7 @@
 """What an architecture is: binary layers, blocks, ArchConfig, builder, presets, the search
-space and OPs counting. Imports neither ``proxies`` nor ``nas``."""
+space and OPs counting. Imports neither ``proxies`` nor ``nas``. ``ops_vs_paper`` (the papers' published
+OPs next to ours) and ``ops_speed`` (the analytic counter's speed) measure the counting
+(``benchmarks/ops_vs_paper.py``, ``benchmarks/analytic_ops_speed.py``)."""
 
 from .arch import (
     ACTIVATIONS,

@@ -4,19 +4,10 @@ before any data loads or any output folder is made."""
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 
 from search_space.cli import run_cli
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _replay_noise(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    return importlib.import_module("replay_noise").main
-
 
 COMMANDS = {
     "nas.search": (lambda mp: lambda argv: run_cli(importlib.import_module("nas.search").main, argv),
@@ -28,7 +19,8 @@ COMMANDS = {
     "proxies.reference": (lambda mp: importlib.import_module("proxies.reference").main, []),
     "proxies.calibrate": (lambda mp: importlib.import_module("proxies.calibrate").main, ["--proxy", "synflow"]),
     "benchmarks/fidelity.py": (lambda mp: importlib.import_module("proxies.calibration.fidelity_bench").main, []),
-    "benchmarks/replay_noise.py": (_replay_noise, ["--runs", "RUNS"]),
+    "benchmarks/replay_noise.py": (lambda mp: importlib.import_module("proxies.calibration.replay_noise").main,
+                                   ["--runs", "RUNS"]),
 }
 
 

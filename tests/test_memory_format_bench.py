@@ -1,27 +1,29 @@
-"""benchmarks/memory_format.py: the two formats timed side by side, its JSON, and bad input."""
+"""proxies.scoring.memory_format (benchmarks/memory_format.py): the two formats timed side by side, its JSON,
+and bad input."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    return importlib.import_module("memory_format")
+def bench():
+    import torch
+
+    import proxies.scoring.memory_format as module
+
+    threads = torch.get_num_threads()
+    yield module
+    torch.set_num_threads(threads)  # --threads sets torch's process-wide thread count
 
 
 def test_times_both_formats_of_the_same_network(bench, tmp_path, capsys, monkeypatch):
     import torch
 
     seen = []  # (input channels_last, first conv weight channels_last) of every timed or warm-up step
-    step = bench._step
+    step = bench.timed_step
 
     def spy(model, opt, x, y):
         w = next(p for p in model.parameters() if p.dim() == 4)
@@ -29,7 +31,7 @@ def test_times_both_formats_of_the_same_network(bench, tmp_path, capsys, monkeyp
                      w.is_contiguous(memory_format=torch.channels_last)))
         return step(model, opt, x, y)
 
-    monkeypatch.setattr(bench, "_step", spy)
+    monkeypatch.setattr(bench, "timed_step", spy)
     out = tmp_path / "mf.json"
     assert bench.main(["--archs", "mobilenet_v1,bin_mobilenet_sp_w0.5_d1", "--steps", "1", "--batch", "4",
                        "--json", str(out)]) == 0

@@ -55,7 +55,7 @@ def test_the_seed_noise_table_is_the_measured_one():
 def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
     """The search's default evaluator and its screening default are what the committed
     results/calibration/fidelity.csv (benchmarks/fidelity.py) and, for the surrogate's screening,
-    results/calibration/surrogate.json (benchmarks/surrogate.py) decide."""
+    results/calibration/surrogate.json (python -m proxies.calibration.surrogate_fit) decide."""
     import pandas as pd
 
     from nas.screening import SURROGATE, ScreenPolicy
@@ -70,7 +70,7 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
     assert ev.runs and ev.metric == "val_top1", chosen  # a training evaluator ranked as the search ranks
     assert ev.runs[0].fidelity == FIDELITIES["default"], chosen  # the search trains at its fidelity
     assert len(ev.runs) == SearchSettings.__dataclass_fields__["seeds"].default, chosen  # with its seeds
-    if ScreenPolicy().score == SURROGATE:  # measured as it screens by benchmarks/surrogate.py
+    if ScreenPolicy().score == SURROGATE:  # measured as it screens by proxies.calibration.surrogate_fit
         s = json.loads((REPO / "results" / "calibration" / "surrogate.json").read_text())["surrogate_place"]
         state, why = screen_decision(SURROGATE, s["n"], s["kendall"], s["kendall_lo"])
     else:
@@ -82,10 +82,11 @@ def test_the_search_defaults_follow_the_committed_rank_fidelity_rules():
         assert not ScreenPolicy().active, why
 
 
-def test_the_shipped_surrogate_prior_is_what_benchmarks_surrogate_measured():
+def test_the_shipped_surrogate_prior_is_what_surrogate_fit_measured():
     """proxies/priors/surrogate_prior.json (what a default search fits besides its own trainings) holds
     exactly the held-apart results whose fit results/calibration/surrogate.json measured, and no
-    reference architecture: regenerate both with ``python benchmarks/surrogate.py --prior ...``."""
+    reference architecture: regenerate both with
+    ``python -m proxies.calibration.surrogate_fit --prior proxies/priors/surrogate_prior.json``."""
     from proxies import load_prior
     from proxies.calibration.reference import read_reference
 
@@ -116,6 +117,47 @@ def test_the_committed_rank_fidelity_table_recomputes_from_its_scores():
         checked += not math.isnan(k)
     assert checked >= 6  # at least six evaluators measured
 
+
+
+def _defines_main(module: Path) -> bool:
+    """Whether ``module`` defines or imports a top-level ``main``."""
+    import ast
+
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            return True
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == "main" for a in node.names):
+            return True
+    return False
+
+
+def test_every_benchmark_script_is_a_thin_shim_over_a_package_module():
+    """A benchmarks/*.py holds a docstring with its command, ``from <package module> import main`` and
+    ``if __name__ == "__main__": sys.exit(main())``: no function or class of its own, at most 40 lines;
+    the module it imports exists in the package and defines ``main``."""
+    import ast
+
+    scripts = sorted((REPO / "benchmarks").glob("*.py"))
+    assert len(scripts) >= 11
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 40, script.name
+        tree = ast.parse(text)
+        assert f"python benchmarks/{script.name}" in (ast.get_docstring(tree) or ""), script.name
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                                                 ast.Lambda))]
+        assert not defined, (script.name, [getattr(n, "name", "lambda") for n in defined])
+        sources = [n.module for n in tree.body if isinstance(n, ast.ImportFrom)
+                   and [a.name for a in n.names] == ["main"] and not n.level]
+        assert len(sources) == 1, script.name
+        module = REPO.joinpath(*sources[0].split("."))
+        assert sources[0].split(".")[0] in {"search_space", "proxies", "nas"}, (script.name, sources[0])
+        path = module.with_suffix(".py") if module.with_suffix(".py").is_file() else module / "__init__.py"
+        assert path.is_file() and _defines_main(path), (script.name, sources[0])
+        body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant), script.name  # docstring
+        assert len(body) == 2 and ast.unparse(body[1]) == "if __name__ == '__main__':\n    sys.exit(main())", (
+            script.name)
 
 # The working history of the project lives in git, never in what it ships: these phrases say in which working
 # period or for which ticket something was made.

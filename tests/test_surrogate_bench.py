@@ -1,11 +1,10 @@
-"""benchmarks/surrogate.py: fitted on held-apart results only, measured on the reference set, its
-JSON and CSV, and bad input (synthetic searches, run cache and reference with a known rule)."""
+"""proxies.calibration.surrogate_fit (``python -m proxies.calibration.surrogate_fit``, also
+benchmarks/surrogate.py): fitted on held-apart results only, measured on the reference set, its JSON and CSV,
+the prior it writes, and bad input (synthetic searches, run cache and reference with a known rule)."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,14 +15,14 @@ from proxies.scoring.fidelity import FIDELITIES
 from search_space import ArchConfig, SearchSpace, analytic_cost
 from search_space.cli import run_cli
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 FID = FIDELITIES["default"].key()
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    return importlib.import_module("surrogate")
+def bench():
+    import proxies.calibration.surrogate_fit as module
+
+    return module
 
 
 def _rule(arch) -> float:
@@ -103,6 +102,7 @@ def test_prior_writes_what_it_fits_with_the_data_sets_classes_and_statistics(ben
     assert prior.classes == train.classes == tuple(f"class{i}" for i in range(10)) and prior.fidelity == FID
     assert (prior.mean, prior.std) == channel_stats(train.images)  # what the search's ProxyData carries
     assert sorted(prior.archs) == sorted(set(archs) - set(reference)) and prior.digest() == result["fit_digest"]
+    assert prior.source == f"python -m proxies.calibration.surrogate_fit --prior {prior_path}"  # the package command
 
 
 @pytest.mark.parametrize("bad", ["data", "curve", "mixed"])
@@ -137,3 +137,19 @@ def test_search_targets_fit_trained_top1_or_every_evaluated_trials_epoch1(bench,
     got = bench.search_targets(tmp_path, FID, {"ref"})
     assert got["trained"].to_dict() == {"a": 0.3, "b": 0.4}  # screened, other fidelity, reference: out
     assert got["epoch1"].to_dict() == pytest.approx({"a": 0.2, "b": 0.2})  # b: mean of its two trials' epoch 1
+
+
+@pytest.mark.parametrize("command", [["-m", "proxies.calibration.surrogate_fit"], ["benchmarks/surrogate.py"]])
+def test_the_package_command_and_its_script_run_it(command, tmp_path):
+    """``python -m proxies.calibration.surrogate_fit`` (the command that writes the shipped prior) and the
+    script beside it: bad input is one line and exit code 2, and nothing is written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, *command, "--searches", str(tmp_path / "nowhere"),
+                           "--out", str(tmp_path / "o" / "s"), "--prior", str(tmp_path / "prior.json")],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --searches: ") and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists() and not (tmp_path / "prior.json").exists()

@@ -1,5 +1,6 @@
 """How trials run: the Optuna worker loop (one process or ``--workers N``), the Ray Tune
-backend (``nas.backends.ray_tune``, imported on use), and stale-trial recovery."""
+backend (``nas.backends.ray_tune``, imported on use), and stale-trial recovery; ``nas.backends.chaos``
+(``benchmarks/chaos.py``) counts what killing a search at random moments loses."""
 
 from __future__ import annotations
 

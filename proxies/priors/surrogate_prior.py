@@ -3,8 +3,8 @@ start screening from its first proposal instead of once its own trainings suffic
 
 A surrogate fitted on a search's own trained architectures screens only once its fit beats chance
 (:attr:`proxies.priors.surrogate.RidgeSurrogate.useful`), and a short search may not train enough of them
-to full fidelity for that (``benchmarks/surrogate.py`` measures the learning curve). The prior is
-the data ``benchmarks/surrogate.py`` fits and measures (``--prior``): the mean validation top-1 of
+to full fidelity for that (``python -m proxies.calibration.surrogate_fit`` measures the learning curve).
+The prior is the data that command fits and measures and, with ``--prior``, writes: the mean validation top-1 of
 every architecture outside the reference set that the committed searches and the rank-fidelity run
 cache trained at one fidelity on one data set. A search pools it with its own trained architectures
 (its own result replaces the prior's for an architecture both hold) only where it applies: the same

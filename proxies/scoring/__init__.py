@@ -1,6 +1,8 @@
 """Scoring an architecture cheaply: the fidelity (epochs, images, resolution), the short training run
 (:func:`proxies.scoring.train.evaluate`), the zero-cost scores, ``run_proxy`` that runs any of them,
-and Pareto places. ``python -m proxies.evaluate`` is its command line."""
+and Pareto places. ``python -m proxies.evaluate`` is its command line. ``throughput`` (binary network
+against its float twin) and ``memory_format`` (NCHW against NHWC) time its training step
+(``benchmarks/proxy_throughput.py``, ``benchmarks/memory_format.py``)."""
 
 from .fidelity import FIDELITIES, Fidelity, get_fidelity
 from .pareto import crowding_distances, domination_counts, places
