@@ -12,8 +12,26 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
-if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: N processes share the cores, one thread each
-    torch.set_num_threads(1)
+
+
+def _own_cores() -> None:
+    """Under ``pytest -n N`` each worker process takes its own share of the cores (and the processes it
+    starts inherit it, so a search a test starts sizes its threads to that share): N workers that each
+    ran as many threads as there are cores would oversubscribe them, and PyTorch's spinning threads
+    then crawl."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < count:
+        torch.set_num_threads(1)
+        return
+    share = cores[int(worker.removeprefix("gw")) % count::count]
+    os.sched_setaffinity(0, share)
+    torch.set_num_threads(len(share))
+
+
+_own_cores()
 
 
 def shared_dir() -> Path:

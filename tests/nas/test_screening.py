@@ -86,6 +86,7 @@ def _runner(tmp_path, settings, data, k):
     return study, TrialRunner(study, settings, data)
 
 
+@pytest.mark.slow  # scores or trains for tens of seconds
 def test_runner_screens_fresh_proposals_and_never_queued_ones(tmp_path, settings, synthetic_data, fake_evaluate):
     study, runner = _runner(tmp_path, settings, synthetic_data, k=4)
     queued = enqueue_seed_presets(study, runner.settings)

@@ -72,6 +72,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_completes_the_run(tmp_path, c
     assert len(interrupted) == 1 and interrupted[0].user_attrs["arch"] in set(trained["arch"])
 
 
+@pytest.mark.slow  # scores or trains for tens of seconds
 def test_screening_judges_more_candidates_than_it_trains(tmp_path, cifar_dir, fake_evaluate, capsys):
     out = tmp_path / "run"
     assert _search(out, cifar_dir, "--trials", "6", "--no-seed-presets", "--no-compare-presets", "--sampler",

@@ -77,7 +77,7 @@ def test_bad_paper_csv_and_out(tmp_path, image_folder, capsys):
 @pytest.mark.slow
 def test_reference_calibration(tmp_path, image_folder, capsys, monkeypatch):
     """A cheap zero-cost proxy against a (tiny) training reference on three sampled archs."""
-    from proxies import fidelity as fid
+    from proxies.scoring import fidelity as fid
 
     monkeypatch.setitem(fid.FIDELITIES, "tiny", fid.Fidelity(epochs=1, train_subset=100, val_size=50,
                                                              batch_size=32, width_scale=0.5))

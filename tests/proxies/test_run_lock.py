@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from proxies import run_lock
+from proxies.calibration import run_lock
 
 
 def _dead_pid() -> int:

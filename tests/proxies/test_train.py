@@ -57,6 +57,7 @@ def test_each_memory_format_trains_in_it_learns_and_repeats_itself(synthetic_dat
     assert (a.val_top1, a.val_loss) == (b.val_top1, b.val_loss) and a.val_top1 >= 0.2  # chance is 0.1
 
 
+@pytest.mark.slow  # scores or trains for tens of seconds
 def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic_data, tmp_path):
     import io
 
@@ -88,6 +89,7 @@ def test_a_run_resumed_from_a_checkpoint_ends_as_the_uninterrupted_one(synthetic
         evaluate(ARCH, f, synthetic_data, seed=3, resume=state, options=BuildOptions(dropout=0.5))
 
 
+@pytest.mark.slow  # scores or trains for tens of seconds
 def test_resume_is_exact_with_dropout_on(synthetic_data):
     """Dropout draws from torch's global generator: a checkpoint carries its state."""
     f = Fidelity(epochs=2, train_subset=200, val_size=100, batch_size=32, width_scale=0.25)
