@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.slow  # under -n (--dist loadfile) these run in one process: one Ray cluster at a time
+pytestmark = pytest.mark.slow
 
 # Only turns a hang into a failure that shows the command's stderr: no step waits on it to
 # pass. The slowest machine seen ran one of these commands in about 2 minutes.
