@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..data.loader import ProxyData, prepare_data
 from ..data.runtime import check_runtime, set_threads
 from ..scoring.fidelity import Fidelity, get_fidelity
 from ..scoring.run import PROXIES, add_fidelity_args, check_seed, fidelity_from_args, run_proxy
+from ..scoring.zero_cost import BASELINES
 from ..stats import kendall, spearman
 
 __all__ = ["correlations", "default_paper_csv", "main", "score_rows"]
@@ -87,7 +89,7 @@ def _save(rows: list[dict], path: Path) -> None:
     atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
 
 
-def score_rows(jobs: list[dict], proxy: str, fidelity: Fidelity, data: ProxyData, seed: int,
+def score_rows(jobs: list[dict], proxy: str, fidelity: Fidelity, data: ProxyData | None, seed: int,
                out: Path, data_key: str, score_col: str = "score", progress: bool = True) -> list[dict]:
     """Score every job's ``arch`` with ``proxy`` (each architecture once), saving ``out``
     after every evaluation; jobs already scored in ``out`` (same proxy, fidelity, seed and
@@ -163,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m proxies.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--against", choices=("paper", "reference"), default="paper")
-    p.add_argument("--data-dir", help="CIFAR-10 root (default: $NAS_DATA_DIR, else a download)")
+    p.add_argument("--data-dir", help="CIFAR-10 root (default: $NAS_DATA_DIR, else a download; --proxy ops or"
+                   " params against the papers reads no image and needs none)")
     p.add_argument("--proxy", default="train", type=choice(PROXIES, "name"), help=f"one of: {', '.join(PROXIES)}")
     add_fidelity_args(p)
     p.add_argument("--reference-fidelity", default="thorough", help="--against reference: the truth")
@@ -199,9 +202,14 @@ def _main(argv: list[str] | None) -> int:
         jobs = _reference_jobs(args.n, args.seed, args.max_ops)
     set_threads()
     start = time.perf_counter()
-    data_key = str(resolve_data_dir(args.data_dir).resolve())
+    # The papers' own figures (ops, params) read no image: with no data named, none is looked for
+    no_images = (args.proxy in BASELINES and ref is None and args.data_dir is None
+                 and not os.environ.get("NAS_DATA_DIR"))
+    data_key = "none" if no_images else str(resolve_data_dir(args.data_dir).resolve())
 
-    def data_for(f: Fidelity) -> ProxyData:
+    def data_for(f: Fidelity) -> ProxyData | None:
+        if no_images:
+            return None
         return prepare_data(args.data_dir, f.train_subset, f.val_size, args.seed, progress=not args.json)
 
     rows = score_rows(jobs, args.proxy, fidelity, data_for(fidelity), args.seed, out, data_key)

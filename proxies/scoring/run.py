@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from search_space import ArchConfig, build_model
+from search_space import ArchConfig, analytic_cost, build_model
 from search_space.cli import choice
 
 from ..data.folder import DEFAULT_TEST_FRACTION
@@ -99,14 +99,15 @@ def fit_fidelity_to_data(fidelity: Fidelity, args: argparse.Namespace, options: 
                        train_subset_given=getattr(args, "train_subset", None) is not None)
 
 
-def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData, seed: int = 0,
+def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData | None, seed: int = 0,
               *, progress: bool = False, recipe: TrainRecipe | None = None,
               device: str | None = None, checkpoint: Path | None = None) -> dict:
     """Score ``arch`` with ``proxy`` ("train" or a zero-cost name); higher is better.
 
     Returns a dict with ``proxy``, ``score`` (validation top-1 for "train"), ``seconds`` and,
     for "train", every field of :class:`ProxyResult`. The ``params`` and ``ops`` baselines
-    describe ``arch`` itself, never the width-scaled network a fidelity trains.
+    describe ``arch`` itself, never the width-scaled network a fidelity trains: they read no image
+    and build no network, and take ``data`` None.
 
     ``checkpoint`` ("train"): a file the training state is saved to after every epoch and resumed
     from when it holds this very run (architecture, fidelity, seed, recipe). The caller removes
@@ -116,11 +117,14 @@ def run_proxy(arch: ArchConfig, proxy: str, fidelity: Fidelity, data: ProxyData,
     if proxy == "train":
         return _train(arch, fidelity, data, seed, progress, recipe or TrainRecipe(), device, checkpoint)
     start = time.perf_counter()
-    torch.manual_seed(seed)
-    net = arch if proxy in BASELINES else proxy_arch(arch, fidelity)
-    model = build_model(net, data.num_classes, fidelity.resolution)
-    x, y = next(iter(data.train_loader(min(64, len(data.train_y)), seed, augment=False, drop_last=False)))
-    score = zero_cost_score(proxy, model, x, y)
+    if proxy in BASELINES:
+        cost = analytic_cost(arch)
+        score = float(cost.ops() if proxy == "ops" else cost.params)
+    else:
+        torch.manual_seed(seed)
+        model = build_model(proxy_arch(arch, fidelity), data.num_classes, fidelity.resolution)
+        x, y = next(iter(data.train_loader(min(64, len(data.train_y)), seed, augment=False, drop_last=False)))
+        score = zero_cost_score(proxy, model, x, y)
     return {"proxy": proxy, "score": score, "arch": arch.encode(), "fidelity": fidelity.key(),
             "seed": seed, "seconds": time.perf_counter() - start}
 

@@ -99,3 +99,21 @@ def test_the_shipped_papers_tables_are_the_shared_ones(paper_tables):
 
     shipped = pd.read_csv(default_paper_csv())
     pd.testing.assert_frame_equal(shipped, paper_tables)
+
+
+def test_the_papers_own_figures_need_no_images(tmp_path, capsys, monkeypatch):
+    """``--proxy ops`` (or params) against the shipped papers' tables, with no data named and no
+    ``NAS_DATA_DIR``: no image is looked for (none could be downloaded here), and the scores are the
+    architectures' own analytic figures."""
+    from search_space import PRESETS, analytic_cost
+
+    monkeypatch.delenv("NAS_DATA_DIR", raising=False)
+    for name in ("resolve_data_dir", "prepare_data"):
+        monkeypatch.setattr(cal, name, lambda *a, **k: pytest.fail("looked for images"))
+    out = tmp_path / "ops.csv"
+    assert main(["--against", "paper", "--proxy", "ops", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = pd.read_csv(out)
+    assert (rows["data"] == "none").all() and summary["rows_used"] > 10
+    sp = rows[rows["preset"] == "bin_mobilenet_sp"].iloc[0]
+    assert sp["score"] == analytic_cost(PRESETS["bin_mobilenet_sp"].arch).ops()
