@@ -64,5 +64,7 @@ def draw_edf(data: EdfPlotData, paths: list[Path]) -> None:
     fig.tight_layout()
     for path in paths:
         fmt = path.suffix.lstrip(".")
-        atomic_write(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt, metadata={"Title": MARKER}))
+        meta = {"Title": MARKER, **({"Date": None} if fmt == "svg" else {})}
+        with plt.rc_context({"svg.hashsalt": "binas"}):  # the same figure, the same bytes
+            atomic_write(path, lambda f, fmt=fmt, meta=meta: fig.savefig(f, format=fmt, metadata=meta))
     plt.close(fig)

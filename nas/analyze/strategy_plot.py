@@ -63,6 +63,7 @@ def draw_strategies(runs: pd.DataFrame, paths: Sequence[Path]) -> None:
     fig.tight_layout()
     for path in paths:
         fmt = Path(path).suffix.lstrip(".")
-        meta = {"Title": MARKER} if fmt == "svg" else {"Description": MARKER}
-        atomic_write(path, lambda f, fmt=fmt, meta=meta: fig.savefig(f, format=fmt, dpi=110, metadata=meta))
+        meta = {"Title": MARKER, "Date": None} if fmt == "svg" else {"Description": MARKER}
+        with plt.rc_context({"svg.hashsalt": "binas"}):  # the same figure, the same bytes
+            atomic_write(path, lambda f, fmt=fmt, meta=meta: fig.savefig(f, format=fmt, dpi=110, metadata=meta))
     plt.close(fig)

@@ -138,6 +138,7 @@ def draw_pareto(data: ParetoPlotData, targets: list[tuple[BinaryIO, str]]) -> No
         ax,
         [ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7) for name, x, y in data.seeds],
     )
-    for f, fmt in targets:
-        fig.savefig(f, format=fmt)
+    with plt.rc_context({"svg.hashsalt": "binas"}):  # the same figure, the same bytes
+        for f, fmt in targets:
+            fig.savefig(f, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)

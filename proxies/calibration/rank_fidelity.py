@@ -420,5 +420,7 @@ def draw_fidelity(data: FidelityPlotData, paths: Sequence[Path], marker: str) ->
     fig.suptitle(data.title, fontsize=9)
     fig.tight_layout()
     for p in paths:
-        fig.savefig(p, metadata={"Title": marker})
+        meta = {"Title": marker, **({"Date": None} if str(p).endswith(".svg") else {})}
+        with plt.rc_context({"svg.hashsalt": "binas"}):  # the same figure, the same bytes
+            fig.savefig(p, metadata=meta)
     plt.close(fig)
