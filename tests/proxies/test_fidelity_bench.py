@@ -180,7 +180,9 @@ def test_tiny_real_runs(setup, monkeypatch, keep_threads):
     assert len(runs) == 6 and set(runs["arch"]) == set(small)
     train = runs[runs["kind"] == "train"]
     assert train["val_top1"].between(0, 1).all() and (train["sotl_e"] > 0).all()
-    assert (runs["cpu_seconds"] > 0).all() and runs["fidelity"].eq(TINY.key()).all()
+    # params is read off the architecture (no network built): its CPU time may round to 0
+    assert (runs["cpu_seconds"] >= 0).all() and (train["cpu_seconds"] > 0).all()
+    assert runs["fidelity"].eq(TINY.key()).all()
     calls.clear()
     assert main(cmd) == 0 and calls == []
     scores = pd.read_csv(out / "fidelity-scores.csv")
