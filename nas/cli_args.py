@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--prior-file",
         type=Path,
         metavar="FILE",
-        help="another prior file in the shipped prior's form (python -m proxies.priors.surrogate_prior writes one"
-        " without given architectures); default: the shipped one",
+        help="another prior file in the shipped prior's form (python -m proxies.priors --without CSV --out FILE"
+        " writes one without given architectures); default: the shipped one",
     )
     p.add_argument(
         "--workers", type=int_at_least(1), default=1, help="parallel trial processes on this machine (default 1)"
