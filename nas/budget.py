@@ -1,39 +1,12 @@
-"""The OPs budget: parse ``50M`` / ``0.05G`` / ``50e6`` / ``50000000``, and print OPs back."""
+"""The budget and durations on the command line: OPs (:mod:`search_space.budget`) and ``--timeout`` values."""
 
 from __future__ import annotations
 
-import math
 import re
 
+from search_space.budget import format_ops, parse_budget
+
 __all__ = ["format_ops", "parse_budget", "parse_duration"]
-
-_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+]?[0-9]+)?)\s*([kmg]?)\s*$", re.IGNORECASE)
-
-
-def parse_budget(text: str | float | int) -> int:
-    """OPs from ``50M``, ``0.05G``, ``50e6``, ``50000000`` or ``500k`` (whole OPs, > 0).
-
-    Suffixes are decimal (k = 1e3, M = 1e6, G = 1e9), as OPs are counted in the papers.
-    """
-    raw = str(text)
-    m = _NUMBER.match(raw)
-    if not m:
-        raise ValueError(f"--budget: invalid value {raw!r} (expected OPs such as 50M, 0.05G, 50e6 or 50000000)")
-    value = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
-    if not math.isfinite(value) or value < 1:
-        raise ValueError(f"--budget: invalid value {raw!r} (must be at least 1 OP)")
-    if value > 1e15:
-        raise ValueError(f"--budget: invalid value {raw!r} (more than 1e15 OPs)")
-    return int(round(value))
-
-
-def format_ops(ops: float) -> str:
-    """``44.68M`` style: OPs in millions with two decimals (G above 10 G)."""
-    if ops >= 1e10:
-        return f"{ops / 1e9:.2f}G"
-    return f"{ops / 1e6:.2f}M"
-
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|sec|m|min|h|hr)?\s*$", re.IGNORECASE)
 _SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from proxies.data.runtime import check_runtime, usable_cpus
 from proxies.scoring.run import add_fidelity_args, check_seed, data_options_from_args, fidelity_from_args
-from search_space import SearchSpace
+from search_space import SPACE_HELP, SPACES, get_space
 from search_space.cli import ArgumentParser, check_out_folder, choice, int_at_least
 
 from .budget import parse_budget, parse_duration
@@ -17,10 +17,9 @@ from .screening import SCREEN_SCORES, ScreenPolicy
 from .settings import SearchSettings
 from .study import in_memory
 
-__all__ = ["BACKENDS", "SPACES", "build_parser", "parse_args"]
+__all__ = ["BACKENDS", "build_parser", "parse_args"]
 
 BACKENDS = ("optuna", "ray")
-SPACES = ("uniform", "per-stage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--space",
         default="per-stage",
-        type=choice(SPACES),
-        help="uniform: the five stages share one block choice, as every seed model does; per-stage:"
-        " each stage chooses its own (default %(default)s)",
+        type=choice(tuple(SPACES)),
+        help="; ".join(f"{name}: {text}" for name, text in SPACE_HELP.items()) + " (default %(default)s)",
     )
     p.add_argument("--sampler", default="nsga2", type=choice(SAMPLERS), help=f"{', '.join(SAMPLERS)} (default nsga2)")
     p.add_argument(
@@ -175,12 +173,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, SearchSettin
         screen=ScreenPolicy(
             _screen(args), args.screen_score, prior=args.surrogate_prior, prior_file=_prior_file(args.prior_file)
         ),
-        space=SearchSpace(per_stage=args.space == "per-stage"),
+        space=get_space(args.space),
     )
     if args.study_name is not None and (not args.study_name.strip() or "/" in args.study_name):
         raise ValueError(f"--study-name: invalid value {args.study_name!r}")
     args.study_name = args.study_name or (
-        f"search-{budget / 1e6:g}M-{args.fidelity}" + ("-uniform" if args.space == "uniform" else "")
+        f"search-{budget / 1e6:g}M-{args.fidelity}" + ("" if args.space == "per-stage" else f"-{args.space}")
     )
     args.out = args.out or Path("runs") / args.study_name
     check_out_folder(args.out)

@@ -70,6 +70,7 @@ class GuidedSampler(BaseSampler):
         self._prior: dict[str, float] = {}
         self._reservoir: dict[str, float] = {}  # feasible random draws so far: arch -> OPs
         self._features: dict[str, np.ndarray] = {}
+        self._members_of_space: dict[str, bool] = {}
         self._proposed: set[str] = set()
         self._cache: tuple[int, dict[str, Any]] | None = None
         self._fallback = optuna.samplers.RandomSampler(seed=seed)
@@ -126,6 +127,12 @@ class GuidedSampler(BaseSampler):
                 self._features[a] = features(a)
         return np.stack([self._features[a] for a in archs])
 
+    def _in_space(self, arch: str) -> bool:
+        """Whether ``arch`` (a prior's result may lie outside a paper's space) is a point of the space searched."""
+        if arch not in self._members_of_space:
+            self._members_of_space[arch] = self._settings.space.contains(ArchConfig.decode(arch))
+        return self._members_of_space[arch]
+
     def _ops(self, arch: str) -> float:
         return self._settings.ops(ArchConfig.decode(arch))
 
@@ -166,7 +173,7 @@ class GuidedSampler(BaseSampler):
         model = EnsembleModel(self._members, seed=number).fit(self._x(archs), list(data.values()))
         ref = (1.0 / self._settings.num_classes, float(self._settings.budget))
         fitting = [a for a in archs if a in own] + [a for a in archs if a not in own and a in self._prior]
-        inside = [a for a in fitting if self._ops(a) <= self._settings.budget]
+        inside = [a for a in fitting if self._ops(a) <= self._settings.budget and self._in_space(a)]
         elite = sorted(inside, key=lambda a: -data[a])[:ELITE]
         cands = self._draw_candidates(rng, elite, seen)
         if not cands:

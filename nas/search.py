@@ -59,6 +59,22 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
+def _trials(study, settings, args) -> int:
+    """``--trials``, or fewer where the space within the budget holds fewer architectures not yet trained
+    (a small space, such as a paper's own, is trained whole, and the search then ends)."""
+    fits = settings.in_budget()
+    if fits is None:
+        return args.trials
+    left = max(fits - count_trained(study)[0], 0)
+    if left < args.trials:
+        print(
+            f"the {args.space} space holds {fits} architectures within {format_ops(settings.budget)} OPs:"
+            f" this run trains at most the {left} not yet trained (--trials {args.trials})",
+            file=sys.stderr,
+        )
+    return min(args.trials, left)
+
+
 def _compare(study, settings, data, args, target: int, deadline: float | None) -> None:
     """Train the seed presets after a search that did not see them, once it holds its target."""
     started = time.time()
@@ -123,7 +139,7 @@ def _search(argv: list[str] | None) -> int:
             f" ({len(unfinished(study, settings))} preset(s) left; --trials is not used this run)"
         )
     else:
-        done, target, continuing = set_target(study, args.trials)
+        done, target, continuing = set_target(study, _trials(study, settings, args))
         plan = f"{'completing' if continuing else 'running'} {target - done} trial(s) (target {target})"
     deadline = start + args.timeout_s if args.timeout_s else None
     manifest = Manifest(

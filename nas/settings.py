@@ -8,6 +8,7 @@ from typing import Any
 
 from proxies import DataOptions, Fidelity
 from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
+from search_space.named import LISTED
 from search_space.checks import check_int
 
 from .screening import ScreenPolicy
@@ -47,6 +48,13 @@ class SearchSettings:
 
     def fits(self, arch: ArchConfig) -> bool:
         return self.ops(arch) <= self.budget
+
+    def in_budget(self, limit: int = LISTED) -> int | None:
+        """How many architectures of the space fit the budget, for a space of at most ``limit`` (listed
+        whole); None for a larger one."""
+        if self.space.size() > limit:
+            return None
+        return sum(self.fits(a) for a in self.space.enumerate(limit))
 
     def meta(self) -> dict[str, Any]:
         """The JSON-able identity of the study (compared on resume)."""

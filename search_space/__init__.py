@@ -29,6 +29,7 @@ from .deploy import (
     pack_binary_state,
     unpack_binary_state,
 )
+from .named import SPACE_HELP, SPACES, get_space, space_name
 from .ops import CONVENTIONS, OpsReport, count_model_ops, count_ops
 from .presets import PAPER_ROWS, PRESETS, SEED_PRESETS, Preset, get_preset, preset_for_paper_row
 from .skeleton import make_divisible, skeleton
@@ -46,6 +47,8 @@ __all__ = [
     "PRESETS",
     "SCOPES",
     "SEED_PRESETS",
+    "SPACES",
+    "SPACE_HELP",
     "TOPOLOGIES",
     "ArchConfig",
     "BinaryActivation",
@@ -71,6 +74,7 @@ __all__ = [
     "dw_groups",
     "encode",
     "get_preset",
+    "get_space",
     "make_divisible",
     "model_spec",
     "pack_binary_state",
@@ -78,5 +82,6 @@ __all__ = [
     "resolve_arch",
     "sign",
     "skeleton",
+    "space_name",
     "unpack_binary_state",
 ]

@@ -7,7 +7,9 @@ papers' models included (a seed model is the point where all stages agree).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from itertools import product
 from math import prod
 from typing import Any
 
@@ -102,6 +104,42 @@ class SearchSpace:
         )
         stages = per_stage**NUM_STAGES if self.per_stage else per_stage
         return len(self.widths) * len(self.depths) * stages
+
+    @classmethod
+    def from_choices(cls, choices: Mapping[str, Sequence]) -> SearchSpace:
+        """The space whose :meth:`choices` are ``choices`` (as a study stores them)."""
+        per_stage = any(name.startswith("s0.") for name in choices)
+        prefix = "s0." if per_stage else "all."
+        fields_of = {"topology": "topologies", "placement": "placements", "k": "ks", "expansion": "expansions",
+                     "activation": "activations", "binary_scope": "binary_scopes"}
+        try:
+            kw = {field: tuple(choices[prefix + name]) for name, field in fields_of.items()}
+            return cls(**kw, widths=tuple(choices["width"]), depths=tuple(choices["depth"]), per_stage=per_stage)
+        except KeyError as exc:
+            raise ValueError(f"search space: the stored choices lack {exc.args[0]!r}") from None
+
+    def enumerate(self, limit: int = 100_000) -> Iterator[ArchConfig]:
+        """Every distinct architecture of the space, in a fixed order (a space of more than ``limit``
+        architectures is refused: the per-stage space holds billions)."""
+        if self.size() > limit:
+            raise ValueError(
+                f"search space: {self.size():,} architectures are too many to list (at most {limit:,})"
+            )
+        values = self._stage_values()
+        blocks: dict[StageConfig, None] = {}
+        for combo in product(*values.values()):
+            stage = dict(zip(values, combo, strict=True))
+            if stage["topology"] == "cascade":
+                stage["expansion"] = None
+            blocks.setdefault(StageConfig(**stage))
+        seen: set[ArchConfig] = set()
+        stage_sets = product(blocks, repeat=NUM_STAGES) if self.per_stage else ((b,) * NUM_STAGES for b in blocks)
+        for width, depth, stages in product(self.widths, self.depths, list(stage_sets)):
+            arch = ArchConfig(tuple(stages), width, depth) if self.per_stage else ArchConfig.uniform(
+                stages[0], width, depth)
+            if arch not in seen:
+                seen.add(arch)
+                yield arch
 
     # -- moves ---------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> ArchConfig:

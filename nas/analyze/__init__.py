@@ -10,7 +10,6 @@ from .cli import main
 from .confirm import CONFIRM_COLUMNS, CONFIRM_VERDICTS, confirm_markdown, confirm_table, fresh_seeds
 from .edf import (
     CHOICES,
-    SPACES,
     choice_values,
     draw_archs,
     edf_curves,
@@ -32,7 +31,6 @@ __all__ = [
     "CONFIRM_VERDICTS",
     "Claim",
     "EdfPlotData",
-    "SPACES",
     "VERDICTS",
     "best_of_k_below",
     "best_of_k_median",

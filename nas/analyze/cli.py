@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from itertools import zip_longest
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +47,7 @@ from proxies.calibration.fidelity_runs import load_runs, run_cached
 from proxies.data.runtime import check_runtime
 from proxies.manifest import Manifest, file_identity
 from proxies.scoring.run import add_fidelity_args, data_options_from_args, fidelity_from_args
-from search_space import PRESETS, SEED_PRESETS
+from search_space import PRESETS, SEED_PRESETS, SPACES
 from search_space.cli import ArgumentParser, check_ours, check_out_folder, int_at_least, make_out_folder, run_cli
 from search_space.files import atomic_write_text
 
@@ -58,7 +59,6 @@ from .edf import (
     ARCH_COLUMNS,
     EDF_TITLE,
     SHARE_COLUMNS,
-    SPACES,
     STATS_COLUMNS,
     choice_values,
     draw_archs,
@@ -110,6 +110,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _n_archs(text: str) -> int | None:
+    """``--n``: an integer >= 2, or ``all`` (None)."""
+    if text == "all":
+        return None
+    try:
+        return int_at_least(2)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(")", " or all)")) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="python -m nas.analyze", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,8 +131,18 @@ def _parser() -> argparse.ArgumentParser:
     _common(c)
     e = sub.add_parser("edf", help="error EDFs of random architectures within a budget, per design choice")
     e.add_argument("--budget", required=True, help="OPs budget, e.g. 50M")
-    e.add_argument("--n", type=int_at_least(2), default=60, help="architectures per space (default 60)")
-    e.add_argument("--spaces", default="uniform,per-stage", help="comma-separated: uniform, per-stage (default both)")
+    e.add_argument(
+        "--n",
+        type=_n_archs,
+        default=60,
+        help="architectures per space, or 'all': every one within the budget, for a space small enough to"
+        " list (sp, mobinet; default 60)",
+    )
+    e.add_argument(
+        "--spaces",
+        default="uniform,per-stage",
+        help=f"comma-separated: {', '.join(SPACES)} (default uniform,per-stage)",
+    )
     e.add_argument("--seed", type=int_at_least(0), default=0, help="the draw's seed (training seed is 0)")
     e.add_argument("--bootstrap", type=int_at_least(0), default=2000, help="bootstrap resamples (default 2000)")
     _common(e)
@@ -270,7 +290,7 @@ def _edf(args: argparse.Namespace) -> int:
     # the OPs as a default search counts them (its convention, resolution and classes), recorded beside each score
     settings = SearchSettings(budget=int(budget), fidelity=fidelity, data=data_options_from_args(args))
     spec = RunSpec("train", fidelity, 0)
-    order = [a.encode() for pair in zip(*drawn.values(), strict=True) for a in pair]  # spaces interleaved
+    order = [a.encode() for row in zip_longest(*drawn.values()) for a in row if a is not None]  # spaces interleaved
     runs = _run(args, [spec], order)
     scores = _scores(runs, fidelity.key())
     rows = []
@@ -305,8 +325,9 @@ def _edf(args: argparse.Namespace) -> int:
     atomic_write_text(args.out / "edf-stats.csv", stats.to_csv(index=False))
     atomic_write_text(args.out / "edf-shares.csv", shares.to_csv(index=False))
     how = (
-        f"Proxy top-1 error at fidelity `{fidelity.key()}` of architectures drawn uniformly at random within"
-        f" {args.budget} OPs (draw seed {args.seed}, training seed 0), split by each choice's value (in the"
+        f"Proxy top-1 error at fidelity `{fidelity.key()}` of "
+        + ("every architecture of the space" if args.n is None else "architectures drawn uniformly at random")
+        + f" within {args.budget} OPs (draw seed {args.seed}, training seed 0), split by each choice's value (in the"
         " per-stage space: the value of at least 3 of the 5 stages, else `mixed`). *vs the rest*: the value's"
         " median error less the median of every other architecture of the space, in points, with a 95%"
         " bootstrap interval (bold: it excludes 0; negative: lower error). *at equal OPs*: the same on the"

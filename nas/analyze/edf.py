@@ -43,14 +43,13 @@ import pandas as pd
 from scipy import stats
 
 from proxies.stats import MIN_SAMPLE, benjamini_hochberg, compare_samples
-from search_space import NUM_STAGES, ArchConfig, SearchSpace, analytic_cost
+from search_space import NUM_STAGES, ArchConfig, analytic_cost, get_space
 
 __all__ = [
     "ARCH_COLUMNS",
     "CHOICES",
     "EDF_TITLE",
     "SHARE_COLUMNS",
-    "SPACES",
     "STATS_COLUMNS",
     "choice_values",
     "draw_archs",
@@ -61,7 +60,7 @@ __all__ = [
     "ops_residuals",
 ]
 
-SPACES = {"uniform": False, "per-stage": True}  # name -> SearchSpace(per_stage=...)
+_DRAW_STREAM = ("uniform", "per-stage", "sp", "mobinet")  # a space's random stream (fixed: draws stay as they were)
 STAGE_CHOICES = ("topology", "placement", "k", "expansion", "activation", "binary_scope")
 CHOICES = (*STAGE_CHOICES, "width", "depth")
 ARCH_COLUMNS = [
@@ -86,11 +85,23 @@ MAJORITY = NUM_STAGES // 2 + 1
 EMPTY_DRAWS = 20_000  # draws without a single fit before a budget is called too small
 
 
-def draw_archs(space_name: str, n: int, budget: float, seed: int, max_draws: int = 1_000_000) -> list[ArchConfig]:
+def draw_archs(
+    space_name: str, n: int | None, budget: float, seed: int, max_draws: int = 1_000_000
+) -> list[ArchConfig]:
     """``n`` distinct architectures of the space drawn uniformly at random among those within ``budget``
-    (rejection sampling on the analytic OPs, as the search's feasible sampler does)."""
-    space = SearchSpace(per_stage=SPACES[space_name])
-    rng = np.random.default_rng([seed, list(SPACES).index(space_name)])
+    (rejection sampling on the analytic OPs, as the search's feasible sampler does); ``n=None``: every
+    architecture of a space small enough to list (:meth:`SearchSpace.enumerate`) within ``budget``, in
+    a random order."""
+    space = get_space(space_name, "--spaces")
+    rng = np.random.default_rng([seed, _DRAW_STREAM.index(space_name)])
+    if n is None:
+        try:
+            fits = [a for a in space.enumerate() if analytic_cost(a).ops() <= budget]
+        except ValueError as exc:
+            raise ValueError(f"--n: all cannot list the {space_name} space ({exc}); give a number") from None
+        if not fits:
+            raise ValueError(f"--budget: no architecture of the {space_name} space fits {budget / 1e6:g}M OPs")
+        return [fits[i] for i in rng.permutation(len(fits))]
     seen: dict[str, ArchConfig] = {}
     for draw in range(1, max_draws + 1):
         arch = space.sample(rng)
@@ -105,7 +116,7 @@ def draw_archs(space_name: str, n: int, budget: float, seed: int, max_draws: int
             )
     raise ValueError(
         f"--n: only {len(seen)} distinct architectures of the {space_name} space fit the budget in"
-        f" {max_draws} draws (use a smaller --n or a larger --budget)"
+        f" {max_draws} draws (use a smaller --n, --n all, or a larger --budget)"
     )
 
 

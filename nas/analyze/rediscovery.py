@@ -9,13 +9,16 @@ and how often each of the papers' key choices is rediscovered.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from proxies.data.loader import DEFAULT_TEST_FRACTION
+from search_space import SearchSpace, space_name
 
 from ..budget import format_ops
+from .optimum import OPTIMUM_COLUMNS, against_optimum
 from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k
 from .search_folder import open_search
 
@@ -48,6 +51,7 @@ RUN_COLUMNS = [
     "train_minutes",
     *BASELINE_COLUMNS,
     "hypervolume",
+    *OPTIMUM_COLUMNS,
 ]
 RUN_HEADER = RUN_COLUMNS[:13]  # the columns of the first version: a runs table that starts so is ours
 PRESET_COLUMNS = [
@@ -86,7 +90,7 @@ CHOICE_COLUMNS = [
     "p_ops",
 ]
 _INTS = {
-    "runs": ["trials", "trained", "front", "random_n", "random_k", "random_rank"],
+    "runs": ["trials", "trained", "front", "random_n", "random_k", "random_rank", "space_n", "space_rank"],
     "presets": ["nearest_distance"],
     "choices": ["near", "trained"],
 }
@@ -125,8 +129,9 @@ def rediscovery_tables(
     runs, presets, choices = [], [], []
     for name, d in reports.items():
         meta, best, counts = d["meta"], d["best"] or {}, d["counts"]
-        space, budget = "per-stage" if meta.get("per_stage") else "uniform", float(meta["budget"])
+        space, budget = _space(meta), float(meta["budget"])
         baseline, data_seed = dict.fromkeys(BASELINE_COLUMNS), _search_seed(name, meta, (seeds or {}).get(name))
+        optimum = dict.fromkeys(OPTIMUM_COLUMNS)
         if sample is not None:
             search = {
                 "space": space,
@@ -138,6 +143,7 @@ def rediscovery_tables(
                 **{c: meta.get(c) for c in ("fidelity", "convention", "resolution", "num_classes")},
             }
             baseline = random_baseline(sample, search, best.get("top1"), search_cost_k(d["trials"], meta["fidelity"]))
+            optimum = against_optimum(sample, search, best)
         runs.append(
             {
                 "run": name,
@@ -155,6 +161,7 @@ def rediscovery_tables(
                 "train_minutes": d["train_seconds"] / 60,
                 **baseline,
                 "hypervolume": _last(d["trials"].get("hypervolume") if "trials" in d else None),
+                **optimum,
             }
         )
         presets += [{"run": name, **{c: e.get(c) for c in PRESET_COLUMNS[1:]}} for e in d["seeds"]]
@@ -174,6 +181,14 @@ def rediscovery_tables(
     for key, cols in _INTS.items():  # integers stay integers (missing: <NA>), not 3.0 / nan
         tables[key][cols] = tables[key][cols].astype("Int64")
     return tables
+
+
+def _space(meta: dict) -> str:
+    """The name of the space a study searched (``custom`` for one binas does not name)."""
+    stored = json.loads(meta.get("space") or "{}")
+    if stored:
+        return space_name(SearchSpace.from_choices(stored)) or "custom"
+    return "per-stage" if meta.get("per_stage") else "uniform"
 
 
 def _last(values) -> float | None:
@@ -265,6 +280,35 @@ def _random_lines(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _optimum_lines(runs: pd.DataFrame) -> list[str]:
+    """The section on the space's optimum, for the runs whose whole space the sample lists (none: no section)."""
+    rows = runs[runs["space_n"].notna()]
+    if rows.empty:
+        return []
+    lines = [
+        "",
+        "## Against the space's optimum",
+        "",
+        "The random sample holds every architecture of the space within the budget, each trained once (data"
+        " seed 0): the search's best architecture is looked up there (whatever seed the search ran at). *rank*:"
+        " its place among them by that score (1: the optimum); *regret*: the optimum's score less its score,"
+        " in points.",
+        "",
+        "| run | best architecture | its score in the listing | rank | regret | the optimum |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, r in rows.iterrows():
+        score = _pct(r["space_top1"])
+        rank = "-" if _missing(r["space_rank"]) else f"{r['space_rank']} of {r['space_n']}"
+        regret = "-" if _missing(r["space_regret"]) else f"{100 * r['space_regret']:.1f}"
+        arch = "-" if _missing(r["best_arch"]) else f"`{r['best_arch']}`"
+        lines.append(
+            f"| {r['run']} | {arch} | {score} | {rank} | {regret} | `{r['space_best_arch']}`"
+            f" ({_pct(r['space_best_top1'])}) |"
+        )
+    return lines
+
+
 def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
     from ..report.choices import NEAR_RATIO  # nas.report imports Optuna: only this command needs it
 
@@ -288,7 +332,7 @@ def rediscovery_markdown(t: dict[str, pd.DataFrame]) -> str:
             f" {_top1(r['best_top1'], r['best_top1_se'])} | {_hv(r['hypervolume'])} |"
             f" {r['train_minutes']:.0f} min |"
         )
-    lines += _random_lines(runs)
+    lines += _random_lines(runs) + _optimum_lines(runs)
     lines += [
         "",
         "## The seed presets against each front",

@@ -46,6 +46,7 @@ __all__ = [
     "choice_share",
     "key_choice_lines",
     "key_choice_rows",
+    "key_choices_in",
     "partial_spearman",
     "random_shares",
 ]
@@ -64,6 +65,18 @@ class KeyChoice:
     paper: str
     preset: str
     condition: tuple[tuple[str, tuple], ...]
+
+    def possible_in(self, space: SearchSpace) -> bool:
+        """Whether an architecture of ``space`` can have the choice (MoBiNet's Mid block cannot be
+        in MobileNet-Sp's space)."""
+        values = space.choices()
+        prefix = "s0." if space.per_stage else "all."
+        return all(set(values[prefix + name]) & set(allowed) for name, allowed in self.condition)
+
+
+def key_choices_in(space: SearchSpace) -> tuple[KeyChoice, ...]:
+    """The :data:`KEY_CHOICES` an architecture of ``space`` can have."""
+    return tuple(c for c in KEY_CHOICES if c.possible_in(space))
 
 
 KEY_CHOICES = (
@@ -98,19 +111,19 @@ def choice_share(frame: pd.DataFrame, choice: KeyChoice) -> pd.Series:
     return hits / NUM_STAGES
 
 
-_RANDOM: dict[tuple, dict[str, float] | None] = {}  # (per_stage, budget, cache_key) -> shares
+_RANDOM: dict[tuple, dict[str, float] | None] = {}  # (space, budget, cache_key) -> shares
 
 
 def random_shares(
-    per_stage: bool, budget: float, ops_of: Callable[[ArchConfig], float], cache_key: tuple = ()
+    space: SearchSpace, budget: float, ops_of: Callable[[ArchConfig], float], cache_key: tuple = ()
 ) -> dict[str, float] | None:
-    """Each key choice's mean share among :data:`RANDOM_DRAWS` architectures drawn uniformly from the
-    space (``per_stage``) with ``ops_of(arch) <= budget`` (rejection sampling with a fixed seed); None
+    """Each key choice's mean share among :data:`RANDOM_DRAWS` architectures drawn uniformly from
+    ``space`` with ``ops_of(arch) <= budget`` (rejection sampling with a fixed seed); None
     when fewer than a tenth of them fit in :data:`MAX_DRAWS` draws. ``cache_key`` names ``ops_of``
     (its convention): the draw is done once per process for each space, budget and key."""
-    key = (per_stage, float(budget), cache_key)
+    key = (space, float(budget), cache_key)
     if key not in _RANDOM:
-        space, rng = SearchSpace(per_stage=per_stage), np.random.default_rng(0)
+        rng = np.random.default_rng(0)
         archs: list[ArchConfig] = []
         for _ in range(MAX_DRAWS):
             arch = space.sample(rng)
@@ -120,7 +133,7 @@ def random_shares(
                     break
         frame = pd.DataFrame([choice_row(a) for a in archs])
         _RANDOM[key] = (
-            {c.label: float(choice_share(frame, c).mean()) for c in KEY_CHOICES}
+            {c.label: float(choice_share(frame, c).mean()) for c in key_choices_in(space)}
             if len(archs) >= RANDOM_DRAWS // 10
             else None
         )
@@ -171,13 +184,14 @@ def key_choice_rows(
     best: dict | None,
     preset_ops: dict[str, float],
     random: dict[str, float] | None = None,
+    choices: tuple[KeyChoice, ...] = KEY_CHOICES,
 ) -> list[dict]:
-    """One dict per :data:`KEY_CHOICES` entry (see the module docstring); ``preset_ops`` maps each
-    preset to its OPs under the study's convention, ``random`` each choice to its chance level
-    (:func:`random_shares`)."""
+    """One dict per key choice of ``choices`` (see the module docstring; :func:`key_choices_in` gives those
+    of a space); ``preset_ops`` maps each preset to its OPs under the study's convention, ``random`` each
+    choice to its chance level (:func:`random_shares`)."""
     trained = trials[(trials["outcome"] == Outcome.TRAINED) & trials["top1"].notna()].drop_duplicates("arch")
     rows = []
-    for choice in KEY_CHOICES:
+    for choice in choices:
         share = choice_share(trained, choice)
         row = {
             "choice": choice.label,

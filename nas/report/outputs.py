@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from search_space import ArchConfig, SearchSpace
+from search_space import ArchConfig, SearchSpace, space_name
 from search_space.files import atomic_write, atomic_write_text
 
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
 from ..proposer import hypervolume
 from ..study import study_meta
-from .choices import KEY_CHOICES, key_choice_lines, key_choice_rows, random_shares
+from .choices import key_choice_lines, key_choice_rows, key_choices_in, random_shares
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
 from .plot import draw_pareto, pareto_plot_data
 from .presets import arch_ops, num, preset_entries, preset_lines, preset_ops, preset_points
@@ -37,7 +37,24 @@ def _per_stage(meta: dict) -> bool:
     return any(name.startswith("s0.") for name in json.loads(meta.get("space") or "{}"))
 
 
+def study_space(meta: dict) -> SearchSpace:
+    """The space a study searched, from its stored choices (older studies: the default spaces)."""
+    stored = json.loads(meta.get("space") or "{}")
+    if stored:
+        return SearchSpace.from_choices(stored)
+    return SearchSpace(per_stage=_per_stage(meta))
+
+
+_SPACE_TEXT = {
+    "sp": "sp (MobileNet-Sp's own design space)",
+    "mobinet": "mobinet (MoBiNet's own design space)",
+}
+
+
 def _space_name(meta: dict) -> str:
+    name = space_name(study_space(meta))
+    if name in _SPACE_TEXT:
+        return _SPACE_TEXT[name]
     if _per_stage(meta):
         return "per-stage (each stage its own block choices)"
     return "uniform (one block choice for all five stages)"
@@ -121,7 +138,7 @@ def report_data(study) -> dict:
     trials = add_uncertainty(trials, noise)
     trials["hypervolume"] = hypervolume_so_far(trials, budget, 1.0 / float(meta["num_classes"]))
     front = pareto_frame(trials, budget)
-    space = SearchSpace(per_stage=_per_stage(meta))  # distances and membership only need per_stage
+    space = study_space(meta)
     seeds = preset_entries(study, meta, trials, front, noise, space)
     freq = {c: front[c].dropna().astype(str).value_counts().to_dict() for c in choice_columns()} if len(front) else {}
     counts = trials["outcome"].value_counts().to_dict()
@@ -134,9 +151,10 @@ def report_data(study) -> dict:
                 entry["within_noise"] = lead_within_noise(
                     float(best["top1"]), num(best["top1_se"]), entry["top1"], entry["top1_se"]
                 )
-    ops = {c.preset: preset_ops(c.preset, meta) for c in KEY_CHOICES}
+    choices = key_choices_in(space)
+    ops = {c.preset: preset_ops(c.preset, meta) for c in choices}
     convention = (meta["convention"], int(meta["resolution"]), int(meta["num_classes"]))
-    random = random_shares(space.per_stage, budget, lambda a: arch_ops(a, meta), convention)
+    random = random_shares(space, budget, lambda a: arch_ops(a, meta), convention)
     return {
         "meta": meta,
         "study": study.study_name,
@@ -144,7 +162,7 @@ def report_data(study) -> dict:
         "front": front,
         "best": best,
         "seeds": seeds,
-        "key_choices": key_choice_rows(trials, front, best, ops, random),
+        "key_choices": key_choice_rows(trials, front, best, ops, random, choices),
         "choice_frequency": freq,
         "counts": counts,
         "noise": noise,

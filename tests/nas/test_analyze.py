@@ -36,7 +36,7 @@ from nas.analyze.cli import main
 from nas.analyze.edf import STATS_COLUMNS
 from proxies.calibration.calibrate import default_paper_csv, read_paper_table
 from proxies.calibration.fidelity_runs import RUN_COLUMNS
-from search_space import ArchConfig, analytic_cost, get_preset
+from search_space import ArchConfig, analytic_cost, get_preset, get_space
 from search_space.cli import run_cli
 
 
@@ -158,6 +158,16 @@ def test_draw_archs_distinct_within_budget_and_repeatable():
     assert all(len(set(x.stages)) == 1 for x in u)
     with pytest.raises(ValueError, match="--n: only"):
         draw_archs("uniform", 5, 1e5, seed=0, max_draws=200)
+
+
+def test_draw_all_lists_a_small_space_within_the_budget_in_a_random_order():
+    archs = draw_archs("mobinet", None, 32.1e6, seed=0)
+    expect = {a.encode() for a in get_space("mobinet").enumerate() if ops_of(a) <= 32.1e6}
+    assert len(archs) == len(expect) == 32 and {a.encode() for a in archs} == expect
+    assert [a.encode() for a in draw_archs("mobinet", None, 32.1e6, seed=0)] == [a.encode() for a in archs]
+    assert [a.encode() for a in draw_archs("mobinet", None, 32.1e6, seed=1)] != [a.encode() for a in archs]
+    with pytest.raises(ValueError, match="--n: all cannot list the per-stage space"):
+        draw_archs("per-stage", None, 50e6, seed=0)
 
 
 def test_choice_values_majority_or_mixed():
@@ -287,6 +297,9 @@ def test_edf_and_claims_real_runs_resume(tmp_path, image_folder, capsys):
     (["edf", "--budget", "50M", "--spaces", "global"], "--spaces: unknown value 'global'"),
     (["edf", "--budget", "fifty"], "--budget: invalid value 'fifty'"),
     (["edf", "--budget", "50M", "--n", "1"], "--n: invalid value 1"),
+    (["edf", "--budget", "50M", "--n", "every"], "--n: invalid value 'every' (expected an integer >= 2 or all)"),
+    (["edf", "--budget", "50M", "--n", "all", "--spaces", "per-stage"], "--n: all cannot list the per-stage space"),
+    (["edf", "--budget", "10M", "--n", "all", "--spaces", "mobinet"], "--budget: no architecture of the mobinet"),
     (["claims", "--seeds", "1"], "--seeds: invalid value 1"),
     (["edf", "--budget", "1M", "--spaces", "uniform"], "--budget: no architecture of the uniform space fit 1M OPs"),
     (["edf", "--budget", "50M", "--spaces", " , "], "--spaces: no space given in ' , '"),

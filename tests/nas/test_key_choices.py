@@ -13,11 +13,12 @@ from nas.report.choices import (
     choice_share,
     key_choice_lines,
     key_choice_rows,
+    key_choices_in,
     partial_spearman,
     random_shares,
 )
 from nas.report.records import choice_row
-from search_space import NUM_STAGES, ArchConfig
+from search_space import NUM_STAGES, ArchConfig, SearchSpace, get_space
 
 SP = "S-none-k0-2xdw-relu-pw"
 L_ALL = "L-none-k0-relu-all"
@@ -168,13 +169,23 @@ def test_random_shares_chance_levels():
         calls.append(arch)
         return 0.0
 
-    shares = random_shares(False, 1e9, free, ("test-free",))
+    shares = random_shares(SearchSpace(per_stage=False), 1e9, free, ("test-free",))
     # uniform space, choices drawn independently: 1 of 3 topologies, 1 of 3 scopes, 1 of 4 placements, 1 of 2
     for label, p in (("parallel DW/PW", 1 / 3), ("binary 1x1 only", 1 / 3), ("parallel DW/PW, binary 1x1 only", 1 / 9),
                      ("Mid block", 1 / 4), ("PReLU", 1 / 2)):
         assert abs(shares[label] - p) < 4 * (p * (1 - p) / 300) ** 0.5, label
     n = len(calls)
-    assert random_shares(False, 1e9, free, ("test-free",)) is shares and len(calls) == n  # drawn once
-    assert random_shares(True, 1.0, lambda a: 1e6, ("test-nothing-fits",)) is None
+    assert random_shares(SearchSpace(per_stage=False), 1e9, free, ("test-free",)) is shares and len(calls) == n
+    assert random_shares(SearchSpace(), 1.0, lambda a: 1e6, ("test-nothing-fits",)) is None
     rows = key_choice_rows(_frame([_row([SP] * 5, 0.4, 44e6)]), _frame([]), None, OPS, shares)
     assert [r["random_share"] for r in rows] == [shares[c.label] for c in KEY_CHOICES]
+
+
+def test_a_paper_space_has_only_the_key_choices_it_can_hold():
+    assert [c.label for c in key_choices_in(get_space("mobinet"))] == ["Mid block, K >= 3, PReLU", "Mid block",
+                                                                        "K >= 3", "PReLU"]
+    assert [c.label for c in key_choices_in(get_space("sp"))] == ["parallel DW/PW, binary 1x1 only",
+                                                                   "parallel DW/PW", "binary 1x1 only"]
+    assert key_choices_in(SearchSpace()) == KEY_CHOICES
+    shares = random_shares(get_space("mobinet"), 1e9, lambda a: 0.0, ("test-mobinet",))
+    assert set(shares) == {"Mid block, K >= 3, PReLU", "Mid block", "K >= 3", "PReLU"}

@@ -104,6 +104,29 @@ def test_uniform_space_ties_the_stages_together(tmp_path, cifar_dir, fake_evalua
     assert "a different search space" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("sampler", ["guided", "nsga2"])
+def test_a_paper_space_smaller_than_trials_is_trained_whole_and_the_search_ends(
+    sampler, tmp_path, cifar_dir, fake_evaluate, capsys
+):
+    """MoBiNet's space within 21M OPs: no extra block, K 0 or 1, ReLU or PReLU (4 architectures)."""
+    out = tmp_path / "m"
+    rc = run_cli(main, ["--budget", "21M", "--data-dir", str(cifar_dir), "--out", str(out), *TINY, "--trials", "6",
+                        "--space", "mobinet", "--sampler", sampler, "--no-seed-presets", "--no-compare-presets"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "the mobinet space holds 4 architectures within 21.00M OPs: this run trains at most the 4" in err
+    trained = _trained(out)
+    assert len(trained) == 4 and trained["arch"].is_unique
+    assert set(trained["arch"]) == {f"w1.0-d1:L-none-k{k}-{a}-all" for k in (0, 1) for a in ("relu", "prelu")}
+    assert "space mobinet (MoBiNet's own design space)" in (out / "report.md").read_text()
+    assert "Mid block" in (out / "report.md").read_text() and "parallel DW/PW" not in (out / "report.md").read_text()
+    # the same command again: nothing left to train, the study and its outputs stay
+    assert run_cli(main, ["--budget", "21M", "--data-dir", str(cifar_dir), "--out", str(out), *TINY, "--trials", "6",
+                          "--space", "mobinet", "--sampler", sampler, "--no-seed-presets", "--no-compare-presets"]) == 0
+    assert "trains at most the 0 not yet trained" in capsys.readouterr().err
+    assert len(_trained(out)) == 4 and len(fake_evaluate.calls) == 4
+
+
 @pytest.mark.e2e
 def test_real_search_learns(tmp_path, cifar_dir, capsys):
     """Two seed presets trained for real on 2,000 CIFAR-10 images: the binary MobileNet-Sp
