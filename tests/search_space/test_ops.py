@@ -7,6 +7,7 @@ import pytest
 
 from search_space import (
     PRESETS,
+    SEED_PRESETS,
     BuildOptions,
     SearchSpace,
     analytic_cost,
@@ -72,10 +73,12 @@ def test_unknown_convention_raises():
         count_ops(PRESETS["mobilenet_v1"].arch, convention="flops")
 
 
-def _assert_agree(arch, resolution=224, num_classes=1000, options=None):
+def _assert_agree(arch, resolution=224, num_classes=1000, options=None, conventions=("bireal", "with-bn")):
+    """fvcore's count of the built model (one trace per convention, the slow part) against the analytic one.
+    The conventions differ only in BN: fp and binary MACs, the same in both, are compared in each."""
     options = options or BuildOptions()
     model = build_model(arch, num_classes, resolution, options)
-    for convention in ("bireal", "with-bn"):
+    for convention in conventions:
         r = count_model_ops(model, resolution, convention)
         c = analytic_cost(arch, num_classes, resolution, options)
         assert c.ops(with_bn=convention == "with-bn") == pytest.approx(r.ops, rel=1e-3), convention
@@ -88,15 +91,21 @@ def _assert_agree(arch, resolution=224, num_classes=1000, options=None):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", UNIQUE)
 def test_analytic_agrees_with_fvcore_on_every_preset(name):
-    _assert_agree(PRESETS[name].arch)
+    # Every layer's count is a function of its input size: the seed models are checked at the deployment
+    # size the OPs are quoted at, the other presets (the same layers in other mixes) at a cheaper 64 px.
+    seed = name in (*SEED_PRESETS, "mobilenet_v1")
+    _assert_agree(PRESETS[name].arch, 224 if seed else 64, conventions=("bireal", "with-bn") if seed else ("with-bn",))
 
 
 @pytest.mark.slow
 def test_analytic_agrees_with_fvcore_on_random_samples():
     rng = np.random.default_rng(2024)
     space = SearchSpace()
-    for i in range(50):
+    for i in range(30):
         arch = space.sample(rng)
         # Alternate deployment settings so odd resolutions and class counts are covered too.
-        resolution, classes = ((224, 1000), (32, 10), (160, 100))[i % 3]
-        _assert_agree(arch, resolution, classes, BuildOptions(sign_bias=i % 2 == 0))
+        settings = ((224, 1000), (32, 10), (64, 1000), (48, 10), (96, 100), (32, 100), (160, 100), (40, 10),
+                    (64, 10), (80, 1000))
+        resolution, classes = settings[i % len(settings)]
+        _assert_agree(arch, resolution, classes, BuildOptions(sign_bias=i % 2 == 0),
+                      conventions=(("bireal", "with-bn")[i // 2 % 2],))
