@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from proxies.manifest import MANIFEST, Manifest
 from search_space.cli import ArgumentParser, check_out_folder, run_cli
 
-from ..study import default_storage, load_study
+from ..study import default_storage, load_study, study_meta
 from .outputs import OUTPUT_FILES, write_outputs
 
 __all__ = ["main"]
@@ -24,8 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.storage is None and not (args.out / "study.db").is_file():
         raise ValueError(f"OUT: {str(args.out)!r} holds no study.db (give --storage for another storage)")
     check_out_folder(args.out, "OUT")
-    study = load_study(args.storage or default_storage(args.out), args.study_name)
+    storage = args.storage or default_storage(args.out)
+    study = load_study(storage, args.study_name)
+    # A folder without a manifest (made before nas.search wrote one) gets one from this command: its
+    # files are now this command's, from the stored study; a search's own manifest is left as it is.
+    manifest = None if (args.out / MANIFEST).exists() else Manifest(args.out, "python -m nas.report", argv=argv)
     d = write_outputs(study, args.out)
+    if manifest is not None:
+        machines = sorted({str(m) for m in d["trials"].get("machine", []) if isinstance(m, str) and m})
+        manifest.data = {"storage": storage, "study": study.study_name, "settings": study_meta(study),
+                         "trained_on": machines}
+        manifest.write()
     print(
         f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"
         f" ({len(d['trials'])} trials, {len(d['front'])} on the front)"

@@ -25,6 +25,7 @@ def test_two_workers_share_one_study(tmp_path, cifar_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_ray_backend_small_local_run(tmp_path, cifar_dir, monkeypatch):
     monkeypatch.setenv("BINAS_CPU_FORMAT", "nchw")  # the Ray workers train in the format the driver is told
     out = tmp_path / "ray"

@@ -94,6 +94,15 @@ def test_write_outputs_and_report_cli(finished, tmp_path, capsys):
     assert report_main([str(tmp_path)]) == 0
     assert (tmp_path / "pareto.csv").read_text() == before
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "trials.csv"), trials)
+    # a folder without a manifest gets one from nas.report (what it read, where the trials trained) ...
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["tool"] == "python -m nas.report" and manifest["command"].endswith(str(tmp_path))
+    assert manifest["data"]["settings"]["budget"] == best["budget"]
+    assert manifest["data"]["trained_on"] == sorted(set(trained["machine"]))
+    # ... and a manifest already there (a search's own) is left as it is
+    (tmp_path / "manifest.json").write_text('{"tool": "python -m nas.search"}')
+    assert report_main([str(tmp_path)]) == 0
+    assert (tmp_path / "manifest.json").read_text() == '{"tool": "python -m nas.search"}'
 
 
 @pytest.mark.parametrize("bad", ["missing", "file"])

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 # Only turns a hang into a failure that shows the command's stderr: no step waits on it to
 # pass. The slowest machine seen ran one of these commands in about 2 minutes.
