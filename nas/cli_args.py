@@ -17,9 +17,13 @@ from .screening import SCREEN_SCORES, ScreenPolicy
 from .settings import SearchSettings
 from .study import in_memory
 
-__all__ = ["BACKENDS", "build_parser", "parse_args"]
+__all__ = ["BACKENDS", "DEFAULT_SAMPLER", "DEFAULT_TRIALS", "build_parser", "parse_args"]
 
 BACKENDS = ("optuna", "ray")
+# The default sampler and trainings follow the decision rule of docs/search.md, stated before the real runs
+# (tests/test_repo.py ties both to results/strategies/ and results/strategies-real/).
+DEFAULT_SAMPLER = "guided"
+DEFAULT_TRIALS = 31
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search binary MobileNet blocks for the accuracy-vs-OPs Pareto front under a budget.",
     )
     p.add_argument("--budget", required=True, help="OPs budget, e.g. 50M, 0.05G, 50e6 (FP MACs + binary MACs / 64)")
-    p.add_argument("--trials", type=int_at_least(1), default=36, help="architectures to train in this run (default 36)")
+    p.add_argument(
+        "--trials",
+        type=int_at_least(1),
+        default=DEFAULT_TRIALS,
+        help=f"architectures to train in this run (default {DEFAULT_TRIALS})",
+    )
     p.add_argument("--timeout", help="stop starting trials after this long, e.g. 1800, 30m, 2h")
     p.add_argument("--trial-timeout", help="stop a trial that trains longer than this (recorded as an error)")
     p.add_argument(
@@ -49,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=choice(tuple(SPACES)),
         help="; ".join(f"{name}: {text}" for name, text in SPACE_HELP.items()) + " (default %(default)s)",
     )
-    p.add_argument("--sampler", default="nsga2", type=choice(SAMPLERS), help=f"{', '.join(SAMPLERS)} (default nsga2)")
+    p.add_argument(
+        "--sampler",
+        default=DEFAULT_SAMPLER,
+        type=choice(SAMPLERS),
+        help=f"{', '.join(SAMPLERS)} (default {DEFAULT_SAMPLER}: proposes from a model of the space fitted on the"
+        " study's results and, on CIFAR-10, on the shipped prior)",
+    )
     p.add_argument(
         "--population",
         type=int_at_least(2),

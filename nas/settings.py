@@ -8,8 +8,8 @@ from typing import Any
 
 from proxies import DataOptions, Fidelity
 from search_space import CONVENTIONS, ArchConfig, Cost, SearchSpace, analytic_cost
-from search_space.named import LISTED
 from search_space.checks import check_int
+from search_space.named import LISTED
 
 from .screening import ScreenPolicy
 

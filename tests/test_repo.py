@@ -214,3 +214,42 @@ def test_the_screen_beside_the_guided_sampler_follows_the_replay():
     assert settings.screen.keep_one_in == GUIDED_SCREEN
     _, settings = parse_args(["--budget", "50M", "--sampler", "guided", "--screen", "3"])
     assert settings.screen.keep_one_in == 3  # asked for: kept
+
+
+def test_the_default_sampler_and_trainings_follow_the_decision_rule():
+    """docs/search.md's rule: the replay's best guided variant beats nsga2-screen (95% interval above 0) and
+    beats random search in real runs at 2 of 3 seeds and the EDF sample's median at seed 0; the trainings,
+    the fewest whose median replay best is within one seed SD of the 36-training one."""
+    import json
+
+    import pandas as pd
+
+    from nas.analyze.replay import default_trainings, strategy_table
+    from nas.cli_args import DEFAULT_SAMPLER, DEFAULT_TRIALS, parse_args
+    from nas.guided import ACQUISITION
+    from proxies.calibration.noise import SEED_NOISE
+
+    runs = pd.read_csv(REPO / "results" / "strategies" / "strategy-runs.csv")
+    candidate = f"guided-{ACQUISITION}"
+    row = strategy_table(runs[runs["strategy"].isin([candidate, "nsga2-screen"])], (36,)).set_index("strategy")
+    replay_holds = row.loc[candidate, "hv_gain_lo"] > 0
+    real = REPO / "results" / "strategies-real"
+    best = {}
+    for run in ("guided", "random"):
+        for seed in range(3):
+            trials = real / f"{run}-s{seed}" / "trials.csv"
+            if trials.is_file():
+                t = pd.read_csv(trials)
+                if t["outcome"].isin(["trained", "pruned", "diverged", "error"]).sum() == 36:  # a finished run
+                    best[run, seed] = t.loc[t["outcome"] == "trained", "top1"].max()
+    paired = [s for s in range(3) if ("random", s) in best and ("guided", s) in best]
+    wins = sum(best[("guided", s)] > best[("random", s)] for s in paired)
+    side = pd.read_csv(real / "rediscovery" / "rediscovery-runs.csv").set_index("run")
+    above_edf_median = side.loc["guided-s0", "best_top1"] > side.loc["guided-s0", "random_best_median"]
+    rule = replay_holds and wins >= 2 and above_edf_median
+    assert (DEFAULT_SAMPLER == "guided") == rule, (replay_holds, wins, above_edf_median)
+    sd = SEED_NOISE["e2-n3000-r32-ws1-b32-v2000"].sd
+    assert default_trainings(runs, candidate, sd) == DEFAULT_TRIALS
+    args, settings = parse_args(["--budget", "50M"])
+    assert (args.sampler, args.trials) == (DEFAULT_SAMPLER, DEFAULT_TRIALS)
+    assert json.dumps(settings.screen.keep_one_in) == "1"  # the guided sampler trains every proposal

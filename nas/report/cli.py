@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     d = write_outputs(study, args.out)
     if manifest is not None:
         machines = sorted({str(m) for m in d["trials"].get("machine", []) if isinstance(m, str) and m})
-        manifest.data = {"storage": storage, "study": study.study_name, "settings": {k: v for k, v in study_meta(study).items() if ":" not in k},
-                         "trained_on": machines}
+        settings = {k: v for k, v in study_meta(study).items() if ":" not in k}  # not the comparison's claims
+        manifest.data = {"storage": storage, "study": study.study_name, "settings": settings, "trained_on": machines}
         manifest.write()
     print(
         f"wrote {', '.join(OUTPUT_FILES if d['best'] else OUTPUT_FILES[:-1])} in {args.out}"
