@@ -180,6 +180,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--data-dir", help="the data the search trained on (default $NAS_DATA_DIR)")
     f.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
+    f.add_argument(
+        "--runs", type=Path, help="the run cache to read and extend (default OUT/runs.csv; confirms may share one)"
+    )
     f.add_argument("--limit", type=int_at_least(0), help="stop after this many new runs (default: all)")
     f.add_argument("--report-only", action="store_true", help="train nothing: outputs from the cached runs")
     f.add_argument("--threads", type=int_at_least(1), help="CPU threads (default: every core)")
