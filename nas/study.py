@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 
+from proxies.manifest import binas_version
 from search_space import PRESETS, SEED_PRESETS
 
 from .adapter import arch_params
@@ -17,6 +18,7 @@ from .budget import format_ops
 from .settings import SearchSettings
 
 __all__ = [
+    "VERSION_ATTR",
     "COMPARISON_PREFIX",
     "DIRECTIONS",
     "default_storage",
@@ -38,6 +40,8 @@ _ADDED_LATER = {"per_stage": None, "test_fraction": None, "skip_bad_images": Non
 # then asks for it), never taken from the run that resumes them.
 _UNKNOWN_BEFORE = {"seed"}
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# The binas version that made the study: every process that shares it (workers, machines) must run it.
+VERSION_ATTR = _META_PREFIX + "binas_version"
 
 
 def default_storage(out: Path) -> str:
@@ -167,6 +171,7 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
             raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
         if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
             raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
+        _check_version(study)
         for key, value in meta.items():
             if key not in stored and key in _UNKNOWN_BEFORE:
                 continue
@@ -184,7 +189,20 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
     study = optuna.create_study(study_name=study_name, storage=store, directions=list(DIRECTIONS))
     for key, value in meta.items():
         study.set_user_attr(_META_PREFIX + key, value)
+    study.set_user_attr(VERSION_ATTR, binas_version())
     return study, False
+
+
+def _check_version(study: optuna.Study) -> None:
+    """Refuse a study made by another binas version (a study made before binas recorded it takes ours)."""
+    ours, made_by = binas_version(), study.user_attrs.get(VERSION_ATTR)
+    if made_by is None:
+        study.set_user_attr(VERSION_ATTR, ours)
+    elif made_by != ours:
+        raise ValueError(
+            f"--storage: study {study.study_name!r} was made by binas {made_by}, this is binas {ours}"
+            " (every process and machine sharing a study must run the same binas version)"
+        )
 
 
 def _shown(key: str, value) -> str:

@@ -26,7 +26,7 @@ from search_space.files import atomic_write_text
 
 from .data.runtime import machine_tag
 
-__all__ = ["MANIFEST", "Manifest", "file_identity", "git_commit"]
+__all__ = ["MANIFEST", "Manifest", "binas_version", "file_identity", "git_commit"]
 
 MANIFEST = "manifest.json"
 
@@ -61,7 +61,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _version() -> str:
+def binas_version() -> str:
+    """The installed binas version (``unknown`` when binas runs from a source tree it was not installed from)."""
     try:
         return metadata.version("binas")
     except metadata.PackageNotFoundError:
@@ -80,7 +81,7 @@ class Manifest:
         self._wall0, self._cpu0 = time.perf_counter(), _cpu()
         args = sys.argv[1:] if argv is None else argv
         self.record: dict[str, Any] = {"tool": tool, "command": " ".join([tool, *args]),
-                                       "commit": git_commit(), "binas_version": _version(),
+                                       "commit": git_commit(), "binas_version": binas_version(),
                                        "machine": machine_tag(device), "started": _now()}
         earlier = self._read()
         self._before = (float(earlier.get("wall_seconds", 0.0)), float(earlier.get("cpu_seconds", 0.0)),

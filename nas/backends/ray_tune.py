@@ -40,6 +40,7 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from proxies import FORMAT_ENV, machine_tag, prepare_data, set_threads, usable_cpus
+from proxies.manifest import binas_version
 from proxies.scoring.train import evaluate
 from search_space import ArchConfig
 
@@ -49,16 +50,22 @@ from ..outcomes import Attr, Outcome
 from ..samplers import make_sampler
 from ..study import open_storage, open_study
 from .loop import LoopConfig, check_stop, count_trained, graceful_stop, request_stop
+from .machines import WorkerMismatch, worker_mismatch
 from .stale import HEARTBEAT_S, recover_stale
 
 __all__ = ["MAX_FAILURES", "build_searcher", "run_ray"]
 
 MAX_FAILURES = 2
+_MISMATCH: list[str] = []  # in the driver: what a worker found different from it (the search then stops)
 
 
 def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
     from ray import tune
 
+    problem = worker_mismatch(config["binas"], cfg.data_dir)
+    if problem is not None:  # the driver stops the search with this line; the trial is queued again
+        tune.report({"mismatch": problem, "top1": 0.0, "ops": float(config["ops"]), "epoch": 0, "done": True})
+        return
     set_threads(threads)
     machine = machine_tag(cfg.device)
     s = cfg.settings
@@ -155,7 +162,7 @@ def _searcher_class():
                 arch, ops, settled = self._runner.admit(ot_trial)
                 if settled is None:
                     compat.ray_trials(self)[trial_id] = ot_trial
-                    return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number}
+                    return {"arch": arch.encode(), "ops": ops, "number": ot_trial.number, "binas": binas_version()}
             raise RuntimeError(f"no new within-budget architecture in {self._limit} proposals")
 
         def save(self, checkpoint_path: str) -> None:
@@ -179,7 +186,11 @@ def _searcher_class():
             trials, done = compat.ray_trials(self), compat.ray_completed(self)
             if trial_id in done or trial_id not in trials:
                 return
-            _record(self._runner, trials[trial_id], result or {}, error)
+            if result and result.get("mismatch"):
+                self._runner.interrupted(trials[trial_id])  # queued again: a fitting machine trains it
+                _MISMATCH.append(str(result["mismatch"]))
+            else:
+                _record(self._runner, trials[trial_id], result or {}, error)
             done.add(trial_id)
 
     return BudgetOptunaSearch
@@ -265,9 +276,10 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
             return
         check_stop()
         started = _start_ray(address, rearm)
+        _MISMATCH.clear()
         try:
             _fit(cfg, study, target - done, workers, progress)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, WorkerMismatch):
             if started:
                 _shutdown_ray()  # stops the local trial workers now
             raise
@@ -341,6 +353,8 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
 
     class _Callback(tune.Callback):
         def on_step_begin(self, iteration, trials, **info):  # the safe point where Ctrl-C leaves fit()
+            if _MISMATCH:  # leaves fit() as Ctrl-C does; _fit then raises the worker's line
+                request_stop()
             check_stop()
 
         def on_trial_start(self, iteration, trials, trial, **info):
@@ -391,6 +405,8 @@ def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
         for t in searcher.in_flight():
             with contextlib.suppress(Exception):  # already told by Ray in the same instant
                 runner.interrupted(t)
+        if _MISMATCH:
+            raise WorkerMismatch(_MISMATCH[0]) from None
         raise
     finally:
         beat.stop.set()
