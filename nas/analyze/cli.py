@@ -33,6 +33,7 @@ The default ``--out`` is ``runs/analyze`` (ignored by git); committed analyses l
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from itertools import zip_longest
@@ -180,9 +181,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--data-dir", help="the data the search trained on (default $NAS_DATA_DIR)")
     f.add_argument("--out", type=Path, default=Path("runs/analyze"), help="output folder (default %(default)s)")
-    f.add_argument(
-        "--runs", type=Path, help="the run cache to read and extend (default OUT/runs.csv; confirms may share one)"
-    )
     f.add_argument("--limit", type=int_at_least(0), help="stop after this many new runs (default: all)")
     f.add_argument("--report-only", action="store_true", help="train nothing: outputs from the cached runs")
     f.add_argument("--threads", type=int_at_least(1), help="CPU threads (default: every core)")
@@ -434,17 +432,19 @@ def _confirm_inputs(args: argparse.Namespace) -> tuple[dict, list[dict], list[di
     for n in names:
         if n not in SEED_PRESETS:
             raise ValueError(f"--presets: unknown seed preset {n!r} (choose from {', '.join(SEED_PRESETS)})")
-        if n not in trained:
-            raise ValueError(
-                f"--presets: the search has no top-1 of {n!r} to compare with (it trained"
-                f" {', '.join(trained) or 'no seed preset'})"
-            )
     if not names:
         raise ValueError(
             f"SEARCH: {str(args.search)!r} trained no seed preset to compare with (a search run with"
-            " --no-compare-presets, or not finished)"
+            " --no-compare-presets, or not finished): name them with --presets"
         )
-    return meta, found, [trained[n] for n in names], seeds
+    # a preset the search never scored (--no-compare-presets) is trained at the search's own seed too: top1 None
+    presets = [trained.get(n) or {"preset": n, "arch": PRESETS[n].arch.encode(), "top1": None} for n in names]
+    for p in presets:
+        if p["top1"] is None:
+            p["ops"] = SearchSettings(
+                budget=int(meta["budget"]), convention=meta["convention"], resolution=int(meta["resolution"]),
+                num_classes=int(meta["num_classes"])).ops(PRESETS[p["preset"]].arch)
+    return meta, found, presets, seeds
 
 
 def _confirm(args: argparse.Namespace) -> int:
@@ -456,19 +456,24 @@ def _confirm(args: argparse.Namespace) -> int:
     options = DataOptions(**{k: v for k, v in stored.items() if v is not None})  # older studies: the defaults
     archs = list(dict.fromkeys([f["arch"] for f in found] + [p["arch"] for p in presets]))
     caches = {s: args.out / f"runs-s{s}.csv" for s in seeds}  # a seed selects the data too: one cache each
+    own = int(meta["seed"] if meta.get("seed") is not None else args.search_seed)
+    unscored = [p["arch"] for p in presets if p["top1"] is None]  # trained at the search's seed: its lead
     runs = []
+    plan = [(s, path, archs) for s, path in caches.items()]
+    if unscored:
+        plan.insert(0, (own, args.out / f"runs-s{own}.csv", unscored))
     if args.report_only:
-        runs = [load_runs(path, "--out") for path in caches.values() if path.is_file()]
+        runs = [load_runs(path, "--out") for _, path, _ in plan if path.is_file()]
         if not runs:
             raise ValueError(f"--out: no confirmation runs in {str(args.out)!r} (drop --report-only to train)")
     else:
         make_out_folder(args.out)
         left = args.limit
-        for s, path in caches.items():  # seed by seed: an interrupted run leaves whole pairs
+        for s, path, todo in plan:  # seed by seed: an interrupted run leaves whole pairs
             before = len(load_runs(path, "--out"))
             cache = run_cached(
                 [RunSpec("train", fidelity, s)],
-                archs,
+                todo,
                 path,
                 data_dir=args.data_dir,
                 option="--out",
@@ -483,6 +488,9 @@ def _confirm(args: argparse.Namespace) -> int:
             if left is not None:
                 left = max(0, left - (len(cache) - before))
     scores = _scores(pd.concat(runs, ignore_index=True), fidelity.key())
+    for p in presets:
+        if p["top1"] is None:
+            p["top1"] = scores.get((p["arch"], own), math.nan)  # NaN until trained: no lead, no verdict
     table = confirm_table(scores, found, presets, seeds)
     make_out_folder(args.out)
     atomic_write_text(args.out / "confirm.csv", table.to_csv(index=False))

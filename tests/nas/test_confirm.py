@@ -123,6 +123,27 @@ def test_the_command_retrains_at_fresh_seeds_and_resumes(search, tmp_path, image
     assert len(fake.calls) == 9 + 3 * (front > 1) and len(pd.read_csv(out / "confirm.csv")) == 2 * min(front, 2)
 
 
+def test_a_preset_the_search_never_scored_is_trained_at_its_seed_too(tmp_path, image_folder, fake_evaluate,
+                                                                      monkeypatch):
+    """A search run with --no-compare-presets has no top-1 of the presets: confirm trains each named preset at
+    the search's own seed as well (its data), so the search's lead is measured, not left out."""
+    fake = FakeRunner()
+    monkeypatch.setattr(fidelity_runs, "run_one", fake)
+    bare = tmp_path / "bare"
+    assert run_cli(search_main, ["--data-dir", str(image_folder), "--out", str(bare), *TINY,
+                                 "--no-compare-presets", "--no-seed-presets"]) == 0
+    out = tmp_path / "confirm"
+    assert run_cli(_main, ["confirm", str(bare), "--data-dir", str(image_folder), "--out", str(out), "--quiet",
+                           "--presets", "bin_mobilenet_sp"]) == 0
+    assert sorted((c[0], c[1]) for c in fake.calls if c[1] == SP) == [(0, SP), (1, SP), (2, SP), (3, SP)]
+    assert len(fake.calls) == 1 + 2 * 3  # Sp at the search's seed, then the find and Sp at seeds 1-3
+    row = pd.read_csv(out / "confirm.csv").iloc[0]
+    found = pd.read_csv(bare / "pareto.csv").sort_values("top1", ascending=False)["top1"].iloc[0]
+    sp0 = pd.read_csv(out / "runs-s0.csv").set_index("arch").loc[SP, "val_top1"]
+    assert row["search_diff"] == pytest.approx(round(100 * (found - sp0), 2)) and row["seeds"] == "1 2 3"
+    assert row["verdict"] in ("confirmed", "reversed", "inconclusive")
+
+
 def test_bad_input_is_one_line_and_writes_nothing(search, tmp_path, image_folder, fake_evaluate, monkeypatch, capsys):
     monkeypatch.setattr(fidelity_runs, "run_one", FakeRunner())
     out = tmp_path / "o"
@@ -135,7 +156,8 @@ def test_bad_input_is_one_line_and_writes_nothing(search, tmp_path, image_folder
              ([*base, "--search-seed", "4"], "--search-seed: 4 is not the seed the study records (0)"),
              ([*base, "--report-only"], "--out: no confirmation runs in"),
              (["confirm", str(tmp_path), "--out", str(out)], "holds no study.db"),
-             (["confirm", str(bare), "--out", str(out)], "trained no seed preset to compare with")]
+             (["confirm", str(bare), "--out", str(out)], "trained no seed preset to compare with"),
+             (["confirm", str(bare), "--out", str(out), "--presets", "mobinet_x"], "unknown seed preset 'mobinet_x'")]
     for argv, message in cases:
         capsys.readouterr()
         assert run_cli(_main, argv) == 2, argv
