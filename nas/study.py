@@ -164,33 +164,52 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
     except Exception as exc:
         raise ValueError(f"--storage: cannot read {storage!r} ({str(exc).splitlines()[0][:200]})") from None
     meta = settings.meta()
-    if study_name in existing:
-        study = optuna.load_study(study_name=study_name, storage=store)
-        stored = {k[len(_META_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
-        if not stored:
-            raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
-        if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
-            raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
-        _check_version(study)
-        for key, value in meta.items():
-            if key not in stored and key in _UNKNOWN_BEFORE:
-                continue
-            if key not in stored and key in _ADDED_LATER:  # made before binas stored it
-                if _ADDED_LATER[key] in (None, value):
-                    study.set_user_attr(_META_PREFIX + key, value)
-                    continue
-                stored[key] = _ADDED_LATER[key]
-            if stored.get(key) != value:
-                raise ValueError(
-                    f"--study-name: {study_name!r} was created with {key} {_shown(key, stored.get(key))}, this run"
-                    f" asks {_shown(key, value)} (use another --study-name or --out)"
-                )
-        return study, True
-    study = optuna.create_study(study_name=study_name, storage=store, directions=list(DIRECTIONS))
+    if study_name not in existing:
+        try:
+            study = optuna.create_study(study_name=study_name, storage=store, directions=list(DIRECTIONS))
+        except optuna.exceptions.DuplicatedStudyError:  # another process created it in the same instant
+            pass
+        else:
+            for key, value in meta.items():
+                study.set_user_attr(_META_PREFIX + key, value)
+            study.set_user_attr(VERSION_ATTR, binas_version())  # last: the settings are complete once it is there
+            return study, False
+    study = optuna.load_study(study_name=study_name, storage=store)
+    _wait_for_settings(study)
+    stored = {k[len(_META_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
+    if not stored:
+        raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
+    if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
+        raise ValueError(f"--study-name: {study_name!r} exists with other objectives")
+    _check_version(study)
     for key, value in meta.items():
-        study.set_user_attr(_META_PREFIX + key, value)
-    study.set_user_attr(VERSION_ATTR, binas_version())
-    return study, False
+        if key not in stored and key in _UNKNOWN_BEFORE:
+            continue
+        if key not in stored and key in _ADDED_LATER:  # made before binas stored it
+            if _ADDED_LATER[key] in (None, value):
+                study.set_user_attr(_META_PREFIX + key, value)
+                continue
+            stored[key] = _ADDED_LATER[key]
+        if stored.get(key) != value:
+            raise ValueError(
+                f"--study-name: {study_name!r} was created with {key} {_shown(key, stored.get(key))}, this run"
+                f" asks {_shown(key, value)} (use another --study-name or --out)"
+            )
+    return study, True
+
+
+SETTINGS_WAIT_S = 10.0  # how long a study another process is creating may take to hold its settings
+
+
+def _wait_for_settings(study: optuna.Study) -> None:
+    """A study another process has just created holds its settings a moment later (the version attribute is
+    written last): wait for that event. A study made before binas recorded its version, with trials, is not
+    waited for; one without any, at most :data:`SETTINGS_WAIT_S`."""
+    end = time.monotonic() + SETTINGS_WAIT_S
+    while VERSION_ATTR not in study.user_attrs and not study.get_trials(deepcopy=False):
+        if time.monotonic() >= end:
+            return
+        time.sleep(0.05)  # polling the storage for the event
 
 
 def _check_version(study: optuna.Study) -> None:
