@@ -43,6 +43,7 @@ class Attr(StrEnum):
     EPOCHS_DONE = "epochs_done"
     SECONDS = "seconds"
     MACHINE = "machine"  # where it trained (device, CPU threads, torch): the same seed repeats only there
+    NODE = "node"  # with --backend ray: the Ray node it trained on (its last attempt's)
     VAL_LOSS = "val_loss"
     IMAGES_PER_S = "images_per_s"
     OPS = "ops"

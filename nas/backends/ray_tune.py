@@ -60,6 +60,7 @@ _MISMATCH: list[str] = []  # in the driver: what a worker found different from i
 
 
 def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
+    import ray
     from ray import tune
 
     problem = worker_mismatch(config["binas"], cfg.data_dir)
@@ -68,6 +69,7 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
         return
     set_threads(threads)
     machine = machine_tag(cfg.device)
+    node = ray.get_runtime_context().get_node_id()
     s = cfg.settings
     f = s.fidelity
     data = prepare_data(
@@ -90,6 +92,7 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
                 "diverged": False,
                 "curve": list(curve),
                 "machine": machine,
+                "node": node,
             }
         )
         return False
@@ -106,6 +109,7 @@ def _trainable(config: dict, cfg: LoopConfig, threads: int) -> None:
                 "seconds": result.seconds,
                 "val_loss": float("nan"),
                 "machine": machine,
+                "node": node,
             }
         )
 
@@ -223,7 +227,7 @@ def build_searcher(cfg: LoopConfig, study: optuna.Study, runner: TrialRunner):
 
 def _record(runner: TrialRunner, t, result: dict, error: bool) -> None:
     """Record a finished Ray trial's last result on its Optuna trial, and its outcome."""
-    for key in ("seconds", "val_loss", "curve", Attr.MACHINE):
+    for key in ("seconds", "val_loss", "curve", Attr.MACHINE, Attr.NODE):
         if key in result:
             t.set_user_attr(key, result[key])
     if "epoch" in result:
@@ -278,7 +282,7 @@ def run_ray(cfg: LoopConfig, target: int, workers: int, address: str | None, pro
         started = _start_ray(address, rearm)
         _MISMATCH.clear()
         try:
-            _fit(cfg, study, target - done, workers, progress)
+            _fit(cfg, study, target - done, None if address else workers, progress)
         except (KeyboardInterrupt, WorkerMismatch):
             if started:
                 _shutdown_ray()  # stops the local trial workers now
@@ -329,14 +333,18 @@ def _shutdown_ray() -> None:
         ray.shutdown()
 
 
-def _fit(cfg: LoopConfig, study, samples: int, workers: int, progress) -> None:
+def _fit(cfg: LoopConfig, study, samples: int, workers: int | None, progress) -> None:
     """One Ray Tune experiment of ``samples`` trials on ``study``; KeyboardInterrupt (Ctrl-C,
     SIGTERM) records the trials in flight as interrupted, then propagates."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    cpus = max(1.0, float(ray.cluster_resources().get("CPU", 1)) // max(1, workers))
+    total = float(ray.cluster_resources().get("CPU", 1))
+    if workers is None:  # a cluster (--ray-address): one single-thread trial per CPU, on whichever node has one
+        cpus, workers = 1.0, max(1, int(total))
+    else:  # Ray on this machine: --workers trials at a time, its cores shared among them
+        cpus = max(1.0, total // max(1, workers))
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     s, f = cfg.settings, cfg.settings.fidelity
     data = None  # the driver never trains: its data is the screening minibatch's and the prior check's source

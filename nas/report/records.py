@@ -40,6 +40,7 @@ TRIAL_COLUMNS = [
     "screen_place",
     "screen_prior",
     "machine",
+    "node",
 ]
 
 

@@ -180,3 +180,49 @@ def test_ctrl_c_stops_a_ray_search_started_in_the_background(tmp_path, cifar_dir
     assert rc == 130 and "interrupted: run the same command to resume" in search.stderr(), search.stderr()[-2000:]
     t = pd.read_csv(out / "trials.csv")
     assert "interrupted" in set(t["outcome"]) and len(_trained(out)) < 2
+
+# A Ray cluster of two nodes on this machine (``ray.cluster_utils.Cluster``, as Ray's own tests do), with the
+# command README.md gives for a cluster (``--backend ray --ray-address HEAD``; a trial per CPU): it trains on
+# both nodes, and when the worker node dies while it trains a trial, Ray retries the trial on the node left.
+
+
+def _trial_on(node, descendants) -> int | None:
+    """A trial worker of ``node`` (a ``ray._private.node.Node``) while it trains, else None."""
+    for _, proc in node.live_processes():
+        for pid in descendants(proc.pid):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc.train"):
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+@pytest.mark.e2e
+def test_two_nodes_train_and_a_node_lost_mid_trial_loses_nothing(tmp_path, cifar_dir, descendants, monkeypatch):
+    monkeypatch.setenv("BINAS_CPU_FORMAT", "nchw")  # the nodes' workers train in the format the driver is told
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        worker = cluster.add_node(num_cpus=1)
+        out = tmp_path / "run"
+        cmd = _command(out, cifar_dir, trials=4, train_subset=1000) + [
+            "--screen", "1", "--ray-address", cluster.address]
+        search = _Search(cmd)
+        for _ in range(3):  # a third trial starts once one of the first two (one on each node) has finished
+            search.wait_for(TRIAL_STARTED)
+        while (pid := _trial_on(worker, descendants)) is None:
+            assert search.proc.poll() is None, search.stderr()[-3000:]
+            time.sleep(0.05)  # polling for the event (a trial training on the worker node)
+        cluster.remove_node(worker, allow_graceful=False)  # its raylet and the trial it trains, at once
+        assert search.finish() == 0, search.stderr()[-3000:]
+    finally:
+        cluster.shutdown()
+    t = pd.read_csv(out / "trials.csv")
+    trained = t[t["outcome"].isin(["trained", "pruned"])]
+    assert len(trained) == 4 and trained["arch"].is_unique, t[["number", "outcome", "arch"]]
+    assert t["outcome"].isin(["trained", "pruned"]).sum() == 4 and not t["outcome"].isin(["error", "stale"]).any()
+    assert trained["node"].nunique() == 2  # the first trials ran on both nodes
+    assert (trained["retries"].fillna(0) >= 1).sum() == 1  # the one it trained when its node died, retried
+    assert pid > 0
