@@ -175,7 +175,7 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
             study.set_user_attr(VERSION_ATTR, binas_version())  # last: the settings are complete once it is there
             return study, False
     study = optuna.load_study(study_name=study_name, storage=store)
-    _wait_for_settings(study)
+    _wait_for_settings(study, meta)
     stored = {k[len(_META_PREFIX) :]: v for k, v in study.user_attrs.items() if k.startswith(_META_PREFIX)}
     if not stored:
         raise ValueError(f"--study-name: {study_name!r} exists in the storage but is not a binas search")
@@ -199,15 +199,20 @@ def open_study(storage: str, study_name: str, settings: SearchSettings) -> tuple
 
 
 SETTINGS_WAIT_S = 10.0  # how long a study another process is creating may take to hold its settings
+EMPTY_WAIT_S = 2.0  # ... and to hold its first one (a study with none may be no binas search at all)
 
 
-def _wait_for_settings(study: optuna.Study) -> None:
-    """A study another process has just created holds its settings a moment later (the version attribute is
-    written last): wait for that event. A study made before binas recorded its version, with trials, is not
-    waited for; one without any, at most :data:`SETTINGS_WAIT_S`."""
-    end = time.monotonic() + SETTINGS_WAIT_S
-    while VERSION_ATTR not in study.user_attrs and not study.get_trials(deepcopy=False):
-        if time.monotonic() >= end:
+def _wait_for_settings(study: optuna.Study, keys) -> None:
+    """A study another process has just created holds its settings a moment later (the version attribute
+    last): wait for that event while its settings are incomplete and it has no trial. A study made before
+    binas recorded its version has its settings (those it knew): no wait."""
+    required = set(keys) - set(_ADDED_LATER) - _UNKNOWN_BEFORE
+    start = time.monotonic()
+    while VERSION_ATTR not in study.user_attrs:
+        stored = study_meta(study)
+        if required <= set(stored) or study.get_trials(deepcopy=False):
+            return
+        if time.monotonic() - start >= (SETTINGS_WAIT_S if stored else EMPTY_WAIT_S):
             return
         time.sleep(0.05)  # polling the storage for the event
 

@@ -25,7 +25,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def _command(out: Path, cifar_dir: Path) -> list[str]:
     return [sys.executable, "-m", "nas.search", "--budget", "50M", "--data-dir", str(cifar_dir), "--out", str(out),
-            "--fidelity", "smoke", "--train-subset", "2000", "--val-size", "100", "--no-seed-presets",
+            "--fidelity", "smoke", "--train-subset", "600", "--val-size", "100", "--no-seed-presets",
             "--no-compare-presets",
             "--sampler", "random", "--no-progress", "--workers", "2", "--trials", "3",
             "--screen", "1"]  # every proposal trains: a screened trial is never interrupted in training
