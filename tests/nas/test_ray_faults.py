@@ -9,10 +9,12 @@ a process appearing, the command's exit), so a slow or loaded machine only makes
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -186,6 +188,21 @@ def test_ctrl_c_stops_a_ray_search_started_in_the_background(tmp_path, cifar_dir
 # both nodes, and when the worker node dies while it trains a trial, Ray retries the trial on the node left.
 
 
+def _finished_on(db: Path, node_id: str) -> bool:
+    """Whether a trial has finished training on the Ray node ``node_id`` (the study, read read-only)."""
+    if not db.exists():
+        return False
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
+        try:
+            rows = con.execute("SELECT value_json FROM trial_user_attributes WHERE key = 'node'").fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # its tables are not made yet
+        return False
+    return any(json.loads(v) == node_id for (v,) in rows)
+
+
 def _trial_on(node, descendants) -> int | None:
     """A trial worker of ``node`` (a ``ray._private.node.Node``) while it trains, else None."""
     for _, proc in node.live_processes():
@@ -206,23 +223,26 @@ def test_two_nodes_train_and_a_node_lost_mid_trial_loses_nothing(tmp_path, cifar
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
         worker = cluster.add_node(num_cpus=1)
+        nodes = {cluster.head_node.node_id, worker.node_id}
         out = tmp_path / "run"
-        cmd = _command(out, cifar_dir, trials=4, train_subset=1000) + [
+        cmd = _command(out, cifar_dir, trials=6, train_subset=1000) + [
             "--screen", "1", "--ray-address", cluster.address]
         search = _Search(cmd)
-        for _ in range(3):  # a third trial starts once one of the first two (one on each node) has finished
-            search.wait_for(TRIAL_STARTED)
-        while (pid := _trial_on(worker, descendants)) is None:
+        search.wait_for(TRIAL_STARTED)
+        while not _finished_on(out / "study.db", worker.node_id):  # the worker node has trained a trial ...
             assert search.proc.poll() is None, search.stderr()[-3000:]
-            time.sleep(0.05)  # polling for the event (a trial training on the worker node)
+            time.sleep(0.1)  # polling for the event
+        while (pid := _trial_on(worker, descendants)) is None:  # ... and trains another now
+            assert search.proc.poll() is None, search.stderr()[-3000:]
+            time.sleep(0.05)  # polling for the event
         cluster.remove_node(worker, allow_graceful=False)  # its raylet and the trial it trains, at once
         assert search.finish() == 0, search.stderr()[-3000:]
     finally:
         cluster.shutdown()
     t = pd.read_csv(out / "trials.csv")
     trained = t[t["outcome"].isin(["trained", "pruned"])]
-    assert len(trained) == 4 and trained["arch"].is_unique, t[["number", "outcome", "arch"]]
-    assert t["outcome"].isin(["trained", "pruned"]).sum() == 4 and not t["outcome"].isin(["error", "stale"]).any()
-    assert trained["node"].nunique() == 2  # the first trials ran on both nodes
+    assert len(trained) == 6 and trained["arch"].is_unique, t[["number", "outcome", "arch"]]
+    assert not t["outcome"].isin(["error", "stale"]).any()
+    assert set(trained["node"]) == nodes  # trials ran on both nodes
     assert (trained["retries"].fillna(0) >= 1).sum() == 1  # the one it trained when its node died, retried
     assert pid > 0
