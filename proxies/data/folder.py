@@ -19,6 +19,7 @@ import os
 import signal
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,16 @@ def decode_files(paths: list[str], where: Path, size: int | None, workers: int |
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12: fork with threads
-                with multiprocessing.get_context(method).Pool(workers, initializer=_worker_signals) as pool:
-                    consume(pool.imap(_decode_chunk, tasks))
+                context = multiprocessing.get_context(method)
+                # an executor, not a Pool: a Pool left by an exception (a bad file) terminates its workers,
+                # and that can hang for ever (seen under pytest-xdist); here the chunks not started are
+                # cancelled and the running ones finish
+                with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_signals) as pool:
+                    try:
+                        consume(pool.map(_decode_chunk, tasks))
+                    except BaseException:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
     if not parts:
         raise ValueError(f"no image in {where} could be read ({len(skipped)} skipped)")
     return torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2).contiguous(), skipped

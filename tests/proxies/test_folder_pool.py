@@ -1,10 +1,9 @@
 """The decode pool's workers end on SIGTERM whatever handlers their parent had when it forked them
-(a flag-only handler, as a search's graceful stop installs, would keep a worker alive through
-``Pool.terminate`` and can hang the parent's join: seen under load)."""
+(a flag-only handler, as a search's graceful stop installs, would keep a worker alive when the pool is
+shut down, and can hang the parent's join: seen under load)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import subprocess
 import sys
@@ -33,17 +32,13 @@ def test_worker_signals_restores_the_defaults():
 
 def test_the_pool_runs_it_in_every_worker(tmp_path, monkeypatch):
     seen = []
-    real = multiprocessing.get_context
+    real = folder.ProcessPoolExecutor
 
-    class Context:
-        def __init__(self, method):
-            self.ctx = real(method)
+    def executor(*args, **kwargs):
+        seen.append(kwargs.get("initializer"))
+        return real(*args, **kwargs)
 
-        def Pool(self, *args, **kwargs):  # noqa: N802 (multiprocessing's name)
-            seen.append(kwargs.get("initializer"))
-            return self.ctx.Pool(*args, **kwargs)
-
-    monkeypatch.setattr(folder.multiprocessing, "get_context", Context)
+    monkeypatch.setattr(folder, "ProcessPoolExecutor", executor)
     rng = np.random.default_rng(0)
     for i in range(200):  # 4 chunks of 64: the pool is used
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i:03d}.png")
