@@ -13,7 +13,7 @@ from search_space.named import LISTED
 
 from .screening import ScreenPolicy
 
-__all__ = ["SearchSettings"]
+__all__ = ["SearchSettings", "stored_space"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,12 @@ class SearchSettings:
             "seeds": self.seeds,
             "seed": self.seed,  # the data selection and first training seed: another one mixes data subsets
         }
+
+
+def stored_space(meta: dict) -> SearchSpace:
+    """The space a study searched, from its stored settings (:meth:`SearchSettings.meta`; a study without
+    stored choices: the default choices, per stage or tied as it records)."""
+    stored = json.loads(meta.get("space") or "{}")
+    if stored:
+        return SearchSpace.from_choices(stored)
+    return SearchSpace(per_stage=bool(meta.get("per_stage")))

@@ -9,15 +9,15 @@ and how often each of the papers' key choices is rediscovered.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from proxies.data.loader import DEFAULT_TEST_FRACTION
-from search_space import SearchSpace, space_name
+from search_space import space_name
 
 from ..budget import format_ops
+from ..settings import stored_space
 from .optimum import OPTIMUM_COLUMNS, against_optimum
 from .random_baseline import BASELINE_COLUMNS, random_baseline, search_cost_k
 from .search_folder import open_search
@@ -185,10 +185,7 @@ def rediscovery_tables(
 
 def _space(meta: dict) -> str:
     """The name of the space a study searched (``custom`` for one binas does not name)."""
-    stored = json.loads(meta.get("space") or "{}")
-    if stored:
-        return space_name(SearchSpace.from_choices(stored)) or "custom"
-    return "per-stage" if meta.get("per_stage") else "uniform"
+    return space_name(stored_space(meta)) or "custom"
 
 
 def _last(values) -> float | None:

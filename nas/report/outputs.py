@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from search_space import ArchConfig, SearchSpace, space_name
+from search_space import ArchConfig, space_name
 from search_space.files import atomic_write, atomic_write_text
 
 from ..budget import format_ops
 from ..outcomes import EVALUATED, Outcome
 from ..proposer import hypervolume
+from ..settings import stored_space
 from ..study import study_meta
 from .choices import key_choice_lines, key_choice_rows, key_choices_in, random_shares
 from .noise import Z95, add_uncertainty, lead_within_noise, study_noise
@@ -37,14 +38,6 @@ def _per_stage(meta: dict) -> bool:
     return any(name.startswith("s0.") for name in json.loads(meta.get("space") or "{}"))
 
 
-def study_space(meta: dict) -> SearchSpace:
-    """The space a study searched, from its stored choices (older studies: the default spaces)."""
-    stored = json.loads(meta.get("space") or "{}")
-    if stored:
-        return SearchSpace.from_choices(stored)
-    return SearchSpace(per_stage=_per_stage(meta))
-
-
 _SPACE_TEXT = {
     "sp": "sp (MobileNet-Sp's own design space)",
     "mobinet": "mobinet (MoBiNet's own design space)",
@@ -52,7 +45,7 @@ _SPACE_TEXT = {
 
 
 def _space_name(meta: dict) -> str:
-    name = space_name(study_space(meta))
+    name = space_name(stored_space(meta))
     if name in _SPACE_TEXT:
         return _SPACE_TEXT[name]
     if _per_stage(meta):
@@ -138,7 +131,7 @@ def report_data(study) -> dict:
     trials = add_uncertainty(trials, noise)
     trials["hypervolume"] = hypervolume_so_far(trials, budget, 1.0 / float(meta["num_classes"]))
     front = pareto_frame(trials, budget)
-    space = study_space(meta)
+    space = stored_space(meta)
     seeds = preset_entries(study, meta, trials, front, noise, space)
     freq = {c: front[c].dropna().astype(str).value_counts().to_dict() for c in choice_columns()} if len(front) else {}
     counts = trials["outcome"].value_counts().to_dict()

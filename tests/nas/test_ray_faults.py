@@ -206,12 +206,8 @@ def _finished_on(db: Path, node_id: str) -> bool:
 def _trial_on(node, descendants) -> int | None:
     """A trial worker of ``node`` (a ``ray._private.node.Node``) while it trains, else None."""
     for _, proc in node.live_processes():
-        for pid in descendants(proc.pid):
-            try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc.train"):
-                    return pid
-            except OSError:
-                continue
+        if (pid := _training_worker(proc.pid, descendants)) is not None:
+            return pid
     return None
 
 
